@@ -1,0 +1,477 @@
+//! `ApiClient`: streaming and non-streaming chat completions and the models
+//! list over reqwest, with the SDKs' retry policy and an idle timeout.
+//!
+//! Invariants: the key is read (`ApiKey::expose`) only here, to build the
+//! `Authorization` header; retries happen only before the first body byte;
+//! a stream is complete only if a `finish_reason` arrived, and everything
+//! that arrived before a failure is handed out before the failure itself.
+//! Dropping the future of a request drops the connection (that is how a
+//! stream is cancelled).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::retry::{self, RetryDecision};
+use super::sse::{SseDecoder, SseItem};
+use super::types::{ChatRequest, ModelInfo, Payload, Usage, parse_models, parse_payload};
+use crate::secret::ApiKey;
+
+/// Connect timeout (SPEC: 10 s).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Total timeout for non-streaming calls (the SDKs' 10 minutes).
+pub const NON_STREAM_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What a streaming request reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// An attempt failed before any body byte; waiting, then trying again.
+    Retrying {
+        attempt: u32,
+        wait: Duration,
+        cause: ApiError,
+    },
+    /// Headers arrived with status 200; the body follows.
+    Started,
+    /// Answer text, exactly as the server sent it (unsanitised).
+    Delta(String),
+    /// Reasoning text (`reasoning`/`reasoning_content`), kept apart.
+    Reasoning(String),
+    /// A usage object (the last one seen wins).
+    Usage(Usage),
+    /// The end: always the last event.
+    End(StreamEnd),
+}
+
+/// How a stream ended, with what is needed for the raw view.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamEnd {
+    /// Set if and only if the answer is complete.
+    pub finish_reason: Option<String>,
+    /// Why the stream failed, if it did (text that arrived is kept).
+    pub error: Option<ApiError>,
+    /// Events that could not be read and were skipped.
+    pub skipped: u32,
+    /// `data:` events received (chunks).
+    pub chunks: u32,
+    /// The assembled `chat.completion` object (None if nothing arrived).
+    pub assembled: Option<Value>,
+}
+
+/// The HTTP client for one base URL and key.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base_url: String,
+    key: Option<ApiKey>,
+    idle_timeout: Duration,
+    /// Learned from a 400 naming `stream_options`: this server rejects it.
+    no_stream_options: Arc<AtomicBool>,
+}
+
+impl ApiClient {
+    /// `base_url` must already be validated and have no trailing `/`.
+    pub fn new(
+        base_url: &str,
+        key: Option<ApiKey>,
+        idle_timeout: Duration,
+    ) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("kaiwa/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Request(format!("cannot set up HTTP: {e}")))?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+            idle_timeout,
+            no_stream_options: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base_url)
+    }
+
+    fn authorize(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.key {
+            Some(key) => builder.bearer_auth(key.expose()),
+            None => builder,
+        }
+    }
+
+    fn send_error(&self, e: &reqwest::Error) -> ApiError {
+        if e.is_timeout() {
+            ApiError::ConnectTimeout {
+                base_url: self.base_url.clone(),
+            }
+        } else if e.is_connect() {
+            ApiError::Connect {
+                base_url: self.base_url.clone(),
+                detail: root_cause(e),
+            }
+        } else if e.is_builder() {
+            ApiError::Request(format!(
+                "invalid request URL {}: {}",
+                self.base_url,
+                root_cause(e)
+            ))
+        } else {
+            // A reset or protocol error before the headers: retried like a connect error.
+            ApiError::Connect {
+                base_url: self.base_url.clone(),
+                detail: root_cause(e),
+            }
+        }
+    }
+
+    /// Send with retries; returns a 200 response whose body is unread.
+    /// `body` is rebuilt per attempt so `stream_options` can be dropped.
+    async fn send_with_retries<R: FnMut(u32, Duration, &ApiError)>(
+        &self,
+        build: &(dyn Fn(bool) -> reqwest::RequestBuilder + Sync),
+        on_retry: &mut R,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut retries_done = 0;
+        let mut dropped_stream_options = false;
+        loop {
+            let with_options = !self.no_stream_options.load(Ordering::Relaxed);
+            let error = match build(with_options).send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    let error = self.status_error(resp).await;
+                    if with_options && !dropped_stream_options && names_stream_options(&error) {
+                        // WIRE-NOTES §0.7: resend once without it, remember per client.
+                        self.no_stream_options.store(true, Ordering::Relaxed);
+                        dropped_stream_options = true;
+                        continue;
+                    }
+                    error
+                }
+                Err(e) => self.send_error(&e),
+            };
+            let cause = error.clone();
+            match retry::decide(error, retries_done, fastrand::f64()) {
+                RetryDecision::RetryAfter(wait) => {
+                    retries_done += 1;
+                    tracing::warn!(attempt = retries_done, ?wait, %cause, "retrying request");
+                    on_retry(retries_done, wait, &cause);
+                    tokio::time::sleep(wait).await;
+                }
+                RetryDecision::GiveUp(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn status_error(&self, resp: reqwest::Response) -> ApiError {
+        let status = resp.status().as_u16();
+        let headers = resp.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let retry_after = retry::parse_retry_after(
+            header("retry-after-ms"),
+            header("retry-after"),
+            SystemTime::now(),
+        );
+        let should_retry = match header("x-should-retry") {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        };
+        let body = match tokio::time::timeout(self.idle_timeout, resp.bytes()).await {
+            Ok(Ok(b)) => b.to_vec(),
+            Ok(Err(_)) | Err(_) => Vec::new(),
+        };
+        let error = ApiError::from_status(status, &body, retry_after, should_retry, &self.base_url);
+        tracing::warn!(status, %error, "request failed");
+        error
+    }
+
+    /// Stream a chat completion; every event goes to `sink`, the last one is
+    /// always `StreamEvent::End`.
+    pub async fn stream_chat<F: FnMut(StreamEvent)>(&self, request: &ChatRequest, sink: &mut F) {
+        let url = self.url("chat/completions");
+        let build = |with_options: bool| {
+            self.authorize(self.http.post(&url))
+                .json(&request.to_json(true, with_options))
+        };
+        let response = {
+            let mut on_retry = |attempt: u32, wait: Duration, cause: &ApiError| {
+                sink(StreamEvent::Retrying {
+                    attempt,
+                    wait,
+                    cause: cause.clone(),
+                });
+            };
+            self.send_with_retries(&build, &mut on_retry).await
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(error) => {
+                sink(StreamEvent::End(StreamEnd {
+                    error: Some(error),
+                    ..StreamEnd::default()
+                }));
+                return;
+            }
+        };
+        sink(StreamEvent::Started);
+        let end = self.read_stream(response, request, sink).await;
+        sink(StreamEvent::End(end));
+    }
+
+    async fn read_stream<F: FnMut(StreamEvent)>(
+        &self,
+        response: reqwest::Response,
+        request: &ChatRequest,
+        sink: &mut F,
+    ) -> StreamEnd {
+        let mut body = response.bytes_stream();
+        let mut decoder = SseDecoder::new();
+        let mut items = Vec::new();
+        let mut acc = Assembler::new(&request.model);
+        let mut end = StreamEnd::default();
+        loop {
+            let next = tokio::time::timeout(self.idle_timeout, body.next()).await;
+            let bytes = match next {
+                Err(_) => {
+                    end.error = Some(ApiError::Idle(self.idle_timeout));
+                    break;
+                }
+                Ok(None) => {
+                    decoder.finish(&mut items);
+                    self.handle_items(&mut items, &mut acc, &mut end, sink);
+                    break;
+                }
+                Ok(Some(Err(e))) => {
+                    decoder.finish(&mut items);
+                    self.handle_items(&mut items, &mut acc, &mut end, sink);
+                    if end.error.is_none() && end.finish_reason.is_none() {
+                        end.error = Some(ApiError::Broken(root_cause(&e)));
+                    }
+                    break;
+                }
+                Ok(Some(Ok(bytes))) => bytes,
+            };
+            decoder.feed(&bytes, &mut items);
+            if self.handle_items(&mut items, &mut acc, &mut end, sink) {
+                break;
+            }
+        }
+        if end.error.is_none() && end.finish_reason.is_none() {
+            end.error = Some(ApiError::EndedEarly);
+        }
+        end.assembled = acc.finish(end.finish_reason.as_deref(), end.chunks);
+        end
+    }
+
+    /// Returns true when the stream must stop (an error object arrived).
+    #[allow(
+        clippy::unused_self,
+        reason = "kept a method for symmetry with read_stream"
+    )]
+    fn handle_items<F: FnMut(StreamEvent)>(
+        &self,
+        items: &mut Vec<SseItem>,
+        acc: &mut Assembler,
+        end: &mut StreamEnd,
+        sink: &mut F,
+    ) -> bool {
+        for item in items.drain(..) {
+            let SseItem::Event(event) = item else {
+                continue;
+            };
+            if let Some(field) = event.error_field {
+                end.error = Some(ApiError::InStream(stream_error(&field)));
+                return true;
+            }
+            if event.event == "error" {
+                end.error = Some(ApiError::InStream(stream_error(&event.data)));
+                return true;
+            }
+            match parse_payload(&event.data) {
+                Payload::Done => {}
+                Payload::Unreadable => {
+                    end.skipped += 1;
+                    end.chunks += 1;
+                    tracing::warn!(bytes = event.data.len(), "skipped an unreadable event");
+                }
+                Payload::Error(err) => {
+                    end.error = Some(ApiError::InStream(err));
+                    return true;
+                }
+                Payload::Chunk(chunk) => {
+                    end.chunks += 1;
+                    acc.absorb(&chunk);
+                    if !chunk.reasoning.is_empty() {
+                        sink(StreamEvent::Reasoning(chunk.reasoning.clone()));
+                    }
+                    if !chunk.content.is_empty() {
+                        sink(StreamEvent::Delta(chunk.content.clone()));
+                    }
+                    if let Some(reason) = &chunk.finish_reason {
+                        end.finish_reason = Some(reason.clone());
+                    }
+                    if let Some(usage) = chunk.usage {
+                        sink(StreamEvent::Usage(usage));
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// A non-streaming chat completion. Returns the body text exactly as
+    /// received (for `--raw`) and its parsed JSON.
+    pub async fn complete_raw<R: FnMut(u32, Duration)>(
+        &self,
+        request: &ChatRequest,
+        on_retry: &mut R,
+    ) -> Result<(String, Value), ApiError> {
+        let url = self.url("chat/completions");
+        let build = |_: bool| {
+            self.authorize(self.http.post(&url))
+                .timeout(NON_STREAM_TIMEOUT)
+                .json(&request.to_json(false, false))
+        };
+        let mut cb = |attempt: u32, wait: Duration, _: &ApiError| on_retry(attempt, wait);
+        let response = self.send_with_retries(&build, &mut cb).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Broken(root_cause(&e)))?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let value: Value = serde_json::from_str(text.trim_start())
+            .map_err(|e| ApiError::Decode(format!("not JSON ({e})")))?;
+        if let Some(err) = super::types::ServerError::from_json(&value) {
+            return Err(ApiError::InStream(err));
+        }
+        Ok((text, value))
+    }
+
+    /// `GET /models`, ids sorted and without duplicates.
+    pub async fn list_models(&self) -> Result<Vec<ModelInfo>, ApiError> {
+        let url = self.url("models");
+        let build = |_: bool| {
+            self.authorize(self.http.get(&url))
+                .timeout(Duration::from_secs(30))
+        };
+        let mut ignore = |_: u32, _: Duration, _: &ApiError| {};
+        let response = self.send_with_retries(&build, &mut ignore).await?;
+        let value: Value = response.json().await.map_err(|e| {
+            ApiError::Decode(format!("models list is not JSON ({})", root_cause(&e)))
+        })?;
+        parse_models(&value)
+            .ok_or_else(|| ApiError::Decode("models list has no `data` array".to_string()))
+    }
+}
+
+fn names_stream_options(error: &ApiError) -> bool {
+    matches!(error, ApiError::Status { status: 400, error, .. }
+        if error.message.contains("stream_options") || error.param.as_deref() == Some("stream_options"))
+}
+
+fn stream_error(text: &str) -> super::types::ServerError {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| {
+            super::types::ServerError::from_json(&v).or_else(|| {
+                // `error: {"code":…}` — the field's value is the error object itself.
+                super::types::ServerError::from_json(&serde_json::json!({ "error": v }))
+            })
+        })
+        .unwrap_or_else(|| super::types::ServerError {
+            message: text.chars().take(400).collect(),
+            ..super::types::ServerError::default()
+        })
+}
+
+/// The innermost cause of a reqwest error, which is the readable part
+/// ("Connection refused (os error 111)").
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+/// Builds the `chat.completion` object a non-streaming call would have
+/// returned, from the chunks of a stream (the raw view shows it).
+#[derive(Debug)]
+struct Assembler {
+    id: Option<String>,
+    model: String,
+    created: Option<i64>,
+    fingerprint: Option<String>,
+    content: String,
+    reasoning: String,
+    usage: Option<Value>,
+    any: bool,
+}
+
+impl Assembler {
+    fn new(model: &str) -> Self {
+        Self {
+            id: None,
+            model: model.to_string(),
+            created: None,
+            fingerprint: None,
+            content: String::new(),
+            reasoning: String::new(),
+            usage: None,
+            any: false,
+        }
+    }
+
+    fn absorb(&mut self, chunk: &super::types::ChunkInfo) {
+        self.any = true;
+        if self.id.is_none() {
+            self.id.clone_from(&chunk.id);
+        }
+        if let Some(model) = &chunk.model {
+            model.clone_into(&mut self.model);
+        }
+        if self.created.is_none() {
+            self.created = chunk.created;
+        }
+        if chunk.system_fingerprint.is_some() {
+            self.fingerprint.clone_from(&chunk.system_fingerprint);
+        }
+        self.content.push_str(&chunk.content);
+        self.reasoning.push_str(&chunk.reasoning);
+        if chunk.usage_raw.is_some() {
+            self.usage.clone_from(&chunk.usage_raw);
+        }
+    }
+
+    fn finish(self, finish_reason: Option<&str>, chunks: u32) -> Option<Value> {
+        if !self.any {
+            return None;
+        }
+        let mut message = serde_json::Map::new();
+        message.insert("role".into(), "assistant".into());
+        message.insert("content".into(), self.content.into());
+        if !self.reasoning.is_empty() {
+            message.insert("reasoning_content".into(), self.reasoning.into());
+        }
+        Some(serde_json::json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+            "usage": self.usage,
+            "system_fingerprint": self.fingerprint,
+            "x_kaiwa_chunks": chunks,
+        }))
+    }
+}

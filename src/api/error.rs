@@ -1,0 +1,196 @@
+//! Typed API errors whose `Display` is written for the user.
+//!
+//! Invariant: no variant can hold the API key (it exists only as
+//! `secret::ApiKey`), so formatting an error can never reveal it. Server
+//! messages are kept as they arrived; the UI sanitises them for display.
+
+use std::time::Duration;
+
+use super::types::ServerError;
+
+/// Everything that can go wrong talking to the server.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ApiError {
+    /// The server answered with an error status.
+    #[error("{}", status_message(*.status, .error, .base_url))]
+    Status {
+        status: u16,
+        error: ServerError,
+        /// The wait the server asked for, if any.
+        retry_after: Option<Duration>,
+        /// `x-should-retry`, if sent.
+        should_retry: Option<bool>,
+        base_url: String,
+    },
+    /// No TCP connection (refused, DNS, TLS).
+    #[error("cannot connect to {base_url}: {detail}")]
+    Connect { base_url: String, detail: String },
+    /// Connecting took longer than the connect timeout.
+    #[error("timed out connecting to {base_url}")]
+    ConnectTimeout { base_url: String },
+    /// The stream sent nothing for the idle timeout.
+    #[error("the server sent nothing for {}s (stream_idle_timeout)", .0.as_secs())]
+    Idle(Duration),
+    /// The connection broke while the body was being read.
+    #[error("the connection broke: {0}")]
+    Broken(String),
+    /// The stream ended without a finish reason.
+    #[error("the connection ended before the answer was finished")]
+    EndedEarly,
+    /// An error object arrived inside a 200 stream.
+    #[error("the server reported an error mid-stream: {}", describe(.0))]
+    InStream(ServerError),
+    /// The response could not be understood.
+    #[error("unreadable response from the server: {0}")]
+    Decode(String),
+    /// A wait longer than kaiwa retries by itself (> 60 s).
+    #[error("{cause} — the server asks to wait {}s; not retried automatically", .wait.as_secs())]
+    WaitTooLong { wait: Duration, cause: Box<Self> },
+    /// The request could not be built (bad URL and the like).
+    #[error("{0}")]
+    Request(String),
+}
+
+fn describe(error: &ServerError) -> String {
+    let mut tags = Vec::new();
+    if let Some(code) = &error.code {
+        tags.push(code.clone());
+    } else if let Some(kind) = &error.kind {
+        tags.push(kind.clone());
+    }
+    let message = first_lines(&error.message);
+    if tags.is_empty() {
+        message
+    } else {
+        format!("{message} ({})", tags.join(", "))
+    }
+}
+
+/// A server message cut to something that fits a status line or stderr.
+fn first_lines(message: &str) -> String {
+    let trimmed = message.trim();
+    let mut out: String = trimmed.chars().take(400).collect();
+    if out.len() < trimmed.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn status_message(status: u16, error: &ServerError, base_url: &str) -> String {
+    let code = error.code.as_deref().or(error.kind.as_deref());
+    let tag = match code {
+        Some(code) if code != status.to_string() => format!("{status} {code}"),
+        _ => status.to_string(),
+    };
+    let msg = first_lines(&error.message);
+    match (status, code) {
+        (401, _) => format!(
+            "the server rejected the API key ({tag}) — set OPENAI_API_KEY or api_key_cmd: {msg}"
+        ),
+        (_, Some("context_length_exceeded")) => format!(
+            "the conversation is too long for the model ({tag}) — start a new one with Ctrl+N: {msg}"
+        ),
+        (404, _) if error.code.as_deref() == Some("model_not_found") || msg.contains("model") => {
+            format!("model not found ({tag}): {msg}")
+        }
+        (404, _) => format!("not found ({tag}) at {base_url} — is the base URL right? {msg}"),
+        (429, Some("insufficient_quota")) => format!("out of quota ({tag}): {msg}"),
+        (429, _) => format!("rate limited ({tag}): {msg}"),
+        _ if msg.is_empty() => format!("the server answered HTTP {tag}"),
+        _ => format!("server error ({tag}): {msg}"),
+    }
+}
+
+impl ApiError {
+    /// The HTTP status, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            Self::WaitTooLong { cause, .. } => cause.status(),
+            Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Idle(_)
+            | Self::Broken(_)
+            | Self::EndedEarly
+            | Self::InStream(_)
+            | Self::Decode(_)
+            | Self::Request(_) => None,
+        }
+    }
+
+    /// Build a status error from a body, taking the server's message in any
+    /// shape or, failing that, the body text itself (truncated).
+    pub fn from_status(
+        status: u16,
+        body: &[u8],
+        retry_after: Option<Duration>,
+        should_retry: Option<bool>,
+        base_url: &str,
+    ) -> Self {
+        let parsed = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| ServerError::from_json(&v));
+        let error = parsed.unwrap_or_else(|| ServerError {
+            message: String::from_utf8_lossy(body)
+                .trim()
+                .chars()
+                .take(400)
+                .collect(),
+            ..ServerError::default()
+        });
+        Self::Status {
+            status,
+            error,
+            retry_after,
+            should_retry,
+            base_url: base_url.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_well() {
+        let e = ApiError::from_status(
+            401,
+            br#"{"error":{"message":"Incorrect API key provided: sk-VKMIs***wjh3.","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+            None,
+            None,
+            "https://api.openai.com/v1",
+        );
+        let s = e.to_string();
+        assert!(s.starts_with("the server rejected the API key (401 invalid_api_key) — set OPENAI_API_KEY or api_key_cmd"), "{s}");
+        let e = ApiError::from_status(500, b"Internal Server Error", None, None, "http://x/v1");
+        assert_eq!(e.to_string(), "server error (500): Internal Server Error");
+        let e = ApiError::from_status(
+            400,
+            br#"{"error":{"message":"too long","code":"context_length_exceeded"}}"#,
+            None,
+            None,
+            "u",
+        );
+        assert!(e.to_string().contains("Ctrl+N"));
+        let e = ApiError::from_status(
+            404,
+            br#"{"error":{"message":"The model `x` does not exist","code":"model_not_found"}}"#,
+            None,
+            None,
+            "u",
+        );
+        assert!(
+            e.to_string()
+                .starts_with("model not found (404 model_not_found)")
+        );
+        let e = ApiError::from_status(
+            400,
+            br#"{"error":{"code":400,"message":"bad"}}"#,
+            None,
+            None,
+            "u",
+        );
+        assert_eq!(e.to_string(), "server error (400): bad");
+    }
+}

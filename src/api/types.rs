@@ -1,0 +1,455 @@
+//! Wire types of the Chat Completions API, parsed leniently.
+//!
+//! Every field a server might omit is optional, unknown fields are ignored,
+//! `choices` may be empty, `delta` may be missing, `content` may be null and
+//! `error.code` may be a string, an integer or null (WIRE-NOTES §0.3). A
+//! chunk that cannot be read at all is reported, never fatal.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of the conversation as it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// The parameters of one chat request; the client turns it into JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+}
+
+impl ChatRequest {
+    /// The JSON body. `stream_options` goes out only with `stream: true`
+    /// (servers answer 400 otherwise); `max_tokens` is sent as
+    /// `max_completion_tokens` to OpenAI's o-series and gpt-5, which reject
+    /// the old name (WIRE-NOTES §1.8).
+    pub fn to_json(&self, stream: bool, include_usage: bool) -> Value {
+        let mut body = serde_json::Map::new();
+        body.insert("model".into(), Value::String(self.model.clone()));
+        body.insert(
+            "messages".into(),
+            serde_json::to_value(&self.messages).unwrap_or(Value::Array(Vec::new())),
+        );
+        body.insert("stream".into(), Value::Bool(stream));
+        if stream && include_usage {
+            body.insert(
+                "stream_options".into(),
+                serde_json::json!({"include_usage": true}),
+            );
+        }
+        if let Some(t) = self.temperature {
+            body.insert("temperature".into(), serde_json::json!(t));
+        }
+        if let Some(max) = self.max_tokens {
+            let key = if uses_max_completion_tokens(&self.model) {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            };
+            body.insert(key.into(), Value::from(max));
+        }
+        Value::Object(body)
+    }
+}
+
+/// OpenAI's o-series and gpt-5 family take `max_completion_tokens`.
+pub fn uses_max_completion_tokens(model: &str) -> bool {
+    let m = model.strip_prefix("openai/").unwrap_or(model);
+    m.starts_with("gpt-5")
+        || ["o1", "o3", "o4"]
+            .iter()
+            .any(|p| m == *p || m.strip_prefix(p).is_some_and(|rest| rest.starts_with('-')))
+}
+
+/// Token usage as the server reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    /// Cached prompt tokens (included in `prompt_tokens`).
+    pub cached_tokens: u64,
+    /// The server's own price for the request (LiteLLM, OpenRouter), USD.
+    pub cost: Option<f64>,
+}
+
+impl Usage {
+    /// Read a `usage` object leniently: missing numbers are 0, `total` is
+    /// recomputed when absent, DeepSeek's `prompt_cache_hit_tokens` counts as
+    /// cached. Returns None when it is not an object with any token count.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let obj = value.as_object()?;
+        let num = |v: Option<&Value>| v.and_then(Value::as_u64);
+        let prompt = num(obj.get("prompt_tokens"));
+        let completion = num(obj.get("completion_tokens"));
+        if prompt.is_none() && completion.is_none() {
+            return None;
+        }
+        let prompt_tokens = prompt.unwrap_or(0);
+        let completion_tokens = completion.unwrap_or(0);
+        let cached_tokens = obj
+            .get("prompt_tokens_details")
+            .and_then(|d| num(d.get("cached_tokens")))
+            .or_else(|| num(obj.get("prompt_cache_hit_tokens")))
+            .unwrap_or(0);
+        Some(Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: num(obj.get("total_tokens")).unwrap_or(prompt_tokens + completion_tokens),
+            cached_tokens,
+            cost: obj.get("cost").and_then(Value::as_f64),
+        })
+    }
+}
+
+/// What one `data:` payload of a chat stream means.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChunkInfo {
+    pub id: Option<String>,
+    pub model: Option<String>,
+    pub created: Option<i64>,
+    pub system_fingerprint: Option<String>,
+    /// Answer text of choice 0 (empty when none).
+    pub content: String,
+    /// Reasoning text (`reasoning` or `reasoning_content`), kept apart.
+    pub reasoning: String,
+    pub role: Option<String>,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    /// The raw `usage` object, for the assembled raw view.
+    pub usage_raw: Option<Value>,
+}
+
+/// A payload classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// `[DONE]`.
+    Done,
+    /// A chunk (possibly with no content at all).
+    Chunk(Box<ChunkInfo>),
+    /// An error object inside the stream.
+    Error(ServerError),
+    /// Not JSON, or not an object: skipped and counted.
+    Unreadable,
+}
+
+/// An error body from the server, in any of the shapes seen on the wire.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerError {
+    pub message: String,
+    pub kind: Option<String>,
+    /// `error.code`: a string, or an integer shown as a string.
+    pub code: Option<String>,
+    pub param: Option<String>,
+}
+
+impl ServerError {
+    /// Parse an error body: OpenAI `{"error":{…}}`, `{"error":"text"}`,
+    /// flat `{"object":"error","message":…}`, FastAPI `{"detail":…}`.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let obj = value.as_object()?;
+        let text = |v: Option<&Value>| -> Option<String> {
+            match v? {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Null
+                | Value::Bool(_)
+                | Value::Array(_)
+                | Value::Object(_)
+                | Value::String(_) => None,
+            }
+        };
+        if let Some(err) = obj.get("error") {
+            return Some(match err {
+                Value::Object(e) => Self {
+                    message: text(e.get("message")).unwrap_or_else(|| err.to_string()),
+                    kind: text(e.get("type")),
+                    code: text(e.get("code")),
+                    param: text(e.get("param")),
+                },
+                Value::String(s) => Self {
+                    message: s.clone(),
+                    kind: text(obj.get("error_type")),
+                    ..Self::default()
+                },
+                Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => Self {
+                    message: err.to_string(),
+                    ..Self::default()
+                },
+            });
+        }
+        if obj.get("object").and_then(Value::as_str) == Some("error") {
+            return Some(Self {
+                message: text(obj.get("message")).unwrap_or_default(),
+                kind: text(obj.get("type")),
+                code: text(obj.get("code")),
+                param: None,
+            });
+        }
+        if let Some(detail) = obj.get("detail") {
+            return Some(Self {
+                message: detail
+                    .as_str()
+                    .map_or_else(|| detail.to_string(), str::to_string),
+                ..Self::default()
+            });
+        }
+        None
+    }
+}
+
+/// Classify one `data:` payload of a chat stream.
+pub fn parse_payload(data: &str) -> Payload {
+    let trimmed = data.trim();
+    if trimmed.starts_with("[DONE]") {
+        return Payload::Done;
+    }
+    let Ok(value) = serde_json::from_str::<Value>(trimmed) else {
+        return Payload::Unreadable;
+    };
+    if !value.is_object() {
+        return Payload::Unreadable;
+    }
+    if let Some(err) = ServerError::from_json(&value) {
+        return Payload::Error(err);
+    }
+    Payload::Chunk(Box::new(chunk_info(&value)))
+}
+
+fn chunk_info(value: &Value) -> ChunkInfo {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let mut info = ChunkInfo {
+        id: s(value.get("id")).filter(|id| !id.is_empty()),
+        model: s(value.get("model")).filter(|m| !m.is_empty()),
+        created: value
+            .get("created")
+            .and_then(Value::as_i64)
+            .filter(|c| *c != 0),
+        system_fingerprint: s(value.get("system_fingerprint")),
+        ..ChunkInfo::default()
+    };
+    // The last non-null usage anywhere wins: top level or Groq's `x_groq.usage`.
+    let usage_value = value
+        .get("usage")
+        .filter(|u| !u.is_null())
+        .or_else(|| value.get("x_groq").and_then(|x| x.get("usage")));
+    if let Some(u) = usage_value {
+        info.usage = Usage::from_json(u);
+        if info.usage.is_some() {
+            info.usage_raw = Some(u.clone());
+        }
+    }
+    let choice = value
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .find(|ch| ch.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+        });
+    if let Some(choice) = choice {
+        if let Some(delta) = choice.get("delta").or_else(|| choice.get("message")) {
+            if let Some(text) = delta.get("content").and_then(Value::as_str) {
+                text.clone_into(&mut info.content);
+            }
+            for key in ["reasoning", "reasoning_content"] {
+                if let Some(text) = delta.get(key).and_then(Value::as_str) {
+                    info.reasoning.push_str(text);
+                }
+            }
+            info.role = s(delta.get("role"));
+        }
+        info.finish_reason = s(choice.get("finish_reason"));
+    }
+    info
+}
+
+/// One entry of `GET /models`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub id: String,
+}
+
+/// Parse a models list: `{"data":[{"id":…}]}` (OpenAI), also `{"models":[…]}`
+/// with `id` or `name`/`model` (llama-server's extra list) and a bare array.
+pub fn parse_models(value: &Value) -> Option<Vec<ModelInfo>> {
+    let list = value
+        .get("data")
+        .and_then(Value::as_array)
+        .or_else(|| value.get("models").and_then(Value::as_array))
+        .or_else(|| value.as_array())?;
+    let mut ids: Vec<String> = list
+        .iter()
+        .filter_map(|m| {
+            ["id", "model", "name"]
+                .iter()
+                .find_map(|k| m.get(*k).and_then(Value::as_str))
+                .or_else(|| m.as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Some(ids.into_iter().map(|id| ModelInfo { id }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn request_body_shape() {
+        let req = ChatRequest {
+            model: "gpt-4o-mini".into(),
+            messages: vec![
+                ChatMessage::new(Role::System, "be brief"),
+                ChatMessage::new(Role::User, "ChatGPT란 무엇입니까?"),
+            ],
+            temperature: None,
+            max_tokens: Some(100),
+        };
+        let body = req.to_json(true, true);
+        assert_eq!(
+            body,
+            json!({"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},
+                {"role":"user","content":"ChatGPT란 무엇입니까?"}],"stream":true,
+                "stream_options":{"include_usage":true},"max_tokens":100})
+        );
+        assert!(req.to_json(false, true).get("stream_options").is_none());
+        let o = ChatRequest {
+            model: "o3-mini".into(),
+            ..req.clone()
+        };
+        assert!(o.to_json(true, true).get("max_completion_tokens").is_some());
+        let g = ChatRequest {
+            model: "gpt-5.2".into(),
+            ..req
+        };
+        assert!(g.to_json(true, true).get("max_tokens").is_none());
+        assert!(!uses_max_completion_tokens("o1x"));
+        assert!(uses_max_completion_tokens("o4-mini"));
+    }
+
+    #[test]
+    fn chunk_variants() {
+        let Payload::Chunk(c) = parse_payload(
+            r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],"created":1,"id":"x","model":"tiny","object":"chat.completion.chunk"}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.content, "");
+        assert_eq!(c.role.as_deref(), Some("assistant"));
+        // usage chunk with one choice and an empty delta (LiteLLM)
+        let Payload::Chunk(c) = parse_payload(
+            r#"{"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12,"cost":0.0001}}"#,
+        ) else {
+            panic!()
+        };
+        let u = c.usage.unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (5, 7, 12)
+        );
+        assert_eq!(u.cost, Some(0.0001));
+        // Azure: no delta at all
+        let Payload::Chunk(c) = parse_payload(
+            r#"{"id":"","object":"","created":0,"model":"","choices":[{"index":0,"content_filter_results":{}}],"prompt_filter_results":[]}"#,
+        ) else {
+            panic!()
+        };
+        assert!(c.id.is_none() && c.content.is_empty());
+        // Groq
+        let Payload::Chunk(c) = parse_payload(
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"r","usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.usage.unwrap().total_tokens, 7);
+        assert_eq!(c.finish_reason.as_deref(), Some("stop"));
+        // usage:null is not usage
+        let Payload::Chunk(c) =
+            parse_payload(r#"{"choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}"#)
+        else {
+            panic!()
+        };
+        assert!(c.usage.is_none());
+        assert_eq!(c.content, "hi");
+    }
+
+    #[test]
+    fn errors_in_all_shapes() {
+        let Payload::Error(e) = parse_payload(
+            r#"{"error":{"code":400,"message":"'messages' is required","type":"invalid_request_error"}}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(e.code.as_deref(), Some("400"));
+        assert_eq!(e.message, "'messages' is required");
+        let Payload::Error(e) = parse_payload(r#"{"error":"boom","error_type":"x"}"#) else {
+            panic!()
+        };
+        assert_eq!(e.message, "boom");
+        let Payload::Error(e) = parse_payload(r#"{"object":"error","message":"flat"}"#) else {
+            panic!()
+        };
+        assert_eq!(e.message, "flat");
+        assert_eq!(parse_payload("{not json"), Payload::Unreadable);
+        assert_eq!(parse_payload("[DONE]"), Payload::Done);
+        assert_eq!(parse_payload("42"), Payload::Unreadable);
+    }
+
+    #[test]
+    fn models_lists() {
+        let v = json!({"object":"list","data":[{"id":"b"},{"id":"a"},{"id":"a"}]});
+        let ids: Vec<_> = parse_models(&v)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(ids, vec!["a", "b"]);
+        assert!(parse_models(&json!({"x":1})).is_none());
+    }
+
+    #[test]
+    fn deepseek_cache_fields() {
+        let u = Usage::from_json(
+            &json!({"prompt_tokens":10,"completion_tokens":2,"prompt_cache_hit_tokens":4}),
+        )
+        .unwrap();
+        assert_eq!((u.cached_tokens, u.total_tokens), (4, 12));
+    }
+}

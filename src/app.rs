@@ -1,0 +1,21 @@
+//! The model of the chat TUI: plain state, the messages that change it and
+//! the effects it asks for. `update(&mut App, Msg) -> Update` is the only
+//! place state changes.
+//!
+//! Invariant: nothing under `app/` performs I/O, spawns tasks or reads the
+//! clock — time arrives inside messages — so every rule here is testable
+//! without a terminal or a network.
+
+pub mod composer;
+pub mod effect;
+pub mod keymap;
+pub mod model_menu;
+pub mod msg;
+pub mod state;
+pub mod transcript;
+pub mod update;
+
+pub use effect::Effect;
+pub use msg::{Msg, RequestId};
+pub use state::App;
+pub use update::{Update, update};

@@ -1,0 +1,326 @@
+//! Keys to intents. One table holds every binding with its context and
+//! description; resolving a key and drawing the F1 help both read it, so
+//! the help cannot drift from the behaviour.
+//!
+//! Order of precedence (SPEC "Keys"): an open popup, then a running stream
+//! (Esc and Ctrl+C stop it whatever has the focus), then kaiwa's bindings,
+//! and only then the input box.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key means, by intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    Submit,
+    InsertNewline,
+    StopAnswer,
+    Quit,
+    QuitOrStop,
+    OpenModelMenu,
+    ScrollPageUp,
+    ScrollPageDown,
+    ScrollToBottom,
+    NewConversation,
+    OpenHelp,
+    ToggleMouse,
+    MenuUp,
+    MenuDown,
+    MenuPick,
+    ClosePopup,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Anywhere (unless a popup takes the key first).
+    Global,
+    /// The input box has the focus.
+    Input,
+    /// An answer is streaming.
+    Streaming,
+    /// The model menu is open.
+    ModelMenu,
+    /// The help is open.
+    Help,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Global => "anywhere",
+            Self::Input => "input",
+            Self::Streaming => "while an answer streams",
+            Self::ModelMenu => "model menu",
+            Self::Help => "help",
+        }
+    }
+}
+
+/// A key: code plus the modifiers that must be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+const fn key(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::NONE,
+    }
+}
+
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub context: Context,
+    pub keys: &'static [Key],
+    /// How the keys read in the help.
+    pub label: &'static str,
+    pub command: Command,
+    pub description: &'static str,
+}
+
+/// Every binding. The order within a context is the order of the help.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        context: Context::Input,
+        keys: &[key(KeyCode::Enter)],
+        label: "Enter",
+        command: Command::Submit,
+        description: "send the message",
+    },
+    Binding {
+        context: Context::Input,
+        keys: &[
+            Key {
+                code: KeyCode::Enter,
+                mods: KeyModifiers::ALT,
+            },
+            ctrl('j'),
+            Key {
+                code: KeyCode::Enter,
+                mods: KeyModifiers::SHIFT,
+            },
+        ],
+        label: "Alt+Enter, Ctrl+J, Shift+Enter",
+        command: Command::InsertNewline,
+        description: "new line (Shift+Enter only where the terminal reports it)",
+    },
+    Binding {
+        context: Context::Streaming,
+        keys: &[key(KeyCode::Esc)],
+        label: "Esc",
+        command: Command::StopAnswer,
+        description: "stop the answer, keep what arrived",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[ctrl('c')],
+        label: "Ctrl+C",
+        command: Command::QuitOrStop,
+        description: "stop the answer; quit when none is streaming",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[ctrl('q')],
+        label: "Ctrl+Q",
+        command: Command::Quit,
+        description: "quit",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[key(KeyCode::F(2)), ctrl('o')],
+        label: "F2, Ctrl+O",
+        command: Command::OpenModelMenu,
+        description: "choose the model",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[key(KeyCode::PageUp)],
+        label: "PageUp",
+        command: Command::ScrollPageUp,
+        description: "scroll the transcript up (also the mouse wheel)",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[key(KeyCode::PageDown)],
+        label: "PageDown",
+        command: Command::ScrollPageDown,
+        description: "scroll the transcript down",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[Key {
+            code: KeyCode::End,
+            mods: KeyModifiers::CONTROL,
+        }],
+        label: "Ctrl+End",
+        command: Command::ScrollToBottom,
+        description: "back to the bottom, follow new text again",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[ctrl('n')],
+        label: "Ctrl+N",
+        command: Command::NewConversation,
+        description: "new conversation (the token counters keep counting)",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[key(KeyCode::F(1))],
+        label: "F1",
+        command: Command::OpenHelp,
+        description: "this help",
+    },
+    Binding {
+        context: Context::Global,
+        keys: &[key(KeyCode::F(12))],
+        label: "F12",
+        command: Command::ToggleMouse,
+        description: "mouse capture on/off (off: the terminal's own text selection)",
+    },
+    Binding {
+        context: Context::ModelMenu,
+        keys: &[key(KeyCode::Up), ctrl('p')],
+        label: "Up",
+        command: Command::MenuUp,
+        description: "previous model",
+    },
+    Binding {
+        context: Context::ModelMenu,
+        keys: &[key(KeyCode::Down), ctrl('n')],
+        label: "Down",
+        command: Command::MenuDown,
+        description: "next model",
+    },
+    Binding {
+        context: Context::ModelMenu,
+        keys: &[key(KeyCode::Enter)],
+        label: "Enter",
+        command: Command::MenuPick,
+        description: "use the model for the next request (type to filter)",
+    },
+    Binding {
+        context: Context::ModelMenu,
+        keys: &[key(KeyCode::Esc), key(KeyCode::F(2)), ctrl('o')],
+        label: "Esc",
+        command: Command::ClosePopup,
+        description: "close the menu",
+    },
+    Binding {
+        context: Context::Help,
+        keys: &[
+            key(KeyCode::Esc),
+            key(KeyCode::F(1)),
+            key(KeyCode::Char('q')),
+        ],
+        label: "Esc, F1, q",
+        command: Command::ClosePopup,
+        description: "close the help (Up/Down/PageUp/PageDown scroll it)",
+    },
+];
+
+/// Normalise what terminals report: Shift on an upper-case letter is
+/// implied, and a `Char` with Control is matched on its lower-case form.
+fn matches(binding_key: &Key, event: &KeyEvent) -> bool {
+    let mut mods = event.modifiers;
+    let mut code = event.code;
+    if let KeyCode::Char(c) = code {
+        if mods.contains(KeyModifiers::CONTROL) {
+            code = KeyCode::Char(c.to_ascii_lowercase());
+        }
+        if c.is_uppercase() || !c.is_alphabetic() {
+            mods.remove(KeyModifiers::SHIFT);
+        }
+    }
+    code == binding_key.code && mods == binding_key.mods
+}
+
+/// The binding for `event` in `context`, if any.
+pub fn lookup(context: Context, event: &KeyEvent) -> Option<Command> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.context == context)
+        .find(|b| b.keys.iter().any(|k| matches(k, event)))
+        .map(|b| b.command)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn lookups() {
+        assert_eq!(
+            lookup(Context::Input, &ev(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Command::Submit)
+        );
+        assert_eq!(
+            lookup(Context::Input, &ev(KeyCode::Enter, KeyModifiers::SHIFT)),
+            Some(Command::InsertNewline)
+        );
+        assert_eq!(
+            lookup(
+                Context::Input,
+                &ev(KeyCode::Char('j'), KeyModifiers::CONTROL)
+            ),
+            Some(Command::InsertNewline)
+        );
+        assert_eq!(
+            lookup(
+                Context::Global,
+                &ev(
+                    KeyCode::Char('O'),
+                    KeyModifiers::CONTROL | KeyModifiers::SHIFT
+                )
+            ),
+            Some(Command::OpenModelMenu)
+        );
+        assert_eq!(
+            lookup(Context::Global, &ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            None
+        );
+    }
+
+    #[test]
+    fn every_command_is_bound_and_described() {
+        let all = [
+            Command::Submit,
+            Command::InsertNewline,
+            Command::StopAnswer,
+            Command::Quit,
+            Command::QuitOrStop,
+            Command::OpenModelMenu,
+            Command::ScrollPageUp,
+            Command::ScrollPageDown,
+            Command::ScrollToBottom,
+            Command::NewConversation,
+            Command::OpenHelp,
+            Command::ToggleMouse,
+            Command::MenuUp,
+            Command::MenuDown,
+            Command::MenuPick,
+            Command::ClosePopup,
+        ];
+        for command in all {
+            assert!(
+                BINDINGS
+                    .iter()
+                    .any(|b| b.command == command && !b.description.is_empty()),
+                "{command:?} is missing from the help"
+            );
+        }
+    }
+}

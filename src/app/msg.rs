@@ -1,0 +1,35 @@
+//! Everything that can happen to the app, named for the fact, not the key.
+
+use std::time::Instant;
+
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+
+use crate::api::client::StreamEvent;
+
+/// Identifies one request, so events from a cancelled or replaced request
+/// are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId(pub u64);
+
+/// An input to `update`.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press (releases and repeats are filtered by the runtime).
+    Key(KeyEvent),
+    /// A bracketed paste, whole.
+    Paste(String),
+    /// A mouse event (motion is not reported).
+    Mouse(MouseEvent),
+    /// The terminal changed size.
+    Resize { width: u16, height: u16 },
+    /// An event from the request task `id`, stamped when it happened.
+    Api {
+        id: RequestId,
+        event: StreamEvent,
+        at: Instant,
+    },
+    /// The models list arrived (sorted ids) or could not be fetched (why).
+    Models(Result<Vec<String>, String>),
+    /// Time passed (sent only while `App::next_wakeup` asks for it).
+    Tick(Instant),
+}

@@ -1,0 +1,141 @@
+//! `App`: the whole state of the chat screen as plain data, composed of
+//! per-area states (conversation, composer, transcript scroll, popup, usage
+//! counters, the request in flight). No handles, no I/O.
+
+use std::time::{Duration, Instant};
+
+use super::composer::Composer;
+use super::model_menu::{ModelMenu, ModelsState};
+use super::msg::RequestId;
+use super::transcript::TranscriptState;
+use crate::api::types::{ChatMessage, Usage};
+use crate::chat::conversation::{Conversation, MessageId};
+use crate::chat::pricing::PriceTable;
+use crate::chat::usage::UsageTotals;
+
+/// The settings the chat screen needs, resolved from the config.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub model: String,
+    pub system: Option<String>,
+    pub extra_models: Vec<String>,
+    pub base_url: String,
+    /// The base URL is OpenAI's and no key is set: show the first-run panel.
+    pub needs_key: bool,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub mouse: bool,
+}
+
+/// An open popup; it gets keys first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    ModelMenu(ModelMenu),
+    /// The key help, scrolled by this many rows.
+    Help {
+        scroll: u16,
+    },
+}
+
+/// A short message in the status bar (and, for errors, under the transcript).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+}
+
+/// A retry wait in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryWait {
+    pub attempt: u32,
+    pub until: Instant,
+    pub cause: String,
+}
+
+/// The request being answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    pub id: RequestId,
+    /// The assistant message receiving the text.
+    pub message: MessageId,
+    /// The user message that asked (goes back to the input on early failure).
+    pub question: MessageId,
+    pub model: String,
+    /// What was sent (for estimates when the server reports no usage).
+    pub sent: Vec<ChatMessage>,
+    pub started: Option<Instant>,
+    pub first_text: Option<Instant>,
+    pub last_event: Option<Instant>,
+    /// Text deltas received (≈ tokens, for the speed shown while streaming).
+    pub deltas: u64,
+    pub usage: Option<Usage>,
+    pub retry: Option<RetryWait>,
+}
+
+/// The whole state.
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    pub prices: PriceTable,
+    pub conversation: Conversation,
+    pub composer: Composer,
+    pub transcript: TranscriptState,
+    pub popup: Option<Popup>,
+    pub models: ModelsState,
+    pub in_flight: Option<InFlight>,
+    pub totals: UsageTotals,
+    pub notice: Option<Notice>,
+    pub mouse_capture: bool,
+    /// The last time seen in a message (for the spinner and speed).
+    pub now: Option<Instant>,
+    pub should_quit: bool,
+    pub next_request: u64,
+    /// Spinner frame, advanced by ticks while streaming.
+    pub spinner: usize,
+}
+
+/// How often the screen refreshes while an answer streams or a retry waits.
+pub const STREAM_TICK: Duration = Duration::from_millis(100);
+
+impl App {
+    pub fn new(settings: Settings, prices: PriceTable) -> Self {
+        let conversation = Conversation::new(settings.system.as_deref());
+        let mouse_capture = settings.mouse;
+        Self {
+            settings,
+            prices,
+            conversation,
+            composer: Composer::new(),
+            transcript: TranscriptState::default(),
+            popup: None,
+            models: ModelsState::Loading,
+            in_flight: None,
+            totals: UsageTotals::default(),
+            notice: None,
+            mouse_capture,
+            now: None,
+            should_quit: false,
+            next_request: 0,
+            spinner: 0,
+        }
+    }
+
+    pub fn is_streaming(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// When the runtime should send a `Tick`: only while something moves on
+    /// screen (a stream or a retry countdown). Idle means no wake-ups.
+    pub fn next_wakeup(&self, now: Instant) -> Option<Instant> {
+        self.in_flight.as_ref().map(|_| now + STREAM_TICK)
+    }
+
+    /// Tokens per second of the streaming answer, from the deltas so far.
+    pub fn stream_speed(&self) -> Option<f64> {
+        let flight = self.in_flight.as_ref()?;
+        let first = flight.first_text?;
+        let last = flight.last_event?;
+        let secs = last.checked_duration_since(first)?.as_secs_f64();
+        (secs > 0.2 && flight.deltas > 1).then(|| (flight.deltas - 1) as f64 / secs)
+    }
+}

@@ -1,0 +1,370 @@
+//! One-shot mode: `kaiwa ask` and `kaiwa models`, for the shell.
+//!
+//! The answer streams to stdout as it arrives, flushed per chunk. On a
+//! terminal it goes through the sanitiser (model text may carry escape
+//! sequences); into a pipe or file it is data and is written unchanged.
+//! `--raw` always prints the server's exact JSON, re-indented. Errors are one
+//! or two lines on stderr; exit codes are 0 (success), 1 (API/network),
+//! 2 (usage/config). A closed stdout (`| head`) ends quietly with 0.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::time::Duration;
+
+use crate::api::client::{ApiClient, StreamEnd, StreamEvent};
+use crate::api::error::ApiError;
+use crate::api::types::{ChatMessage, ChatRequest, Role, Usage};
+use crate::chat::estimate;
+use crate::chat::pricing::PriceTable;
+use crate::chat::usage::{RequestUsage, UsageTotals};
+use crate::cli::AskArgs;
+use crate::config::Config;
+use crate::text::sanitize::{StreamSanitizer, sanitize_str};
+
+/// The outcome of a one-shot command, mapped to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Api = 1,
+    Usage = 2,
+}
+
+/// Where `ask` reads and writes; real stdio in `main`, buffers in tests.
+pub struct Io<'a> {
+    pub stdin: &'a mut dyn Read,
+    pub stdin_is_terminal: bool,
+    pub stdout: &'a mut dyn Write,
+    pub stdout_is_terminal: bool,
+    pub stderr: &'a mut dyn Write,
+    pub stderr_is_terminal: bool,
+}
+
+impl Io<'_> {
+    fn error_line(&mut self, message: &str) {
+        let text = if self.stderr_is_terminal {
+            sanitize_str(message)
+        } else {
+            message.to_string()
+        };
+        let _ = writeln!(self.stderr, "error: {text}");
+    }
+}
+
+/// Build the prompt from the arguments and stdin, as SPEC.md says.
+pub fn read_prompt(args: &[String], io: &mut Io<'_>) -> Result<String, String> {
+    let explicit_stdin =
+        args.is_empty() || (args.len() == 1 && args.first().is_some_and(|a| a == "-"));
+    let joined = if explicit_stdin {
+        String::new()
+    } else {
+        args.join(" ")
+    };
+    let read_stdin = !io.stdin_is_terminal || (explicit_stdin && !args.is_empty());
+    if explicit_stdin && args.is_empty() && io.stdin_is_terminal {
+        return Err(
+            "no prompt: give it as arguments or pipe it on stdin (see kaiwa ask --help)".into(),
+        );
+    }
+    let mut piped = String::new();
+    if read_stdin {
+        let mut bytes = Vec::new();
+        io.stdin
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        piped = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let piped = piped.trim_end_matches(['\n', '\r']);
+    let prompt = match (joined.trim().is_empty(), piped.trim().is_empty()) {
+        (true, true) => return Err("the prompt is empty".into()),
+        (false, true) => joined,
+        (true, false) => piped.to_string(),
+        (false, false) => format!("{joined}\n\n{piped}"),
+    };
+    Ok(prompt)
+}
+
+fn client_for(config: &Config, io: &mut Io<'_>) -> Result<ApiClient, Exit> {
+    if config.api_key.is_none() && config.is_openai() {
+        io.error_line(Config::missing_key_message());
+        return Err(Exit::Usage);
+    }
+    ApiClient::new(
+        &config.base_url,
+        config.api_key.clone(),
+        config.stream_idle_timeout,
+    )
+    .map_err(|e| {
+        io.error_line(&e.to_string());
+        Exit::Usage
+    })
+}
+
+/// `kaiwa ask`.
+pub async fn run_ask(config: &Config, args: &AskArgs, io: &mut Io<'_>) -> Exit {
+    let prompt = match read_prompt(&args.prompt, io) {
+        Ok(p) => p,
+        Err(message) => {
+            io.error_line(&message);
+            return Exit::Usage;
+        }
+    };
+    let client = match client_for(config, io) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut messages = Vec::new();
+    if let Some(system) = config.system.as_deref().filter(|s| !s.is_empty()) {
+        messages.push(ChatMessage::new(Role::System, system));
+    }
+    messages.push(ChatMessage::new(Role::User, prompt));
+    let request = ChatRequest {
+        model: config.model.clone(),
+        messages,
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+    };
+    let prices = PriceTable::new(config.prices.clone());
+    if args.raw {
+        ask_raw(&client, &request, &prices, args, io).await
+    } else {
+        ask_stream(&client, &request, &prices, args, io).await
+    }
+}
+
+fn retry_note(io: &mut Io<'_>, attempt: u32, wait: Duration, cause: Option<&ApiError>) {
+    let cause = cause.map(|c| format!(": {c}")).unwrap_or_default();
+    let line = format!(
+        "retrying in {:.1}s (attempt {attempt} of 2){cause}",
+        wait.as_secs_f64()
+    );
+    let line = if io.stderr_is_terminal {
+        sanitize_str(&line)
+    } else {
+        line
+    };
+    let _ = writeln!(io.stderr, "kaiwa: {line}");
+}
+
+async fn ask_raw(
+    client: &ApiClient,
+    request: &ChatRequest,
+    prices: &PriceTable,
+    args: &AskArgs,
+    io: &mut Io<'_>,
+) -> Exit {
+    let result = {
+        let stderr = &mut *io.stderr;
+        let tty = io.stderr_is_terminal;
+        let mut on_retry = |attempt: u32, wait: Duration| {
+            let _ = tty;
+            let _ = writeln!(
+                stderr,
+                "kaiwa: retrying in {:.1}s (attempt {attempt} of 2)",
+                wait.as_secs_f64()
+            );
+        };
+        client.complete_raw(request, &mut on_retry).await
+    };
+    match result {
+        Ok((_, value)) => {
+            let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
+            if writeln!(io.stdout, "{pretty}")
+                .and_then(|()| io.stdout.flush())
+                .is_err()
+            {
+                return Exit::Ok;
+            }
+            if args.usage {
+                let usage = value.get("usage").and_then(Usage::from_json);
+                let line = match usage {
+                    Some(u) => usage_line(&RequestUsage::from_server(&u, &request.model, prices)),
+                    None => usage_line(&estimate_usage(
+                        request,
+                        content_of(&value).as_deref().unwrap_or(""),
+                        prices,
+                    )),
+                };
+                let _ = writeln!(io.stderr, "{line}");
+            }
+            Exit::Ok
+        }
+        Err(e) => {
+            io.error_line(&e.to_string());
+            Exit::Api
+        }
+    }
+}
+
+fn content_of(value: &serde_json::Value) -> Option<String> {
+    value
+        .pointer("/choices/0/message/content")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn estimate_usage(request: &ChatRequest, answer: &str, prices: &PriceTable) -> RequestUsage {
+    RequestUsage::estimated(
+        estimate::prompt_tokens(&request.model, &request.messages),
+        estimate::text_tokens(&request.model, answer),
+        &request.model,
+        prices,
+    )
+}
+
+fn usage_line(usage: &RequestUsage) -> String {
+    let mut totals = UsageTotals::default();
+    totals.add(&RequestUsage {
+        cost: None,
+        ..*usage
+    });
+    totals.status_text()
+}
+
+/// What the streaming sink collected.
+#[derive(Default)]
+struct Collected {
+    text: String,
+    usage: Option<Usage>,
+    end: Option<StreamEnd>,
+    stdout_closed: bool,
+    ends_with_newline: bool,
+}
+
+async fn ask_stream(
+    client: &ApiClient,
+    request: &ChatRequest,
+    prices: &PriceTable,
+    args: &AskArgs,
+    io: &mut Io<'_>,
+) -> Exit {
+    let mut collected = Collected {
+        ends_with_newline: true,
+        ..Collected::default()
+    };
+    let mut sanitizer = io.stdout_is_terminal.then(StreamSanitizer::new);
+    {
+        let mut sink = |event: StreamEvent| match event {
+            StreamEvent::Retrying {
+                attempt,
+                wait,
+                cause,
+            } => retry_note(io, attempt, wait, Some(&cause)),
+            StreamEvent::Started | StreamEvent::Reasoning(_) => {}
+            StreamEvent::Delta(text) => {
+                collected.text.push_str(&text);
+                let out = match sanitizer.as_mut() {
+                    Some(s) => s.push(&text),
+                    None => text,
+                };
+                write_out(io, &mut collected, &out);
+            }
+            StreamEvent::Usage(usage) => collected.usage = Some(usage),
+            StreamEvent::End(end) => {
+                if let Some(s) = sanitizer.as_mut() {
+                    let rest = s.finish();
+                    write_out(io, &mut collected, &rest);
+                }
+                collected.end = Some(end);
+            }
+        };
+        client.stream_chat(request, &mut sink).await;
+    }
+    if !collected.ends_with_newline && !collected.stdout_closed {
+        let _ = io.stdout.write_all(b"\n").and_then(|()| io.stdout.flush());
+    }
+    let end = collected.end.unwrap_or_default();
+    if end.skipped > 0 {
+        let plural = if end.skipped == 1 { "event" } else { "events" };
+        let _ = writeln!(
+            io.stderr,
+            "kaiwa: {} unreadable {plural} skipped",
+            end.skipped
+        );
+    }
+    let answered = !collected.text.is_empty();
+    // A request counts when the server billed it: not when it was refused.
+    let billed = answered || end.error.is_none() || end.finish_reason.is_some();
+    if args.usage && billed {
+        let usage = match &collected.usage {
+            Some(u) => RequestUsage::from_server(u, &request.model, prices),
+            None => estimate_usage(request, &collected.text, prices),
+        };
+        let _ = writeln!(io.stderr, "{}", usage_line(&usage));
+    }
+    match end.error {
+        None => Exit::Ok,
+        Some(error) => {
+            let message = if answered {
+                format!("{error} (the answer above is incomplete: interrupted)")
+            } else {
+                error.to_string()
+            };
+            io.error_line(&message);
+            Exit::Api
+        }
+    }
+}
+
+fn write_out(io: &mut Io<'_>, collected: &mut Collected, text: &str) {
+    if text.is_empty() || collected.stdout_closed {
+        return;
+    }
+    match io
+        .stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| io.stdout.flush())
+    {
+        Ok(()) => collected.ends_with_newline = text.ends_with('\n'),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => collected.stdout_closed = true,
+        Err(_) => collected.stdout_closed = true,
+    }
+}
+
+/// `kaiwa models`: ids sorted, one a line.
+pub async fn run_models(config: &Config, io: &mut Io<'_>) -> Exit {
+    let client = match client_for(config, io) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.list_models().await {
+        Ok(models) => {
+            for model in models {
+                let id = if io.stdout_is_terminal {
+                    sanitize_str(&model.id)
+                } else {
+                    model.id
+                };
+                if writeln!(io.stdout, "{id}").is_err() {
+                    return Exit::Ok;
+                }
+            }
+            let _ = io.stdout.flush();
+            Exit::Ok
+        }
+        Err(e) => {
+            io.error_line(&e.to_string());
+            Exit::Api
+        }
+    }
+}
+
+/// Real stdio handles with their terminal-ness.
+pub fn with_stdio<T>(f: impl FnOnce(&mut Io<'_>) -> T) -> T {
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let stdin_is_terminal = stdin.is_terminal();
+    let stdout_is_terminal = stdout.is_terminal();
+    let stderr_is_terminal = stderr.is_terminal();
+    let mut stdin = stdin.lock();
+    let mut stdout = stdout.lock();
+    let mut stderr = stderr.lock();
+    let mut io = Io {
+        stdin: &mut stdin,
+        stdin_is_terminal,
+        stdout: &mut stdout,
+        stdout_is_terminal,
+        stderr: &mut stderr,
+        stderr_is_terminal,
+    };
+    f(&mut io)
+}

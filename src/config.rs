@@ -1,0 +1,356 @@
+//! The resolved configuration. `Config::load` merges the command line, the
+//! environment, the config file and the built-in defaults, in that order of
+//! precedence (SPEC's table), into one typed `Config`. Invariants: a value
+//! that cannot be used is an error (`ConfigError`, exit 2), never a silent
+//! default; the API key is held only as `ApiKey`, so neither `Config`'s
+//! `Debug` nor any error can show it.
+
+mod diagnose;
+mod error;
+mod file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub use error::ConfigError;
+
+use crate::chat::pricing::Price;
+use crate::paths;
+use crate::secret::ApiKey;
+
+/// The default base URL: the `OpenAI` API.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The default model.
+pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// The default `stream_idle_timeout`.
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Settings from the command line: the highest layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--config PATH`
+    pub config: Option<PathBuf>,
+    /// `--base-url URL`
+    pub base_url: Option<String>,
+    /// `--model ID`
+    pub model: Option<String>,
+    /// `--system TEXT`; `--system ""` clears the file's system prompt.
+    pub system: Option<String>,
+    /// `--no-history`
+    pub no_history: bool,
+}
+
+/// Everything kaiwa needs to know from its configuration, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file consulted (it may not exist).
+    pub config_path: PathBuf,
+    pub config_file_found: bool,
+    /// Validated (http or https, with a host); no trailing `/`.
+    pub base_url: String,
+    pub api_key: Option<ApiKey>,
+    pub model: String,
+    pub system: Option<String>,
+    /// Extra ids for the model menu.
+    pub models: Vec<String>,
+    /// Mouse capture at start.
+    pub mouse: bool,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub stream_idle_timeout: Duration,
+    /// `None` with `--no-history`.
+    pub history_path: Option<PathBuf>,
+    pub budget_monthly_usd: Option<f64>,
+    /// `[prices."MODEL"]` from the file; they win over the built-in table.
+    pub prices: BTreeMap<String, Price>,
+    pub state_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Config {
+    /// Loads the configuration: flags > environment > file > defaults,
+    /// exactly SPEC's table. Reads the config file, and runs `api_key_cmd`
+    /// (once) when the file sets it and `OPENAI_API_KEY` is unset. `env`
+    /// reads an environment variable (`paths::real_env` in `main`); empty
+    /// values count as unset.
+    pub fn load(
+        overrides: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |name: &str| paths::non_empty(env, name);
+        let home = paths::home_dir(env);
+        let (config_path, file) = read_file(overrides, env, &home)?;
+        let config_file_found = file.is_some();
+        let file = file.unwrap_or_default();
+
+        let base_url = match (&overrides.base_url, var("OPENAI_BASE_URL")) {
+            (Some(url), _) => flag_base_url(url, "--base-url")?,
+            (None, Some(url)) => flag_base_url(&url, "OPENAI_BASE_URL")?,
+            (None, None) => file
+                .base_url
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+        };
+        let model = match (&overrides.model, var("KAIWA_MODEL")) {
+            (Some(model), _) if model.trim().is_empty() => {
+                return Err(ConfigError::Empty { what: "--model" });
+            }
+            (Some(model), _) => model.clone(),
+            (None, Some(model)) => model,
+            (None, None) => file.model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+        };
+        let system = match &overrides.system {
+            Some(system) => Some(system.clone()).filter(|system| !system.is_empty()),
+            None => file.system,
+        };
+        let api_key = match (var("OPENAI_API_KEY"), file.api_key, &file.api_key_cmd) {
+            (Some(key), _, _) if !key.trim().is_empty() => {
+                Some(ApiKey::new(key.trim().to_string()))
+            }
+            (_, Some(key), _) => Some(key),
+            (_, None, Some(command)) => Some(run_key_command(command)?),
+            (_, None, None) => None,
+        };
+        let state_dir = paths::state_dir(env);
+        let data_dir = paths::data_dir(env);
+        let history_path = if overrides.no_history {
+            None
+        } else {
+            Some(
+                file.history_path
+                    .unwrap_or_else(|| data_dir.join("history.db")),
+            )
+        };
+        Ok(Self {
+            config_path,
+            config_file_found,
+            base_url,
+            api_key,
+            model,
+            system,
+            models: file.models,
+            mouse: file.mouse.unwrap_or(true),
+            temperature: file.temperature,
+            max_tokens: file.max_tokens,
+            stream_idle_timeout: file
+                .stream_idle_timeout
+                .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
+            history_path,
+            budget_monthly_usd: file.budget_monthly_usd,
+            prices: file.prices,
+            state_dir,
+            data_dir,
+        })
+    }
+
+    /// True when the base URL's host is `api.openai.com`.
+    pub fn is_openai(&self) -> bool {
+        url::Url::parse(&self.base_url)
+            .ok()
+            .and_then(|url| {
+                url.host_str()
+                    .map(|host| host.eq_ignore_ascii_case("api.openai.com"))
+            })
+            .unwrap_or(false)
+    }
+
+    /// The one line `ask` and `models` print (exit 2) when the `OpenAI` API has
+    /// no key, saying how to set one.
+    pub fn missing_key_message() -> &'static str {
+        "no API key: set OPENAI_API_KEY, or api_key_cmd (a command that prints the key) in the \
+         config file; for a local server that needs no key, use --base-url (e.g. \
+         --base-url http://localhost:8080/v1)"
+    }
+}
+
+/// Finds the config file (`--config` > `KAIWA_CONFIG` > the default path)
+/// and parses it; `None` when the default file does not exist.
+fn read_file(
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+    home: &Path,
+) -> Result<(PathBuf, Option<file::FileSettings>), ConfigError> {
+    let (path, named_by) = match (&overrides.config, paths::non_empty(env, "KAIWA_CONFIG")) {
+        (Some(path), _) => (expand_home(path.clone(), home), Some("--config")),
+        (None, Some(path)) => (expand_home(PathBuf::from(path), home), Some("KAIWA_CONFIG")),
+        (None, None) => (paths::config_file_default(env), None),
+    };
+    match (std::fs::read(&path), named_by) {
+        (Ok(bytes), _) => {
+            let settings = file::parse(&bytes, &path, home)?;
+            Ok((path, Some(settings)))
+        }
+        (Err(error), None) if error.kind() == std::io::ErrorKind::NotFound => Ok((path, None)),
+        (Err(error), Some(origin)) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigError::NotFound { path, origin })
+        }
+        (Err(error), _) => Err(ConfigError::Read { path, error }),
+    }
+}
+
+/// `~` and `~/…` → the home folder.
+fn expand_home(path: PathBuf, home: &Path) -> PathBuf {
+    match path.to_str() {
+        Some("~") => home.to_path_buf(),
+        Some(text) => text
+            .strip_prefix("~/")
+            .map_or(path.clone(), |rest| home.join(rest)),
+        None => path,
+    }
+}
+
+fn flag_base_url(url: &str, origin: &'static str) -> Result<String, ConfigError> {
+    normalize_base_url(url).map_err(|problem| ConfigError::BaseUrl {
+        url: url.to_string(),
+        origin,
+        problem,
+    })
+}
+
+/// Checks a base URL (http or https, with a host, no query or fragment) and
+/// drops trailing `/`s. The error says what is wrong, for the user.
+fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err("it is empty".to_string());
+    }
+    let scheme_problem = "it must start with http:// or https://".to_string();
+    let url = match url::Url::parse(text) {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => return Err(scheme_problem),
+        Err(url::ParseError::EmptyHost) => return Err("it has no host".to_string()),
+        Err(error) => return Err(format!("it is not a valid URL ({error})")),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(scheme_problem);
+    }
+    // The url crate reads `http:///v1` as host `v1`; the user meant no host.
+    let after_scheme = text.split_once("://").map_or("", |(_, rest)| rest);
+    if url.host_str().is_none_or(str::is_empty) || after_scheme.starts_with('/') {
+        return Err("it has no host".to_string());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("it must not have a query (?…) or fragment (#…)".to_string());
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
+/// Runs `api_key_cmd` with `sh -c` and returns its trimmed stdout as the
+/// key. Its stdout never appears in an error.
+fn run_key_command(command: &str) -> Result<ApiKey, ConfigError> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(ConfigError::KeyCommandSpawn)?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().map(str::trim).find(|line| !line.is_empty());
+        return Err(ConfigError::KeyCommandFailed {
+            status: exit_status(output.status),
+            stderr: first.map(printable),
+        });
+    }
+    let stdout = String::from_utf8(output.stdout).unwrap_or_default();
+    let key = stdout.trim();
+    if key.is_empty() {
+        Err(ConfigError::KeyCommandEmpty)
+    } else if key.contains(['\n', '\r']) {
+        Err(ConfigError::KeyCommandLines)
+    } else {
+        Ok(ApiKey::new(key.to_string()))
+    }
+}
+
+fn exit_status(status: std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("killed by signal {signal}");
+        }
+    }
+    "no exit code".to_string()
+}
+
+/// At most 200 characters, controls replaced, so a stray escape sequence on
+/// the command's stderr cannot reach the terminal.
+fn printable(line: &str) -> String {
+    line.chars()
+        .take(200)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(
+            normalize_base_url("http://localhost:8080/v1/").unwrap(),
+            "http://localhost:8080/v1"
+        );
+        assert_eq!(
+            normalize_base_url(" https://x.example//").unwrap(),
+            "https://x.example"
+        );
+        let scheme = "it must start with http:// or https://";
+        assert_eq!(normalize_base_url("localhost:8080").unwrap_err(), scheme);
+        assert_eq!(
+            normalize_base_url("api.example.com/v1").unwrap_err(),
+            scheme
+        );
+        assert_eq!(normalize_base_url("ftp://example.com").unwrap_err(), scheme);
+        assert_eq!(normalize_base_url("http://").unwrap_err(), "it has no host");
+        assert_eq!(
+            normalize_base_url("http:///v1").unwrap_err(),
+            "it has no host"
+        );
+        assert_eq!(normalize_base_url("").unwrap_err(), "it is empty");
+        assert!(normalize_base_url("http://x/v1?a=b").is_err());
+        assert!(normalize_base_url("http://[::1").is_err());
+    }
+
+    #[test]
+    fn key_command_output() {
+        assert_eq!(
+            run_key_command("printf ' sk-test\\n'").unwrap().expose(),
+            "sk-test"
+        );
+        assert!(matches!(
+            run_key_command("true"),
+            Err(ConfigError::KeyCommandEmpty)
+        ));
+        assert!(matches!(
+            run_key_command("printf 'a\\nb'"),
+            Err(ConfigError::KeyCommandLines)
+        ));
+        let error =
+            run_key_command("echo sk-leak; echo 'no \x1b[31mvault' >&2; exit 3").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "api_key_cmd failed (exit 3): no \u{FFFD}[31mvault"
+        );
+        assert_eq!(
+            run_key_command("kill -9 $$").unwrap_err().to_string(),
+            "api_key_cmd failed (killed by signal 9)"
+        );
+    }
+
+    #[test]
+    fn tilde_expansion() {
+        let home = std::path::Path::new("/h");
+        assert_eq!(
+            expand_home("~/x.toml".into(), home),
+            PathBuf::from("/h/x.toml")
+        );
+        assert_eq!(expand_home("/a/~/b".into(), home), PathBuf::from("/a/~/b"));
+    }
+}

@@ -1,0 +1,223 @@
+//! The one loop that owns the terminal: it `select!`s over terminal
+//! events, messages from request tasks, a frame deadline and a tick (only
+//! while something moves), turns inputs into `Msg`, calls `update`, runs
+//! the effects and draws when a frame is due.
+//!
+//! Invariants: only this module (and `runtime::terminal`) writes to the
+//! terminal; the loop never awaits the network; idle means no wake-ups at
+//! all (no timer is armed unless the app asks for one or a frame is due).
+
+pub mod frames;
+pub mod terminal;
+
+use std::collections::HashMap;
+use std::io;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::api::client::ApiClient;
+use crate::app::state::Settings;
+use crate::app::{App, Effect, Msg, RequestId, update};
+use crate::chat::estimate;
+use crate::chat::pricing::PriceTable;
+use crate::config::Config;
+use crate::ui::{self, Ui};
+use crate::worker;
+use frames::FramePacer;
+use terminal::TerminalGuard;
+
+/// Build the app's settings from the configuration.
+pub fn settings_from(config: &Config) -> Settings {
+    Settings {
+        model: config.model.clone(),
+        system: config.system.clone(),
+        extra_models: config.models.clone(),
+        base_url: config.base_url.clone(),
+        needs_key: config.api_key.is_none() && config.is_openai(),
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+        mouse: config.mouse,
+    }
+}
+
+/// Turn a terminal event into a message (None: nothing to do).
+pub fn msg_from_event(event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => Some(Msg::Key(key)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Mouse(mouse) => Some(Msg::Mouse(mouse)),
+        Event::Resize(width, height) => Some(Msg::Resize { width, height }),
+        Event::Key(_) | Event::FocusGained | Event::FocusLost => None,
+    }
+}
+
+/// Run the chat TUI until the user quits.
+pub async fn run(config: &Config) -> io::Result<()> {
+    let client = ApiClient::new(
+        &config.base_url,
+        config.api_key.clone(),
+        config.stream_idle_timeout,
+    )
+    .map_err(|e| io::Error::other(e.to_string()))?;
+    let mut app = App::new(
+        settings_from(config),
+        PriceTable::new(config.prices.clone()),
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    if app.settings.needs_key {
+        app.models = crate::app::model_menu::ModelsState::Failed("no API key".into());
+    } else {
+        tokio::spawn(worker::models(client.clone(), tx.clone()));
+    }
+    // Build the tokenizer tables now (~100 ms), off the loop, so a first
+    // estimate costs nothing later.
+    let model = app.settings.model.clone();
+    tokio::task::spawn_blocking(move || estimate::warm_up(&model));
+
+    let guard = TerminalGuard::enter(app.mouse_capture)?;
+    let result = event_loop(&mut app, &client, &tx, &mut rx).await;
+    drop(guard);
+    result
+}
+
+async fn event_loop(
+    app: &mut App,
+    client: &ApiClient,
+    tx: &mpsc::UnboundedSender<Msg>,
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+) -> io::Result<()> {
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let mut events = EventStream::new();
+    let mut ui = Ui::default();
+    let mut pacer = FramePacer::default();
+    let mut tasks: HashMap<RequestId, AbortHandle> = HashMap::new();
+    let mut batch: Vec<Msg> = Vec::new();
+    pacer.mark_dirty();
+    loop {
+        let now = Instant::now();
+        let frame_due = pacer.deadline(now);
+        let wake = app.next_wakeup(now);
+        tokio::select! {
+            biased;
+            () = sleep_until(frame_due) => {
+                draw(&mut terminal, &mut ui, app)?;
+                pacer.drawn(Instant::now());
+                continue;
+            }
+            event = events.next() => match event {
+                Some(Ok(event)) => batch.extend(msg_from_event(event)),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+            Some(msg) = rx.recv() => batch.push(msg),
+            () = sleep_until(wake) => batch.push(Msg::Tick(Instant::now())),
+        }
+        // Drain what else is waiting before drawing (many deltas, one frame).
+        while let Ok(msg) = rx.try_recv() {
+            batch.push(msg);
+        }
+        let mut quit = false;
+        for msg in batch.drain(..) {
+            debug_panic_trigger(&msg);
+            let out = update(app, msg);
+            if out.changed {
+                pacer.mark_dirty();
+            }
+            for effect in out.effects {
+                quit |= run_effect(effect, client, tx, &mut tasks, &mut terminal)?;
+            }
+        }
+        if quit {
+            for handle in tasks.values() {
+                handle.abort();
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// Perform one effect; returns true on `Quit`.
+fn run_effect(
+    effect: Effect,
+    client: &ApiClient,
+    tx: &mpsc::UnboundedSender<Msg>,
+    tasks: &mut HashMap<RequestId, AbortHandle>,
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+) -> io::Result<bool> {
+    match effect {
+        Effect::StartChat { id, request } => {
+            tasks.retain(|_, handle| !handle.is_finished());
+            let handle = tokio::spawn(worker::chat(client.clone(), id, request, tx.clone()));
+            tasks.insert(id, handle.abort_handle());
+        }
+        Effect::CancelChat { id } => {
+            if let Some(handle) = tasks.remove(&id) {
+                handle.abort();
+            }
+        }
+        Effect::FetchModels => {
+            tokio::spawn(worker::models(client.clone(), tx.clone()));
+        }
+        Effect::SetMouseCapture(on) => {
+            terminal::set_mouse(on)?;
+            // Some terminals redraw on mode changes; repaint everything.
+            terminal.clear()?;
+        }
+        Effect::Quit => return Ok(true),
+    }
+    Ok(false)
+}
+
+fn draw(
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    ui: &mut Ui,
+    app: &mut App,
+) -> io::Result<()> {
+    let size = terminal.size()?;
+    ui::prepare(
+        ui,
+        app,
+        ratatui::layout::Rect::new(0, 0, size.width, size.height),
+    );
+    // Synchronized update: fast streams don't tear; terminals that don't
+    // know it ignore it.
+    let _ = execute!(io::stdout(), BeginSynchronizedUpdate);
+    let result = terminal.draw(|frame| ui::draw(ui, app, frame));
+    let _ = execute!(io::stdout(), EndSynchronizedUpdate);
+    result.map(|_| ())
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Debug builds only: F11 with `KAIWA_TEST_PANIC=1` panics, so a test can
+/// check that the terminal is restored on panic. Release builds lack it.
+#[cfg(debug_assertions)]
+fn debug_panic_trigger(msg: &Msg) {
+    use ratatui::crossterm::event::KeyCode;
+    if let Msg::Key(key) = msg
+        && key.code == KeyCode::F(11)
+        && std::env::var_os("KAIWA_TEST_PANIC").is_some()
+    {
+        #[allow(clippy::panic, reason = "deliberate, for the terminal-restore test")]
+        {
+            panic!("test panic requested with F11");
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn debug_panic_trigger(_msg: &Msg) {}

@@ -1,0 +1,5 @@
+//! Text for the terminal: the one sanitiser every network string passes
+//! through, and display-width wrapping.
+
+pub mod sanitize;
+pub mod wrap;

@@ -1,0 +1,159 @@
+//! The view: `prepare` brings the display caches up to date (the one
+//! mutable step before drawing), `draw` paints a frame from `App` and the
+//! caches without changing the app.
+//!
+//! Invariant: every string that came from the network is turned into
+//! display text by `text::sanitize` before it reaches a buffer cell; the
+//! transcript is painted from cached wrapped lines, visible rows only.
+
+pub mod popups;
+pub mod status;
+pub mod theme;
+pub mod transcript;
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, Borders};
+
+use crate::app::App;
+use crate::app::state::Popup;
+pub use transcript::TranscriptView;
+
+/// Below this size only `terminal too small` is shown.
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 5;
+
+/// Where each region is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppLayout {
+    pub transcript: Rect,
+    pub input: Rect,
+    pub status: Rect,
+}
+
+/// Split the screen: transcript (the rest), input (grows with its text up to
+/// a third of the screen), status bar (the last row). None when too small.
+pub fn layout(area: Rect, app: &App) -> Option<AppLayout> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let status = Rect {
+        y: area.bottom() - 1,
+        height: 1,
+        ..area
+    };
+    // One border row above the text.
+    let rows = app
+        .composer
+        .rows(usize::from(area.width))
+        .min(usize::from(u16::MAX));
+    let max_rows = (area.height / 3).max(1);
+    let text_rows = u16::try_from(rows).unwrap_or(u16::MAX).clamp(1, max_rows);
+    let input_height = text_rows + 1;
+    let input = Rect {
+        y: status.y - input_height,
+        height: input_height,
+        ..area
+    };
+    let transcript = Rect {
+        height: input.y - area.y,
+        ..area
+    };
+    Some(AppLayout {
+        transcript,
+        input,
+        status,
+    })
+}
+
+/// All display caches, owned by the runtime beside the `App`.
+#[derive(Debug, Default)]
+pub struct Ui {
+    pub transcript: TranscriptView,
+}
+
+/// Bring caches up to date for a frame of `area` and resolve scrolling.
+pub fn prepare(ui: &mut Ui, app: &mut App, area: Rect) {
+    if let Some(layout) = layout(area, app) {
+        ui.transcript.prepare(app, layout.transcript);
+    }
+}
+
+/// Draw one frame.
+pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
+    let area = frame.area();
+    let Some(layout) = layout(area, app) else {
+        let line = if area.width >= 18 {
+            "terminal too small"
+        } else {
+            "too small"
+        };
+        frame.buffer_mut().set_stringn(
+            area.x,
+            area.y,
+            line,
+            usize::from(area.width),
+            Style::default(),
+        );
+        return;
+    };
+    if app.settings.needs_key
+        && !app
+            .conversation
+            .messages()
+            .iter()
+            .any(|m| m.role == crate::api::types::Role::User)
+    {
+        transcript::draw_first_run(app, frame.buffer_mut(), layout.transcript);
+    } else {
+        ui.transcript
+            .draw(app, frame.buffer_mut(), layout.transcript);
+    }
+    draw_input(app, frame, layout.input);
+    status::draw(app, frame.buffer_mut(), layout.status);
+    match &app.popup {
+        Some(Popup::ModelMenu(menu)) => {
+            popups::draw_model_menu(app, menu, frame.buffer_mut(), area);
+        }
+        Some(Popup::Help { scroll }) => popups::draw_help(*scroll, frame.buffer_mut(), area),
+        None => {}
+    }
+}
+
+fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let hint = if app.is_streaming() {
+        " Esc stops the answer "
+    } else {
+        " Enter sends · Alt+Enter new line "
+    };
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme::border())
+        .title(ratatui::text::Line::styled(
+            " you ",
+            theme::role_label(crate::api::types::Role::User),
+        ))
+        .title(
+            ratatui::text::Line::styled(hint, Style::default().add_modifier(Modifier::DIM))
+                .right_aligned(),
+        );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(&app.composer.textarea, inner);
+    if app.popup.is_none() {
+        // The real cursor sits on the input's cursor so an IME composes there.
+        let cursor = app.composer.textarea.screen_cursor();
+        let (top, _) = app.composer.textarea.scroll_offset();
+        let row = cursor.row.saturating_sub(usize::from(top));
+        if let (Ok(row), Ok(col)) = (u16::try_from(row), u16::try_from(cursor.col))
+            && row < inner.height
+            && col < inner.width
+        {
+            frame.set_cursor_position(Position {
+                x: inner.x + col,
+                y: inner.y + row,
+            });
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! `TranscriptView`: the wrapped, styled, sanitised lines of every message,
+//! cached per (message revision, width), with prefix sums of their heights,
+//! and the painter that draws only the visible rows.
+//!
+//! Cost per frame does not grow with the conversation: finished messages
+//! keep their lines; only a changed message (the streaming one) is wrapped
+//! again; painting binary-searches the first visible message. The
+//! transcript is never one `Paragraph` (which re-wraps everything above its
+//! scroll offset every frame and caps it at 65,535 rows).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::theme;
+use crate::api::types::Role;
+use crate::app::App;
+use crate::app::transcript::ScrollAnchor;
+use crate::app::update::skipped_text;
+use crate::chat::conversation::{Message, MessageId, MessageStatus};
+use crate::text::sanitize::{SafeText, sanitize};
+use crate::text::wrap::wrap_text;
+
+/// Columns of indentation before message text.
+const INDENT: u16 = 2;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: MessageId,
+    rev: u64,
+    lines: Vec<Line<'static>>,
+}
+
+/// The cache and the resolved scroll position.
+#[derive(Debug, Default)]
+pub struct TranscriptView {
+    width: u16,
+    entries: Vec<Entry>,
+    /// `prefix[i]` = rows before entry `i`; one longer than `entries`.
+    prefix: Vec<usize>,
+    /// Rows after the messages (an error notice).
+    footer: Vec<Line<'static>>,
+    /// The first visible row, resolved by `prepare`.
+    top: usize,
+    /// Entries re-wrapped by the last `prepare` (for tests and benches).
+    pub last_rewrapped: usize,
+}
+
+impl TranscriptView {
+    pub fn total_rows(&self) -> usize {
+        self.prefix.last().copied().unwrap_or(0) + self.footer.len()
+    }
+
+    pub fn top(&self) -> usize {
+        self.top
+    }
+
+    /// Update the cache for `area` and turn the app's scroll anchor and
+    /// pending scroll into a top row.
+    pub fn prepare(&mut self, app: &mut App, area: Rect) {
+        app.transcript.page_rows = area.height;
+        if area.width != self.width {
+            self.entries.clear();
+            self.width = area.width;
+        }
+        self.sync(app.conversation.messages());
+        self.footer = footer_lines(app, area.width);
+        self.resolve_scroll(app, usize::from(area.height));
+    }
+
+    fn sync(&mut self, messages: &[Message]) {
+        let same_ids = self.entries.len() <= messages.len()
+            && self.entries.iter().zip(messages).all(|(e, m)| e.id == m.id);
+        if !same_ids {
+            let mut old: HashMap<MessageId, Entry> =
+                self.entries.drain(..).map(|e| (e.id, e)).collect();
+            self.entries = messages.iter().filter_map(|m| old.remove(&m.id)).collect();
+            // Entries now exist for a subset; rebuild positions below.
+            let mut by_id: HashMap<MessageId, Entry> =
+                self.entries.drain(..).map(|e| (e.id, e)).collect();
+            self.entries = messages
+                .iter()
+                .map(|m| {
+                    by_id.remove(&m.id).unwrap_or_else(|| Entry {
+                        id: m.id,
+                        rev: u64::MAX,
+                        lines: Vec::new(),
+                    })
+                })
+                .collect();
+        }
+        let width = self.width;
+        let mut first_changed = None;
+        self.last_rewrapped = 0;
+        for (i, message) in messages.iter().enumerate() {
+            match self.entries.get_mut(i) {
+                Some(entry) if entry.rev == message.rev && !entry.lines.is_empty() => {}
+                Some(entry) => {
+                    *entry = Entry {
+                        id: message.id,
+                        rev: message.rev,
+                        lines: message_lines(message, width),
+                    };
+                    first_changed.get_or_insert(i);
+                    self.last_rewrapped += 1;
+                }
+                None => {
+                    self.entries.push(Entry {
+                        id: message.id,
+                        rev: message.rev,
+                        lines: message_lines(message, width),
+                    });
+                    first_changed.get_or_insert(i);
+                    self.last_rewrapped += 1;
+                }
+            }
+        }
+        if self.prefix.len() != self.entries.len() + 1 {
+            first_changed = Some(
+                first_changed.map_or(0, |f: usize| f.min(self.prefix.len().saturating_sub(1))),
+            );
+        }
+        if let Some(from) = first_changed {
+            let from = from.min(self.prefix.len().saturating_sub(1));
+            self.prefix.truncate(from + 1);
+            if self.prefix.is_empty() {
+                self.prefix.push(0);
+            }
+            let mut acc = self.prefix.last().copied().unwrap_or(0);
+            for entry in self.entries.iter().skip(from) {
+                acc += entry.lines.len();
+                self.prefix.push(acc);
+            }
+        }
+    }
+
+    fn index_of(&self, id: MessageId) -> Option<usize> {
+        self.entries.binary_search_by_key(&id, |e| e.id).ok()
+    }
+
+    /// The entry containing absolute row `row`, and the row within it.
+    fn locate(&self, row: usize) -> Option<(usize, usize)> {
+        let count = self.entries.len();
+        if count == 0 {
+            return None;
+        }
+        // First entry whose end is past `row`.
+        let i = self.prefix.get(1..)?.partition_point(|&end| end <= row);
+        (i < count).then(|| (i, row - self.prefix.get(i).copied().unwrap_or(0)))
+    }
+
+    fn resolve_scroll(&mut self, app: &mut App, height: usize) {
+        let total = self.total_rows();
+        let max_top = total.saturating_sub(height);
+        let state = &mut app.transcript;
+        let mut top = match state.anchor {
+            ScrollAnchor::Bottom => max_top,
+            ScrollAnchor::At { message, row } => self
+                .index_of(message)
+                .and_then(|i| self.prefix.get(i))
+                .map_or(max_top, |start| start + row),
+        };
+        if state.pending_scroll != 0 {
+            let moved = i64::try_from(top)
+                .unwrap_or(i64::MAX)
+                .saturating_add(state.pending_scroll);
+            top = usize::try_from(moved.max(0)).unwrap_or(0);
+            state.pending_scroll = 0;
+            state.anchor = if top >= max_top {
+                ScrollAnchor::Bottom
+            } else {
+                match self.locate(top) {
+                    Some((i, row)) => ScrollAnchor::At {
+                        message: self.entries.get(i).map_or(MessageId(0), |e| e.id),
+                        row,
+                    },
+                    None => ScrollAnchor::Bottom,
+                }
+            };
+        }
+        top = top.min(max_top);
+        self.top = top;
+        state.more_below = top + height < total;
+    }
+
+    /// Paint the visible rows into `area`.
+    pub fn draw(&self, app: &App, buf: &mut Buffer, area: Rect) {
+        let height = usize::from(area.height);
+        let messages_end = self.prefix.last().copied().unwrap_or(0);
+        let mut y = area.y;
+        let mut row = self.top;
+        let mut cursor = self.locate(row);
+        while usize::from(y - area.y) < height {
+            let line = if row < messages_end {
+                let Some((i, r)) = cursor else { break };
+                let Some(entry) = self.entries.get(i) else {
+                    break;
+                };
+                let line = entry.lines.get(r);
+                cursor = if r + 1 < entry.lines.len() {
+                    Some((i, r + 1))
+                } else {
+                    Some((i + 1, 0))
+                };
+                line
+            } else {
+                self.footer.get(row - messages_end)
+            };
+            let Some(line) = line else { break };
+            buf.set_line(area.x, y, line, area.width);
+            y += 1;
+            row += 1;
+        }
+        if app.transcript.more_below && area.height > 0 && area.width >= 24 {
+            let label = " ↓ more below · Ctrl+End ";
+            let w = u16::try_from(crate::text::wrap::display_width(label)).unwrap_or(0);
+            let x = area.right().saturating_sub(w);
+            buf.set_string(x, area.bottom() - 1, label, theme::selected());
+        }
+    }
+}
+
+/// The status word shown after the role.
+fn status_word(message: &Message) -> Option<&'static str> {
+    match message.status {
+        MessageStatus::Complete => None,
+        MessageStatus::Streaming => Some("streaming…"),
+        MessageStatus::Stopped => Some("stopped"),
+        MessageStatus::Interrupted => Some("interrupted"),
+    }
+}
+
+/// The display lines of one message: a header, the wrapped text, notes,
+/// and a blank separator.
+pub fn message_lines(message: &Message, width: u16) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let label = match message.role {
+        Role::User => "you",
+        Role::Assistant => "assistant",
+        Role::System => "system",
+    };
+    let mut header = vec![Span::styled(
+        format!("▍{label}"),
+        theme::role_label(message.role),
+    )];
+    if let Some(model) = &message.model {
+        header.push(Span::styled(
+            format!(" · {}", sanitize(model).as_str()),
+            theme::dim(),
+        ));
+    }
+    if let Some(word) = status_word(message) {
+        let style = if message.status == MessageStatus::Streaming {
+            theme::dim()
+        } else {
+            theme::error()
+        };
+        header.push(Span::styled(format!(" · {word}"), style));
+    }
+    lines.push(Line::from(header));
+    let text_width = usize::from(width.saturating_sub(INDENT).max(1));
+    let body = Style::default();
+    if message.content.is_empty() {
+        let placeholder = match message.status {
+            MessageStatus::Streaming => "…",
+            MessageStatus::Complete => "(empty answer)",
+            MessageStatus::Stopped | MessageStatus::Interrupted => "(no text arrived)",
+        };
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(placeholder, theme::dim()),
+        ]));
+    } else {
+        lines.extend(styled_rows(
+            &sanitize(&message.content),
+            text_width,
+            body,
+            INDENT,
+        ));
+    }
+    let mut notes = Vec::new();
+    if let Some(error) = &message.error {
+        notes.push((format!("⚠ {error}"), theme::error()));
+    }
+    if message.skipped > 0 {
+        notes.push((format!("⚠ {}", skipped_text(message.skipped)), theme::dim()));
+    }
+    if let Some(reason) = &message.finish_note {
+        let why = match reason.as_str() {
+            "length" => "the answer hit the token limit (finish_reason: length)".to_string(),
+            "content_filter" => "the answer was cut by the content filter".to_string(),
+            other => format!("finish_reason: {other}"),
+        };
+        notes.push((why, theme::dim()));
+    }
+    for (note, style) in notes {
+        lines.extend(styled_rows(&sanitize(&note), text_width, style, INDENT));
+    }
+    lines.push(Line::default());
+    lines
+}
+
+/// Wrap sanitised text into lines, indented, with the sanitiser's stand-ins dim.
+pub fn styled_rows(text: &SafeText, width: usize, base: Style, indent: u16) -> Vec<Line<'static>> {
+    let s = text.as_str();
+    let markers = text.markers();
+    let pad = " ".repeat(usize::from(indent));
+    wrap_text(s, width)
+        .into_iter()
+        .map(|range| {
+            let mut spans = Vec::new();
+            if indent > 0 {
+                spans.push(Span::raw(pad.clone()));
+            }
+            spans.extend(split_markers(s, range, markers, base));
+            Line::from(spans)
+        })
+        .collect()
+}
+
+fn split_markers(
+    s: &str,
+    range: Range<usize>,
+    markers: &[Range<usize>],
+    base: Style,
+) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut pos = range.start;
+    let first = markers.partition_point(|m| m.end <= range.start);
+    for marker in markers.iter().skip(first) {
+        if marker.start >= range.end {
+            break;
+        }
+        let start = marker.start.max(pos);
+        if start > pos
+            && let Some(t) = s.get(pos..start)
+        {
+            spans.push(Span::styled(t.to_string(), base));
+        }
+        let end = marker.end.min(range.end);
+        if let Some(t) = s.get(start..end) {
+            spans.push(Span::styled(t.to_string(), base.patch(theme::marker())));
+        }
+        pos = end;
+    }
+    if pos < range.end
+        && let Some(t) = s.get(pos..range.end)
+    {
+        spans.push(Span::styled(t.to_string(), base));
+    }
+    spans
+}
+
+fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    match &app.notice {
+        Some(notice) if notice.is_error && app.in_flight.is_none() => {
+            let text = sanitize(&format!("⚠ {}", notice.text));
+            let mut lines = styled_rows(
+                &text,
+                usize::from(width.saturating_sub(INDENT).max(1)),
+                theme::error(),
+                INDENT,
+            );
+            lines.push(Line::styled(
+                "  (the question is back in the input box: Enter resends it)",
+                theme::dim(),
+            ));
+            lines
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The first-run panel: how to give kaiwa a key, or use a local server.
+pub fn draw_first_run(app: &App, buf: &mut Buffer, area: Rect) {
+    let base = sanitize(&app.settings.base_url);
+    let text = [
+        (
+            "Welcome to kaiwa — no API key is set",
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        ("", Style::default()),
+        (
+            &*format!("kaiwa talks to {} and needs a key for it:", base.as_str()),
+            Style::default(),
+        ),
+        ("", Style::default()),
+        (
+            "  • export OPENAI_API_KEY=sk-…   and start kaiwa again",
+            Style::default(),
+        ),
+        ("  • or in ~/.config/kaiwa/config.toml:", Style::default()),
+        ("      api_key_cmd = \"pass show openai\"", theme::dim()),
+        (
+            "  • or use a local server that needs no key:",
+            Style::default(),
+        ),
+        (
+            "      kaiwa --base-url http://localhost:8080/v1",
+            theme::dim(),
+        ),
+        ("", Style::default()),
+        ("Ctrl+Q quits · F1 shows every key", theme::dim()),
+    ]
+    .iter()
+    .map(|(t, s)| ((*t).to_string(), *s))
+    .collect::<Vec<_>>();
+    let mut y = area.y;
+    for (line, style) in text {
+        for row in styled_rows(
+            &sanitize(&line),
+            usize::from(area.width.saturating_sub(2).max(1)),
+            style,
+            1,
+        ) {
+            if y >= area.bottom() {
+                return;
+            }
+            buf.set_line(area.x, y, &row, area.width);
+            y += 1;
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Helpers shared by the integration tests.
+
+#[allow(
+    dead_code,
+    reason = "each test binary uses a different part of the mock"
+)]
+pub mod mock;
