@@ -19,3 +19,6 @@ pub use effect::Effect;
 pub use msg::{Msg, RequestId};
 pub use state::App;
 pub use update::{Update, update};
+
+#[cfg(test)]
+mod update_tests;

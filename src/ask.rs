@@ -130,18 +130,18 @@ pub async fn run_ask(config: &Config, args: &AskArgs, io: &mut Io<'_>) -> Exit {
     }
 }
 
+/// A retry wait, shown to a person at a terminal only: into a pipe or file a
+/// failure stays the one `error:` line scripts expect (the log has the waits).
 fn retry_note(io: &mut Io<'_>, attempt: u32, wait: Duration, cause: Option<&ApiError>) {
+    if !io.stderr_is_terminal {
+        return;
+    }
     let cause = cause.map(|c| format!(": {c}")).unwrap_or_default();
     let line = format!(
         "retrying in {:.1}s (attempt {attempt} of 2){cause}",
         wait.as_secs_f64()
     );
-    let line = if io.stderr_is_terminal {
-        sanitize_str(&line)
-    } else {
-        line
-    };
-    let _ = writeln!(io.stderr, "kaiwa: {line}");
+    let _ = writeln!(io.stderr, "kaiwa: {}", sanitize_str(&line));
 }
 
 async fn ask_raw(
@@ -155,7 +155,9 @@ async fn ask_raw(
         let stderr = &mut *io.stderr;
         let tty = io.stderr_is_terminal;
         let mut on_retry = |attempt: u32, wait: Duration| {
-            let _ = tty;
+            if !tty {
+                return;
+            }
             let _ = writeln!(
                 stderr,
                 "kaiwa: retrying in {:.1}s (attempt {attempt} of 2)",

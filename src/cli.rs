@@ -44,11 +44,9 @@ pub enum Command {
 pub struct AskArgs {
     /// The prompt (joined with spaces); `-` or nothing reads stdin. Piped
     /// stdin is appended after the arguments with a blank line between.
-    #[arg(
-        value_name = "PROMPT",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// Options may come before or after it (`kaiwa ask "why?" --usage`); a
+    /// prompt word that starts with `-` goes after `--`.
+    #[arg(value_name = "PROMPT", allow_negative_numbers = true)]
     pub prompt: Vec<String>,
     /// Send a non-streaming request and print the server's full JSON response.
     #[arg(long)]

@@ -6,6 +6,7 @@
 //! display text by `text::sanitize` before it reaches a buffer cell; the
 //! transcript is painted from cached wrapped lines, visible rows only.
 
+pub mod markdown;
 pub mod popups;
 pub mod status;
 pub mod theme;
@@ -84,6 +85,10 @@ pub fn prepare(ui: &mut Ui, app: &mut App, area: Rect) {
 pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
     let area = frame.area();
     let Some(layout) = layout(area, app) else {
+        if area.is_empty() {
+            // A pty whose size was never set reports 0 rows or columns.
+            return;
+        }
         let line = if area.width >= 18 {
             "terminal too small"
         } else {

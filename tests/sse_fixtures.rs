@@ -7,6 +7,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::wildcard_enum_match_arm,
     reason = "tests"
 )]
 
@@ -30,7 +31,11 @@ fn sse_fixture_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(PathBuf::from(FIXTURES))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(".sse"))
+        .filter(|name| {
+            std::path::Path::new(name)
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("sse"))
+        })
         .collect();
     names.sort();
     names

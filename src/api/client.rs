@@ -136,18 +136,31 @@ impl ApiClient {
 
     /// Send with retries; returns a 200 response whose body is unread.
     /// `body` is rebuilt per attempt so `stream_options` can be dropped.
+    /// `header_timeout`: the longest wait for the response headers (streams
+    /// use the idle timeout, so a server that accepts the request and then
+    /// says nothing is an `Idle` error, not an endless wait; non-streaming
+    /// calls have their own total timeout on the request instead).
     async fn send_with_retries<R: FnMut(u32, Duration, &ApiError)>(
         &self,
         build: &(dyn Fn(bool) -> reqwest::RequestBuilder + Sync),
+        header_timeout: Option<Duration>,
         on_retry: &mut R,
     ) -> Result<reqwest::Response, ApiError> {
         let mut retries_done = 0;
         let mut dropped_stream_options = false;
         loop {
             let with_options = !self.no_stream_options.load(Ordering::Relaxed);
-            let error = match build(with_options).send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
-                Ok(resp) => {
+            let sent = build(with_options).send();
+            let result = match header_timeout {
+                Some(limit) => tokio::time::timeout(limit, sent)
+                    .await
+                    .map_err(|_| ApiError::Idle(limit)),
+                None => Ok(sent.await),
+            };
+            let error = match result {
+                Err(idle) => idle,
+                Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
+                Ok(Ok(resp)) => {
                     let error = self.status_error(resp).await;
                     if with_options && !dropped_stream_options && names_stream_options(&error) {
                         // WIRE-NOTES §0.7: resend once without it, remember per client.
@@ -157,7 +170,7 @@ impl ApiClient {
                     }
                     error
                 }
-                Err(e) => self.send_error(&e),
+                Ok(Err(e)) => self.send_error(&e),
             };
             let cause = error.clone();
             match retry::decide(error, retries_done, fastrand::f64()) {
@@ -211,7 +224,8 @@ impl ApiClient {
                     cause: cause.clone(),
                 });
             };
-            self.send_with_retries(&build, &mut on_retry).await
+            self.send_with_retries(&build, Some(self.idle_timeout), &mut on_retry)
+                .await
         };
         let response = match response {
             Ok(r) => r,
@@ -343,7 +357,7 @@ impl ApiClient {
                 .json(&request.to_json(false, false))
         };
         let mut cb = |attempt: u32, wait: Duration, _: &ApiError| on_retry(attempt, wait);
-        let response = self.send_with_retries(&build, &mut cb).await?;
+        let response = self.send_with_retries(&build, None, &mut cb).await?;
         let bytes = response
             .bytes()
             .await
@@ -365,7 +379,7 @@ impl ApiClient {
                 .timeout(Duration::from_secs(30))
         };
         let mut ignore = |_: u32, _: Duration, _: &ApiError| {};
-        let response = self.send_with_retries(&build, &mut ignore).await?;
+        let response = self.send_with_retries(&build, None, &mut ignore).await?;
         let value: Value = response.json().await.map_err(|e| {
             ApiError::Decode(format!("models list is not JSON ({})", root_cause(&e)))
         })?;

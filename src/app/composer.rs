@@ -31,8 +31,7 @@ impl Composer {
         textarea.set_cursor_line_style(Style::default());
         textarea.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
         textarea.set_tab_length(4);
-        textarea
-            .set_placeholder_text("Type a message · F1 shows every key");
+        textarea.set_placeholder_text("Type a message · F1 shows every key");
         textarea.set_placeholder_style(Style::default().add_modifier(Modifier::DIM));
         Self {
             textarea,

@@ -17,7 +17,7 @@ use super::msg::{Msg, RequestId};
 use super::state::{App, InFlight, Notice, Popup, RetryWait};
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::types::{ChatRequest, Role};
-use crate::chat::conversation::{Conversation, MessageStatus};
+use crate::chat::conversation::MessageStatus;
 use crate::chat::estimate;
 use crate::chat::usage::RequestUsage;
 
@@ -166,7 +166,7 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
                     menu.move_cursor(10);
                     Some(Update::changed())
                 }
-                _ => None,
+                _ => pass_through(key),
             }
         }
         Popup::Help { scroll } => {
@@ -178,12 +178,22 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
                 KeyCode::Down | KeyCode::Char('j') => 1,
                 KeyCode::PageUp => -10,
                 KeyCode::PageDown => 10,
-                _ if key.modifiers.contains(KeyModifiers::CONTROL) => return None,
-                _ => return Some(Update::unchanged()),
+                _ => return pass_through(key),
             };
             *scroll = u16::try_from((i32::from(*scroll) + delta).max(0)).unwrap_or(0);
             Some(Update::changed())
         }
+    }
+}
+
+/// A key the popup does not use: kaiwa's global bindings (quit, stop, F1,
+/// F2, F12…) still apply, but the input box hidden behind the popup gets
+/// nothing, so no invisible edit happens.
+fn pass_through(key: &KeyEvent) -> Option<Update> {
+    if keymap::lookup(Context::Global, key).is_some() {
+        None
+    } else {
+        Some(Update::unchanged())
     }
 }
 
@@ -376,11 +386,10 @@ fn stop(app: &mut App) -> Update {
 }
 
 fn new_conversation(app: &mut App) -> Update {
-    let mut effects = Vec::new();
-    if let Some(flight) = app.in_flight.take() {
-        effects.push(Effect::CancelChat { id: flight.id });
-    }
-    app.conversation = Conversation::new(app.settings.system.as_deref());
+    // A running answer is stopped as Esc stops it, so a billed request counts.
+    let effects = stop(app).effects;
+    // Ids keep growing across conversations: the display cache keys on them.
+    app.conversation.clear(app.settings.system.as_deref());
     app.transcript.to_bottom();
     app.notice = Some(Notice {
         text: "new conversation".into(),

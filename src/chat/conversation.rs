@@ -1,10 +1,17 @@
 //! The conversation as the user sees it: messages with a role, their exact
 //! text and a status, and the rule for what is sent.
 //!
+//! A conversation is a tree: every message has a parent; `messages()` is the
+//! current path (what is shown and sent), and the other branches — earlier
+//! answers of a regenerated turn, the turns after an edited question — are
+//! kept off the path, never overwritten. Switching alternatives swaps a
+//! branch onto the path.
+//!
 //! Invariant: text is stored exactly as typed or received (unsanitised), so
 //! resending, copying and saving see what the server sent; sanitising
 //! happens only when text becomes display lines. Every change bumps the
-//! message's `rev`, which is what the display cache keys on.
+//! message's `rev`, which is what the display cache keys on; ids are never
+//! reused within a run.
 
 use crate::api::types::{ChatMessage, Role};
 
@@ -29,6 +36,8 @@ pub enum MessageStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: MessageId,
+    /// The message this one answers or follows; None at the top.
+    pub parent: Option<MessageId>,
     pub role: Role,
     pub content: String,
     pub status: MessageStatus,
@@ -44,11 +53,25 @@ pub struct Message {
     pub finish_note: Option<String>,
 }
 
-/// The messages of one conversation, in order.
+/// The messages of one conversation: the current path in order, and the
+/// branches off it.
 #[derive(Debug, Clone, Default)]
 pub struct Conversation {
     messages: Vec<Message>,
+    /// Messages on other branches (alternatives), in id order.
+    off_path: Vec<Message>,
     next_id: u64,
+    /// Deleted messages, newest last, for undo.
+    deleted: Vec<Deleted>,
+}
+
+/// A deleted message and how to put it back.
+#[derive(Debug, Clone)]
+struct Deleted {
+    index: usize,
+    message: Message,
+    /// Messages whose parent was the deleted one (re-parented on delete).
+    children: Vec<MessageId>,
 }
 
 impl Conversation {
@@ -73,12 +96,25 @@ impl Conversation {
         self.messages.is_empty()
     }
 
-    /// Append a message; returns its id.
+    /// Start over with only the system prompt; ids keep growing (display
+    /// caches key on them).
+    pub fn clear(&mut self, system: Option<&str>) {
+        self.messages.clear();
+        self.off_path.clear();
+        self.deleted.clear();
+        if let Some(system) = system.filter(|s| !s.trim().is_empty()) {
+            self.push(Role::System, system.to_string(), MessageStatus::Complete);
+        }
+    }
+
+    /// Append a message to the current path; returns its id.
     pub fn push(&mut self, role: Role, content: String, status: MessageStatus) -> MessageId {
         self.next_id += 1;
         let id = MessageId(self.next_id);
+        let parent = self.messages.last().map(|m| m.id);
         self.messages.push(Message {
             id,
+            parent,
             role,
             content,
             status,
@@ -114,6 +150,135 @@ impl Conversation {
     pub fn remove(&mut self, id: MessageId) -> Option<Message> {
         let index = self.index_of(id)?;
         Some(self.messages.remove(index))
+    }
+
+    /// Move the path from `index` on off the path (kept as a branch), so the
+    /// next `push` starts an alternative to the message at `index`.
+    pub fn branch_at(&mut self, index: usize) {
+        if index >= self.messages.len() {
+            return;
+        }
+        let tail = self.messages.split_off(index);
+        self.off_path.extend(tail);
+        self.off_path.sort_by_key(|m| m.id);
+    }
+
+    fn siblings(&self, index: usize) -> Vec<MessageId> {
+        let Some(message) = self.messages.get(index) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<MessageId> = self
+            .off_path
+            .iter()
+            .filter(|m| m.parent == message.parent)
+            .map(|m| m.id)
+            .chain(std::iter::once(message.id))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// `(position, count)` of the message at `index` among its alternatives
+    /// (1-based position), or None when it has none.
+    pub fn alternatives(&self, index: usize) -> Option<(usize, usize)> {
+        let siblings = self.siblings(index);
+        let id = self.messages.get(index)?.id;
+        let pos = siblings.iter().position(|s| *s == id)?;
+        (siblings.len() > 1).then_some((pos + 1, siblings.len()))
+    }
+
+    /// Show the previous (`-1`) or next (`+1`) alternative of the message at
+    /// `index`; the path below follows that alternative's newest branch.
+    pub fn switch_alternative(&mut self, index: usize, delta: isize) -> bool {
+        let siblings = self.siblings(index);
+        let Some(current) = self.messages.get(index).map(|m| m.id) else {
+            return false;
+        };
+        let Some(pos) = siblings.iter().position(|s| *s == current) else {
+            return false;
+        };
+        let Some(target) = pos
+            .checked_add_signed(delta)
+            .and_then(|p| siblings.get(p))
+            .copied()
+        else {
+            return false;
+        };
+        self.branch_at(index);
+        let mut next = Some(target);
+        while let Some(id) = next {
+            let Ok(at) = self.off_path.binary_search_by_key(&id, |m| m.id) else {
+                break;
+            };
+            let mut message = self.off_path.remove(at);
+            message.rev += 1;
+            self.messages.push(message);
+            // Follow the newest child.
+            next = self
+                .off_path
+                .iter()
+                .filter(|m| m.parent == Some(id))
+                .map(|m| m.id)
+                .max();
+        }
+        true
+    }
+
+    /// Delete the message at `index` from the path (its children now follow
+    /// its parent). `undo_delete` puts it back.
+    pub fn delete(&mut self, index: usize) -> Option<MessageId> {
+        if index >= self.messages.len() {
+            return None;
+        }
+        let message = self.messages.remove(index);
+        let mut children = Vec::new();
+        for m in self.messages.iter_mut().chain(self.off_path.iter_mut()) {
+            if m.parent == Some(message.id) {
+                m.parent = message.parent;
+                m.rev += 1;
+                children.push(m.id);
+            }
+        }
+        let id = message.id;
+        self.deleted.push(Deleted {
+            index,
+            message,
+            children,
+        });
+        Some(id)
+    }
+
+    /// Undo the last delete; returns the index it is back at.
+    pub fn undo_delete(&mut self) -> Option<usize> {
+        let Deleted {
+            index,
+            message,
+            children,
+        } = self.deleted.pop()?;
+        for m in self.messages.iter_mut().chain(self.off_path.iter_mut()) {
+            if children.contains(&m.id) {
+                m.parent = Some(message.id);
+                m.rev += 1;
+            }
+        }
+        let index = index.min(self.messages.len());
+        self.messages.insert(index, message);
+        Some(index)
+    }
+
+    /// Whether there is a delete to undo.
+    pub fn can_undo(&self) -> bool {
+        !self.deleted.is_empty()
+    }
+
+    /// Every message of the tree, path and branches (for saving).
+    pub fn all_messages(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter().chain(self.off_path.iter())
+    }
+
+    /// The last message of the current path.
+    pub fn head(&self) -> Option<MessageId> {
+        self.messages.last().map(|m| m.id)
     }
 
     /// What is sent: every message in order, the system prompt first as it
@@ -164,6 +329,56 @@ mod tests {
         });
         assert_eq!(c.request_messages().len(), 2);
         assert_eq!(c.get(a).unwrap().rev, 1);
+    }
+
+    #[test]
+    fn regenerate_keeps_alternatives_and_switching_follows_branches() {
+        let mut c = Conversation::new(None);
+        let q = c.push(Role::User, "q".into(), MessageStatus::Complete);
+        let a1 = c.push(Role::Assistant, "a1".into(), MessageStatus::Complete);
+        c.push(Role::User, "follow-up".into(), MessageStatus::Complete);
+        c.push(Role::Assistant, "a1-2".into(), MessageStatus::Complete);
+        assert_eq!(c.alternatives(1), None);
+        // Regenerate the first answer.
+        c.branch_at(1);
+        let a2 = c.push(Role::Assistant, "a2".into(), MessageStatus::Complete);
+        assert_eq!(c.get(a2).unwrap().parent, Some(q));
+        assert_eq!(c.alternatives(1), Some((2, 2)));
+        assert_eq!(c.len(), 2);
+        // Back to the first answer: its follow-up returns with it.
+        assert!(c.switch_alternative(1, -1));
+        let texts: Vec<_> = c.messages().iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(texts, ["q", "a1", "follow-up", "a1-2"]);
+        assert_eq!(c.messages()[1].id, a1);
+        assert_eq!(c.alternatives(1), Some((1, 2)));
+        assert!(!c.switch_alternative(1, -1));
+        assert!(c.switch_alternative(1, 1));
+        assert_eq!(c.messages().len(), 2);
+        assert_eq!(c.all_messages().count(), 5);
+    }
+
+    #[test]
+    fn delete_and_undo() {
+        let mut c = Conversation::new(Some("sys"));
+        c.push(Role::User, "q".into(), MessageStatus::Complete);
+        let a = c.push(Role::Assistant, "a".into(), MessageStatus::Complete);
+        let q = c.messages()[1].id;
+        assert_eq!(c.delete(1), Some(q));
+        assert_eq!(c.get(a).unwrap().parent, Some(c.messages()[0].id));
+        assert_eq!(c.request_messages().len(), 2);
+        assert_eq!(c.undo_delete(), Some(1));
+        assert_eq!(c.get(a).unwrap().parent, Some(q));
+        assert_eq!(c.request_messages().len(), 3);
+        assert!(!c.can_undo());
+    }
+
+    #[test]
+    fn clear_keeps_ids_growing() {
+        let mut c = Conversation::new(Some("sys"));
+        let first = c.push(Role::User, "q".into(), MessageStatus::Complete);
+        c.clear(Some("sys"));
+        assert_eq!(c.len(), 1);
+        assert!(c.messages()[0].id > first);
     }
 
     #[test]

@@ -40,6 +40,11 @@ fn is_break_space(g: &str) -> bool {
         .all(|c| c.is_whitespace() && !matches!(c, '\u{a0}' | '\u{2007}' | '\u{202f}'))
 }
 
+/// Hangul syllables and jamo.
+fn is_hangul(c: char) -> bool {
+    matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}' | '\u{A960}'..='\u{A97F}' | '\u{D7B0}'..='\u{D7FF}')
+}
+
 /// What the wide-text break rule needs to know about the previous grapheme.
 #[derive(Clone, Copy)]
 struct Prev {
@@ -165,8 +170,11 @@ impl LineWrapper {
         self.in_indent = false;
         let gw = grapheme_width(g);
         let first = g.chars().next().unwrap_or(' ');
+        // Hangul words break only at spaces (CSS `word-break: keep-all`, how
+        // Korean is typeset); Chinese and Japanese may break between any two
+        // characters.
         let this = Prev {
-            wide: gw >= 2,
+            wide: gw >= 2 && !is_hangul(first),
             first,
         };
         if !self.has_content {
@@ -404,23 +412,25 @@ mod tests {
             rows(KOREAN, 10),
             [
                 "ChatGPT란",
-                // `?` may not start a row, so `까` goes down with it.
-                "무엇입니",
-                "까? 그것은",
+                // Hangul breaks only at spaces (keep-all); a word wider than
+                // the row is the one exception and is cut where it must be.
+                "무엇입니까",
+                "? 그것은",
                 "OpenAI가",
-                // Hangul is wide: like CSS `word-break: normal`, it may break inside a word.
-                "개발한 대",
-                "규모 언어",
-                "모델입니",
-                "다."
+                "개발한",
+                "대규모",
+                "언어",
+                "모델입니다",
+                "."
             ]
         );
         assert_eq!(
             rows(KOREAN, 20),
             [
-                "ChatGPT란 무엇입니",
-                "까? 그것은 OpenAI가",
-                "개발한 대규모 언어",
+                "ChatGPT란",
+                "무엇입니까? 그것은",
+                "OpenAI가 개발한",
+                "대규모 언어",
                 "모델입니다."
             ]
         );

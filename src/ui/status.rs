@@ -1,56 +1,64 @@
 //! The status bar, one line: the model, the cumulative counts in SPEC's
 //! exact form (`gpt-4o-mini │ prompt 17 · completion 188 · total 205 ·
 //! $0.0001`), then what is happening (streaming and speed, a retry wait, a
-//! notice). The counts come first so a narrow screen cuts the notice, never
-//! them.
+//! notice). On a narrow screen the notice and activity go first, then the
+//! model id is shortened, so the counts stay readable as long as possible.
 
 use std::fmt::Write as _;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 
 use super::theme;
 use crate::app::App;
 use crate::text::sanitize::sanitize_str;
+use crate::text::wrap::display_width;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-/// The text of the status bar.
+/// What is happening right now (streaming, a retry wait), if anything.
+fn activity(app: &App) -> Option<String> {
+    let flight = app.in_flight.as_ref()?;
+    let spin = SPINNER
+        .get(app.spinner % SPINNER.len())
+        .copied()
+        .unwrap_or("");
+    let mut out = String::new();
+    match &flight.retry {
+        Some(retry) => {
+            let left = app
+                .now
+                .and_then(|now| retry.until.checked_duration_since(now))
+                .map_or(0.0, |d| d.as_secs_f64());
+            let _ = write!(
+                out,
+                "{spin} retry {}/2 in {left:.0}s: {}",
+                retry.attempt,
+                sanitize_str(&retry.cause)
+            );
+        }
+        None if flight.started.is_none() => {
+            let _ = write!(out, "{spin} waiting for the server");
+        }
+        None => {
+            let _ = write!(out, "{spin} streaming");
+            if let Some(speed) = app.stream_speed() {
+                let _ = write!(out, " {speed:.0} tok/s");
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The full text of the status bar.
 pub fn status_text(app: &App) -> String {
     let mut out = format!(
         "{} │ {}",
         sanitize_str(&app.settings.model),
         app.totals.status_text()
     );
-    if let Some(flight) = &app.in_flight {
-        let spin = SPINNER
-            .get(app.spinner % SPINNER.len())
-            .copied()
-            .unwrap_or("");
-        match &flight.retry {
-            Some(retry) => {
-                let left = app
-                    .now
-                    .and_then(|now| retry.until.checked_duration_since(now))
-                    .map_or(0.0, |d| d.as_secs_f64());
-                let _ = write!(
-                    out,
-                    " │ {spin} retry {}/2 in {left:.0}s: {}",
-                    retry.attempt,
-                    sanitize_str(&retry.cause)
-                );
-            }
-            None if flight.started.is_none() => {
-                let _ = write!(out, " │ {spin} waiting for the server");
-            }
-            None => {
-                let _ = write!(out, " │ {spin} streaming");
-                if let Some(speed) = app.stream_speed() {
-                    let _ = write!(out, " {speed:.0} tok/s");
-                }
-            }
-        }
+    if let Some(activity) = activity(app) {
+        let _ = write!(out, " │ {activity}");
     }
     if let Some(notice) = &app.notice {
         let _ = write!(out, " │ {}", sanitize_str(&notice.text));
@@ -58,18 +66,52 @@ pub fn status_text(app: &App) -> String {
     out
 }
 
+/// The status text fitted to `width` columns: drop the notice, then the
+/// activity, then shorten the model id; the counts go last.
+pub fn fitted_text(app: &App, width: usize) -> String {
+    let full = status_text(app);
+    if display_width(&full) <= width {
+        return full;
+    }
+    let model = sanitize_str(&app.settings.model);
+    let counts = app.totals.status_text();
+    let with_activity = activity(app).map(|a| format!("{model} │ {counts} │ {a}"));
+    if let Some(text) = with_activity.filter(|t| display_width(t) <= width) {
+        return text;
+    }
+    let base = format!("{model} │ {counts}");
+    if display_width(&base) <= width {
+        return base;
+    }
+    // Shorten the model id to what is left beside the counts (at least 4 + …).
+    let room = width.saturating_sub(display_width(&counts) + 3);
+    if room >= 5 {
+        let short = truncate(&model, room - 1);
+        return format!("{short}… │ {counts}");
+    }
+    counts
+}
+
+fn truncate(s: &str, max_width: usize) -> String {
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = display_width(c.encode_utf8(&mut [0; 4]));
+        if w + cw > max_width {
+            break;
+        }
+        w += cw;
+        out.push(c);
+    }
+    out
+}
+
 pub fn draw(app: &App, buf: &mut Buffer, area: Rect) {
-    buf.set_style(area, theme::status_bar());
-    let text = status_text(app);
     let style = match &app.notice {
-        Some(n) if n.is_error => theme::status_bar(),
+        Some(n) if n.is_error => theme::status_bar_error(),
         _ => theme::status_bar(),
     };
-    buf.set_stringn(
-        area.x,
-        area.y,
-        &text,
-        usize::from(area.width),
-        style.patch(Style::default()),
-    );
+    buf.set_style(area, style);
+    let text = fitted_text(app, usize::from(area.width));
+    buf.set_stringn(area.x, area.y, &text, usize::from(area.width), style);
 }

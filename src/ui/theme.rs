@@ -37,3 +37,47 @@ pub fn status_bar() -> Style {
 pub fn selected() -> Style {
     Style::default().add_modifier(Modifier::REVERSED)
 }
+
+pub fn list_marker() -> Style {
+    Style::default().fg(Color::Yellow)
+}
+
+pub fn heading(level: u8) -> Style {
+    let style = Style::default().add_modifier(Modifier::BOLD);
+    match level {
+        1 => style.fg(Color::Cyan).add_modifier(Modifier::UNDERLINED),
+        2 => style.fg(Color::Cyan),
+        _ => style,
+    }
+}
+
+pub fn inline_code() -> Style {
+    Style::default().fg(Color::Yellow)
+}
+
+pub fn link() -> Style {
+    Style::default()
+        .fg(Color::Blue)
+        .add_modifier(Modifier::UNDERLINED)
+}
+
+pub fn code_frame() -> Style {
+    Style::default().fg(Color::DarkGray)
+}
+
+/// Code text: the highlight colour when there is one.
+pub fn code(color: Option<Color>) -> Style {
+    color.map_or_else(Style::default, |c| Style::default().fg(c))
+}
+
+/// The status bar while it reports an error.
+pub fn status_bar_error() -> Style {
+    Style::default()
+        .fg(Color::Red)
+        .add_modifier(Modifier::REVERSED)
+}
+
+/// A stopped answer: the user's choice, not an error.
+pub fn stopped() -> Style {
+    Style::default().fg(Color::Yellow)
+}

@@ -159,10 +159,15 @@ impl TranscriptView {
         let state = &mut app.transcript;
         let mut top = match state.anchor {
             ScrollAnchor::Bottom => max_top,
+            // A resize can leave the message shorter than the anchored row:
+            // stay on its last row rather than slide into the next message.
             ScrollAnchor::At { message, row } => self
                 .index_of(message)
-                .and_then(|i| self.prefix.get(i))
-                .map_or(max_top, |start| start + row),
+                .and_then(|i| {
+                    let rows = self.entries.get(i)?.lines.len();
+                    Some(self.prefix.get(i)? + row.min(rows.saturating_sub(1)))
+                })
+                .unwrap_or(max_top),
         };
         if state.pending_scroll != 0 {
             let moved = i64::try_from(top)
@@ -355,9 +360,17 @@ fn split_markers(
     spans
 }
 
+/// An error that belongs to no message (a request that failed before any
+/// text, whose question went back to the input box). An answer that broke
+/// half-way shows its error under itself instead.
 fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let shown_on_a_message = app
+        .conversation
+        .messages()
+        .last()
+        .is_some_and(|m| m.error.is_some());
     match &app.notice {
-        Some(notice) if notice.is_error && app.in_flight.is_none() => {
+        Some(notice) if notice.is_error && app.in_flight.is_none() && !shown_on_a_message => {
             let text = sanitize(&format!("⚠ {}", notice.text));
             let mut lines = styled_rows(
                 &text,

@@ -5,3 +5,4 @@
     reason = "each test binary uses a different part of the mock"
 )]
 pub mod mock;
+pub mod pty;

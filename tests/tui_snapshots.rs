@@ -1,0 +1,701 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+//! Screens of the chat TUI, drawn with ratatui's `TestBackend` and compared
+//! with insta snapshots. Each state is built by driving `update` with keys
+//! and stream events, exactly as the runtime does, then `ui::prepare` and
+//! `ui::draw`. Every event carries the same instant, so no tokens/s (which
+//! depends on time) is ever shown. Snapshots do not record colour: where
+//! colour is the behaviour (role labels, errors) cell styles are asserted.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use kaiwa::api::client::{StreamEnd, StreamEvent};
+use kaiwa::api::error::ApiError;
+use kaiwa::api::types::{ServerError, Usage};
+use kaiwa::app::state::Settings;
+use kaiwa::app::{App, Msg, RequestId, update};
+use kaiwa::chat::pricing::PriceTable;
+use kaiwa::text::wrap::display_width;
+use kaiwa::ui::{self, Ui};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+
+const QUESTION: &str = "ChatGPT란 무엇입니까?";
+
+/// The seed's answer (its Korean translation), a few sentences.
+const ANSWER: &str = "ChatGPT는 인터넷상의 채팅 봇 중 하나이며, 인공 지능을 기반으로 한 대화 \
+시스템으로 언어를 이해하고 생성할 수 있습니다. ChatGPT는 OpenAI의 언어 모델 GPT-2를 \
+기반으로 하며, 다양한 주제에 대한 질문과 대화를 할 수 있다는 점이 특징입니다. 또 인간다운 \
+자연스러운 대화를 할 수 있고, 스스로를 계속 개선하여 보다 고도의 자연스러운 대화를 할 수 \
+있습니다.";
+
+const SEED_STATUS: &str = "gpt-4o-mini │ prompt 17 · completion 188 · total 205 · $0.0001";
+
+// ---------------------------------------------------------------- helpers
+
+fn settings() -> Settings {
+    Settings {
+        model: "gpt-4o-mini".into(),
+        system: None,
+        extra_models: vec!["llama3.1:8b".into()],
+        base_url: "https://api.openai.com/v1".into(),
+        needs_key: false,
+        temperature: None,
+        max_tokens: None,
+        mouse: true,
+    }
+}
+
+fn new_app() -> App {
+    App::new(settings(), PriceTable::default())
+}
+
+/// One instant for every event: no speed is computed, so nothing on screen
+/// depends on timing.
+fn now() -> Instant {
+    use std::sync::OnceLock;
+    static NOW: OnceLock<Instant> = OnceLock::new();
+    *NOW.get_or_init(Instant::now)
+}
+
+fn press(app: &mut App, code: KeyCode, mods: KeyModifiers) {
+    update(app, Msg::Key(KeyEvent::new(code, mods)));
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    press(app, code, KeyModifiers::NONE);
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn api(app: &mut App, id: u64, event: StreamEvent) {
+    update(
+        app,
+        Msg::Api {
+            id: RequestId(id),
+            event,
+            at: now(),
+        },
+    );
+}
+
+fn end(finish_reason: Option<&str>, error: Option<ApiError>) -> StreamEvent {
+    StreamEvent::End(StreamEnd {
+        finish_reason: finish_reason.map(Into::into),
+        error,
+        ..StreamEnd::default()
+    })
+}
+
+fn seed_usage() -> StreamEvent {
+    StreamEvent::Usage(Usage {
+        prompt_tokens: 17,
+        completion_tokens: 188,
+        total_tokens: 205,
+        ..Usage::default()
+    })
+}
+
+/// Type a question, send it, and let the server start answering.
+fn ask(app: &mut App, question: &str) -> u64 {
+    type_text(app, question);
+    key(app, KeyCode::Enter);
+    let id = app.in_flight.as_ref().expect("a request in flight").id.0;
+    api(app, id, StreamEvent::Started);
+    id
+}
+
+/// A whole exchange: question, answer in pieces, usage, finish.
+fn exchange(app: &mut App, question: &str, answer: &str, usage: Option<StreamEvent>) {
+    let id = ask(app, question);
+    for piece in answer.split_inclusive(' ') {
+        api(app, id, StreamEvent::Delta(piece.into()));
+    }
+    if let Some(usage) = usage {
+        api(app, id, usage);
+    }
+    api(app, id, end(Some("stop"), None));
+}
+
+/// Prepare and draw one frame at `width`×`height`.
+fn render_with(ui: &mut Ui, app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    ui::prepare(ui, app, Rect::new(0, 0, width, height));
+    terminal.draw(|f| ui::draw(ui, app, f)).unwrap();
+    terminal
+}
+
+fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    render_with(&mut Ui::default(), app, width, height)
+}
+
+/// The screen as plain rows, trailing blanks trimmed.
+fn rows(buffer: &Buffer) -> Vec<String> {
+    rows_with_columns(buffer)
+        .into_iter()
+        .map(|row| {
+            let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+/// The screen for a snapshot: one quoted row per line, like
+/// `TestBackend`'s own view but without listing the blank cells behind
+/// every wide character (which buries Korean rows in noise); a hidden cell
+/// that is not blank is still reported, since that would be a drawing bug.
+fn screen(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let width = usize::from(buffer.area.width);
+    let mut out = String::new();
+    for row in buffer.content().chunks(width.max(1)) {
+        let mut line = String::new();
+        let mut hidden = Vec::new();
+        let mut skip = 0;
+        for (x, cell) in row.iter().enumerate() {
+            if skip > 0 {
+                skip -= 1;
+                if cell.symbol() != " " {
+                    hidden.push((x, cell.symbol().to_string()));
+                }
+                continue;
+            }
+            line.push_str(cell.symbol());
+            skip = display_width(cell.symbol()).saturating_sub(1);
+        }
+        out.push('"');
+        out.push_str(&line);
+        out.push('"');
+        if !hidden.is_empty() {
+            write!(out, " hidden by wide symbols: {hidden:?}").unwrap();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+    rows(terminal.backend().buffer()).join("\n")
+}
+
+/// The status bar: the last row.
+fn status_row(terminal: &Terminal<TestBackend>) -> String {
+    rows(terminal.backend().buffer()).pop().unwrap()
+}
+
+/// The position of the first cell where `text` starts on screen.
+fn find(buffer: &Buffer, text: &str) -> (u16, u16) {
+    let rows = rows_with_columns(buffer);
+    for (y, row) in rows.iter().enumerate() {
+        let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
+        if let Some(byte) = line.find(text) {
+            let mut acc = 0;
+            for (x, symbol) in row {
+                if acc == byte {
+                    return (*x, u16::try_from(y).unwrap());
+                }
+                acc += symbol.len();
+            }
+        }
+    }
+    panic!("{text:?} not on screen");
+}
+
+/// Each row as (column, symbol) of the cells that are drawn (the cells
+/// behind a wide symbol left out).
+fn rows_with_columns(buffer: &Buffer) -> Vec<Vec<(u16, String)>> {
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content()
+        .chunks(width.max(1))
+        .map(|row| {
+            let mut out = Vec::new();
+            let mut skip = 0;
+            for (x, cell) in row.iter().enumerate() {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                out.push((u16::try_from(x).unwrap(), cell.symbol().to_string()));
+                skip = display_width(cell.symbol()).saturating_sub(1);
+            }
+            out
+        })
+        .collect()
+}
+
+/// No cell may hold a control character (C0, C1, DEL) or a bidi control:
+/// such a byte would be written to the terminal.
+fn assert_no_control_in_cells(buffer: &Buffer) {
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            let symbol = buffer[(x, y)].symbol();
+            for c in symbol.chars() {
+                let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+                assert!(
+                    !c.is_control() && !bidi,
+                    "cell ({x},{y}) holds {c:?} (U+{:04X})",
+                    u32::from(c)
+                );
+            }
+        }
+    }
+}
+
+/// The seed's Korean conversation, finished, with the server's usage.
+fn korean_app() -> App {
+    let mut app = new_app();
+    exchange(&mut app, QUESTION, ANSWER, Some(seed_usage()));
+    app
+}
+
+// ---------------------------------------------------------------- screens
+
+#[test]
+fn first_run_panel() {
+    let mut app = App::new(
+        Settings {
+            needs_key: true,
+            ..settings()
+        },
+        PriceTable::default(),
+    );
+    let terminal = render(&mut app, 80, 24);
+    assert!(screen_text(&terminal).contains("OPENAI_API_KEY"));
+    assert!(screen_text(&terminal).contains("https://api.openai.com/v1"));
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn korean_conversation_with_the_status_bar() {
+    let mut app = korean_app();
+    let terminal = render(&mut app, 80, 24);
+    assert_eq!(status_row(&terminal), SEED_STATUS);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn role_labels_have_their_colours() {
+    let mut app = korean_app();
+    let terminal = render(&mut app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let you = buffer[find(buffer, "▍you")].style();
+    assert_eq!(you.fg, Some(Color::Cyan));
+    assert!(you.add_modifier.contains(Modifier::BOLD));
+    let assistant = buffer[find(buffer, "▍assistant")].style();
+    assert_eq!(assistant.fg, Some(Color::Green));
+    assert!(assistant.add_modifier.contains(Modifier::BOLD));
+    // The answer's text is plain.
+    assert_eq!(
+        buffer[find(buffer, "인터넷상의")].style().fg,
+        Some(Color::Reset)
+    );
+    // The status bar is reversed across the whole row.
+    let last = buffer.area.height - 1;
+    for x in 0..buffer.area.width {
+        assert!(
+            buffer[(x, last)]
+                .style()
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
+    }
+}
+
+#[test]
+fn korean_conversation_at_40x12() {
+    let mut app = korean_app();
+    let terminal = render(&mut app, 40, 12);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn korean_conversation_at_20x5() {
+    let mut app = korean_app();
+    let terminal = render(&mut app, 20, 5);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn streaming_answer() {
+    let mut app = new_app();
+    let id = ask(&mut app, QUESTION);
+    for piece in ["ChatGPT는 ", "인터넷상의 ", "채팅 봇 ", "중 하나이며"] {
+        api(&mut app, id, StreamEvent::Delta(piece.into()));
+    }
+    let terminal = render(&mut app, 80, 24);
+    assert!(status_row(&terminal).contains("streaming"));
+    assert!(!status_row(&terminal).contains("tok/s"));
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn waiting_for_the_server_and_retrying() {
+    let mut app = new_app();
+    type_text(&mut app, "hi");
+    key(&mut app, KeyCode::Enter);
+    let terminal = render(&mut app, 80, 8);
+    assert!(status_row(&terminal).ends_with("⠋ waiting for the server"));
+    let cause = ApiError::Status {
+        status: 503,
+        error: ServerError {
+            message: "overloaded".into(),
+            ..ServerError::default()
+        },
+        retry_after: None,
+        should_retry: None,
+        base_url: "https://api.openai.com/v1".into(),
+    };
+    api(
+        &mut app,
+        1,
+        StreamEvent::Retrying {
+            attempt: 1,
+            wait: std::time::Duration::from_secs(4),
+            cause,
+        },
+    );
+    let terminal = render(&mut app, 80, 8);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn scrolled_up_shows_more_below() {
+    let mut app = new_app();
+    let mut ui = Ui::default();
+    let id = ask(&mut app, "1부터 40까지 세어 주세요");
+    let mut count = String::new();
+    for n in 1..=40 {
+        writeln!(count, "{n}번째 줄").unwrap();
+    }
+    api(&mut app, id, StreamEvent::Delta(count));
+    render_with(&mut ui, &mut app, 80, 24);
+    key(&mut app, KeyCode::PageUp);
+    render_with(&mut ui, &mut app, 80, 24);
+    // More text arrives; the view stays where it is.
+    api(&mut app, id, StreamEvent::Delta("41번째 줄\n".into()));
+    let terminal = render_with(&mut ui, &mut app, 80, 24);
+    assert!(app.transcript.more_below);
+    assert!(screen_text(&terminal).contains("↓ more below · Ctrl+End"));
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+fn with_models() -> App {
+    let mut app = new_app();
+    update(
+        &mut app,
+        Msg::Models(Ok(vec![
+            "gpt-4o".into(),
+            "gpt-4o-mini".into(),
+            "gpt-4.1".into(),
+            "o3".into(),
+            "text-embedding-3-small".into(),
+        ])),
+    );
+    app
+}
+
+#[test]
+fn model_menu_open() {
+    let mut app = with_models();
+    key(&mut app, KeyCode::F(2));
+    let terminal = render(&mut app, 80, 24);
+    // The cursor (on the current model) is drawn reversed, the others not.
+    let buffer = terminal.backend().buffer();
+    let reversed = |text| {
+        buffer[find(buffer, text)]
+            .style()
+            .add_modifier
+            .contains(Modifier::REVERSED)
+    };
+    assert!(reversed("● gpt-4o-mini"));
+    assert!(!reversed("gpt-4o "));
+    assert!(!reversed("o3"));
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn model_menu_filtered() {
+    let mut app = with_models();
+    press(&mut app, KeyCode::Char('o'), KeyModifiers::CONTROL);
+    type_text(&mut app, "4O");
+    key(&mut app, KeyCode::Down);
+    let terminal = render(&mut app, 80, 24);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn model_menu_when_the_list_failed() {
+    let mut app = new_app();
+    update(
+        &mut app,
+        Msg::Models(Err("cannot connect to https://api.openai.com/v1".into())),
+    );
+    key(&mut app, KeyCode::F(2));
+    let terminal = render(&mut app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    assert_eq!(
+        buffer[find(buffer, "server list unavailable")].style().fg,
+        Some(Color::Red)
+    );
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn picked_model_shows_in_the_status_bar_at_once() {
+    let mut app = with_models();
+    key(&mut app, KeyCode::F(2));
+    type_text(&mut app, "o3");
+    key(&mut app, KeyCode::Enter);
+    let terminal = render(&mut app, 80, 6);
+    assert_eq!(
+        status_row(&terminal),
+        "o3 │ prompt 0 · completion 0 · total 0 │ model: o3"
+    );
+}
+
+#[test]
+fn help_popup() {
+    let mut app = new_app();
+    key(&mut app, KeyCode::F(1));
+    let terminal = render(&mut app, 80, 24);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+fn status_401() -> ApiError {
+    ApiError::Status {
+        status: 401,
+        error: ServerError {
+            message: "Incorrect API key provided: sk-proj-****abcd.".into(),
+            kind: Some("invalid_request_error".into()),
+            code: Some("invalid_api_key".into()),
+            param: None,
+        },
+        retry_after: None,
+        should_retry: None,
+        base_url: "https://api.openai.com/v1".into(),
+    }
+}
+
+#[test]
+fn error_before_any_text() {
+    let mut app = korean_app();
+    let id = ask(&mut app, "더 자세히 설명해 주세요");
+    api(&mut app, id, end(None, Some(status_401())));
+    let terminal = render(&mut app, 80, 24);
+    let text = screen_text(&terminal);
+    assert!(text.contains("401"));
+    // The question is back in the input box, on the row above the status bar.
+    let all = rows(terminal.backend().buffer());
+    assert_eq!(all[all.len() - 2], "더 자세히 설명해 주세요");
+    assert_eq!(
+        status_row(&terminal).split(" │ ").nth(1),
+        Some("prompt 17 · completion 188 · total 205 · $0.0001")
+    );
+    let buffer = terminal.backend().buffer();
+    assert_eq!(
+        buffer[find(buffer, "⚠ the server rejected")].style().fg,
+        Some(Color::Red)
+    );
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn stopped_answer() {
+    let mut app = new_app();
+    let id = ask(&mut app, QUESTION);
+    for piece in ["ChatGPT는 ", "인터넷상의 ", "채팅 봇 "] {
+        api(&mut app, id, StreamEvent::Delta(piece.into()));
+    }
+    key(&mut app, KeyCode::Esc);
+    let terminal = render(&mut app, 80, 12);
+    assert!(screen_text(&terminal).contains("stopped"));
+    let buffer = terminal.backend().buffer();
+    assert_eq!(
+        buffer[find(buffer, "· stopped")].style().fg,
+        Some(Color::Red)
+    );
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn interrupted_answer() {
+    let mut app = new_app();
+    let id = ask(&mut app, QUESTION);
+    for piece in ["ChatGPT는 ", "인터넷상의 ", "채팅 봇 "] {
+        api(&mut app, id, StreamEvent::Delta(piece.into()));
+    }
+    api(
+        &mut app,
+        id,
+        end(
+            None,
+            Some(ApiError::Broken("connection reset by peer".into())),
+        ),
+    );
+    let terminal = render(&mut app, 80, 12);
+    assert!(screen_text(&terminal).contains("interrupted"));
+    // The error is shown once, under the answer; the input box is empty.
+    assert_eq!(
+        screen_text(&terminal).matches("connection reset").count(),
+        1
+    );
+    assert!(!screen_text(&terminal).contains("back in the input box"));
+    let buffer = terminal.backend().buffer();
+    assert_eq!(
+        buffer[find(buffer, "⚠ the connection broke")].style().fg,
+        Some(Color::Red)
+    );
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn skipped_events_and_length_notes() {
+    let mut app = new_app();
+    let id = ask(&mut app, "hi");
+    api(&mut app, id, StreamEvent::Delta("Hello! How can I".into()));
+    api(
+        &mut app,
+        id,
+        StreamEvent::End(StreamEnd {
+            finish_reason: Some("length".into()),
+            skipped: 2,
+            ..StreamEnd::default()
+        }),
+    );
+    let terminal = render(&mut app, 60, 10);
+    assert!(screen_text(&terminal).contains("2 unreadable events skipped"));
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn hostile_text_is_shown_inert() {
+    let mut app = new_app();
+    let hostile = "clipboard \x1b]52;c;aGk=\x07 clear \x1b[2J bidi a\u{202e}b \
+                   bell\x07 nul\0 del\x7f c1\u{9b}31m tab\tend";
+    let id = ask(&mut app, "show me");
+    api(&mut app, id, StreamEvent::Delta(hostile.into()));
+    api(
+        &mut app,
+        id,
+        end(
+            None,
+            Some(ApiError::Decode("bad \x1b[31mred\x1b[0m".into())),
+        ),
+    );
+    // A hostile model id too (from the server's list).
+    update(&mut app, Msg::Models(Ok(vec!["evil\x1b[2Jmodel".into()])));
+    let terminal = render(&mut app, 80, 16);
+    let text = screen_text(&terminal);
+    assert!(text.contains("␛]52;c;aGk=␇"), "{text}");
+    assert!(text.contains("␛[2J"), "{text}");
+    assert!(text.contains("a⟨U+202E⟩b"), "{text}");
+    assert_no_control_in_cells(terminal.backend().buffer());
+    insta::assert_snapshot!(screen(&terminal));
+
+    key(&mut app, KeyCode::F(2));
+    let terminal = render(&mut app, 80, 16);
+    assert!(screen_text(&terminal).contains("evil␛[2Jmodel"));
+    assert_no_control_in_cells(terminal.backend().buffer());
+}
+
+#[test]
+fn stand_ins_are_dim() {
+    let mut app = new_app();
+    let id = ask(&mut app, "x");
+    api(&mut app, id, StreamEvent::Delta("a\x1b[2Jb".into()));
+    api(&mut app, id, end(Some("stop"), None));
+    let terminal = render(&mut app, 40, 8);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "a␛[2Jb");
+    assert!(!buffer[(x, y)].style().add_modifier.contains(Modifier::DIM));
+    assert!(
+        buffer[(x + 1, y)]
+            .style()
+            .add_modifier
+            .contains(Modifier::DIM)
+    );
+}
+
+#[test]
+fn halfwidth_kana_and_emoji() {
+    let mut app = new_app();
+    let answer = "ｶﾞｷﾞｸﾞｹﾞｺﾞ ﾊﾟﾋﾟﾌﾟ ｱｲｳｴｵ\n\
+                  😀 smile 👍🏽 thumbs 👨‍👩‍👧‍👦 family 🇰🇷 flag ❤️ heart\n\
+                  寿司🍣とラーメン🍜、한국어 텍스트와 English words mixed together in one line";
+    exchange(&mut app, "カタカナと絵文字", answer, None);
+    let terminal = render(&mut app, 40, 14);
+    assert_no_control_in_cells(terminal.backend().buffer());
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn system_prompt_and_multiline_input() {
+    let mut app = App::new(
+        Settings {
+            system: Some("일본어로 대답해 주세요.".into()),
+            ..settings()
+        },
+        PriceTable::default(),
+    );
+    type_text(&mut app, "first line");
+    press(&mut app, KeyCode::Enter, KeyModifiers::ALT);
+    type_text(&mut app, "second line");
+    update(
+        &mut app,
+        Msg::Paste("\npasted\nlines\nmore\nand more".into()),
+    );
+    let terminal = render(&mut app, 60, 15);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn smallest_full_ui_does_not_panic_with_any_state() {
+    for (w, h) in [(20, 5), (21, 6), (25, 5), (20, 7)] {
+        let mut app = korean_app();
+        render(&mut app, w, h);
+        key(&mut app, KeyCode::F(2));
+        render(&mut app, w, h);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::F(1));
+        render(&mut app, w, h);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::PageUp);
+        let id = ask(&mut app, "ｶﾞ👨‍👩‍👧‍👦");
+        api(&mut app, id, StreamEvent::Delta("한국어 ".repeat(50)));
+        let terminal = render(&mut app, w, h);
+        assert_no_control_in_cells(terminal.backend().buffer());
+    }
+}
+
+#[test]
+fn too_small_terminals() {
+    let mut app = korean_app();
+    let terminal = render(&mut app, 19, 4);
+    assert_eq!(screen_text(&terminal), "terminal too small\n\n\n");
+    insta::assert_snapshot!("too_small_19x4", screen(&terminal));
+    let terminal = render(&mut app, 10, 3);
+    insta::assert_snapshot!("too_small_10x3", screen(&terminal));
+    let terminal = render(&mut app, 80, 4);
+    assert!(screen_text(&terminal).starts_with("terminal too small"));
+    let terminal = render(&mut app, 19, 24);
+    assert!(screen_text(&terminal).starts_with("terminal too small"));
+    // Degenerate sizes must not panic.
+    for (w, h) in [(0, 0), (1, 1), (0, 5), (5, 0), (17, 1)] {
+        render(&mut app, w, h);
+    }
+}
