@@ -120,7 +120,7 @@ fn wrap_long_answer(c: &mut Criterion) {
     let mut group = c.benchmark_group("wrap");
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("100KB_at_118_cols", |b| {
-        b.iter(|| black_box(wrap_text(&text, 118)))
+        b.iter(|| black_box(wrap_text(&text, 118)));
     });
     group.finish();
 }

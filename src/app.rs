@@ -6,11 +6,13 @@
 //! clock — time arrives inside messages — so every rule here is testable
 //! without a terminal or a network.
 
+pub mod browse;
 pub mod composer;
 pub mod effect;
 pub mod keymap;
 pub mod model_menu;
 pub mod msg;
+pub mod requests;
 pub mod state;
 pub mod transcript;
 pub mod update;

@@ -9,6 +9,7 @@ use clap::Parser as _;
 use kaiwa::ask::{self, Exit};
 use kaiwa::cli::{Cli, Command};
 use kaiwa::config::Config;
+use kaiwa::history;
 use kaiwa::paths;
 
 fn main() -> ExitCode {
@@ -45,6 +46,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if cli.command.is_some() && (cli.continue_last || cli.resume.is_some()) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: -c/--continue and --resume open the chat; they take no command"
+        );
+        return ExitCode::from(2);
+    }
     let exit = match &cli.command {
         Some(Command::Ask(args)) => {
             ask::with_stdio(|io| runtime.block_on(ask::run_ask(&config, args, io)))
@@ -52,13 +60,31 @@ fn main() -> ExitCode {
         Some(Command::Models) => {
             ask::with_stdio(|io| runtime.block_on(ask::run_models(&config, io)))
         }
-        None => match runtime.block_on(kaiwa::runtime::run(&config)) {
-            Ok(()) => Exit::Ok,
-            Err(e) => {
-                let _ = writeln!(std::io::stderr(), "error: {e}");
-                Exit::Api
+        Some(Command::History(args)) => {
+            ask::with_stdio(|io| history::cli::run_history(&config, &args.command, io))
+        }
+        Some(Command::Usage(args)) => {
+            ask::with_stdio(|io| history::cli::run_usage(&config, args, io))
+        }
+        None => {
+            let resume = cli.resume.as_ref().map(Option::as_deref);
+            let startup = match ask::with_stdio(|io| {
+                history::cli::startup(&config, cli.continue_last, resume, io)
+            }) {
+                Ok(startup) => startup,
+                Err(code) => return ExitCode::from(code as u8),
+            };
+            // TODO(runtime owner): `kaiwa::runtime::run_with(&config, startup)`
+            // opens `startup.resume` (History::resume) or the browser.
+            let _ = startup;
+            match runtime.block_on(kaiwa::runtime::run(&config)) {
+                Ok(()) => Exit::Ok,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: {e}");
+                    Exit::Api
+                }
             }
-        },
+        }
     };
     // Don't wait for stray blocking tasks (stdin readers) at exit.
     runtime.shutdown_background();

@@ -82,14 +82,24 @@ pub async fn run(config: &Config) -> io::Result<()> {
     let model = app.settings.model.clone();
     tokio::task::spawn_blocking(move || estimate::warm_up(&model));
 
+    let ctx = EffectContext {
+        state_dir: config.state_dir.clone(),
+    };
+    let history_path = ctx.state_dir.join(PROMPT_HISTORY_FILE);
+    let history_tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = history_tx.send(Msg::PromptHistoryLoaded(load_prompts(&history_path)));
+        crate::ui::markdown::warm_up();
+    });
     let guard = TerminalGuard::enter(app.mouse_capture)?;
-    let result = event_loop(&mut app, &client, &tx, &mut rx).await;
+    let result = event_loop(&mut app, &ctx, &client, &tx, &mut rx).await;
     drop(guard);
     result
 }
 
 async fn event_loop(
     app: &mut App,
+    ctx: &EffectContext,
     client: &ApiClient,
     tx: &mpsc::UnboundedSender<Msg>,
     rx: &mut mpsc::UnboundedReceiver<Msg>,
@@ -133,7 +143,7 @@ async fn event_loop(
                 pacer.mark_dirty();
             }
             for effect in out.effects {
-                quit |= run_effect(effect, client, tx, &mut tasks, &mut terminal)?;
+                quit |= run_effect(effect, ctx, client, tx, &mut tasks, &mut terminal)?;
             }
         }
         if quit {
@@ -148,6 +158,7 @@ async fn event_loop(
 /// Perform one effect; returns true on `Quit`.
 fn run_effect(
     effect: Effect,
+    ctx: &EffectContext,
     client: &ApiClient,
     tx: &mpsc::UnboundedSender<Msg>,
     tasks: &mut HashMap<RequestId, AbortHandle>,
@@ -172,9 +183,83 @@ fn run_effect(
             // Some terminals redraw on mode changes; repaint everything.
             terminal.clear()?;
         }
+        Effect::Copy { text, what } => {
+            copy(&text);
+            let _ = tx.send(Msg::Copied(what));
+        }
+        Effect::OpenEditor { text } => {
+            let result = tokio::task::block_in_place(|| edit_outside(&text, &ctx.state_dir));
+            terminal.clear()?;
+            let _ = tx.send(Msg::EditorClosed(result));
+        }
+        Effect::SavePrompt(prompt) => {
+            let path = ctx.state_dir.join(PROMPT_HISTORY_FILE);
+            tokio::task::spawn_blocking(move || append_prompt(&path, &prompt));
+        }
         Effect::Quit => return Ok(true),
     }
     Ok(false)
+}
+
+/// What effects need besides the client and the channel.
+struct EffectContext {
+    state_dir: std::path::PathBuf,
+}
+
+const PROMPT_HISTORY_FILE: &str = "prompt_history.jsonl";
+
+/// OSC 52 always (through tmux's passthrough when inside tmux), and the
+/// system clipboard where there is one (off the loop: it may talk to X11).
+fn copy(text: &str) {
+    use std::io::Write as _;
+    let inside_tmux = std::env::var_os("TMUX").is_some();
+    if let Some(sequence) = crate::clipboard::osc52(text, inside_tmux) {
+        let mut out = io::stdout();
+        let _ = out.write_all(sequence.as_bytes());
+        let _ = out.flush();
+    }
+    let owned = text.to_string();
+    tokio::task::spawn_blocking(move || crate::clipboard::set_system_clipboard(&owned));
+}
+
+/// Leave the TUI, run the editor, come back.
+fn edit_outside(text: &str, state_dir: &std::path::Path) -> Result<String, String> {
+    terminal::restore();
+    let command = crate::editor::editor_command(&crate::paths::real_env);
+    let result = crate::editor::edit(text, &command, state_dir).map_err(|e| e.to_string());
+    if let Err(e) = terminal::reenter() {
+        return Err(format!("cannot restore the screen: {e}"));
+    }
+    result
+}
+
+fn append_prompt(path: &std::path::Path, prompt: &str) {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        let _ = crate::paths::create_private_dir(dir);
+    }
+    if let (Ok(mut file), Ok(line)) = (
+        crate::paths::open_private_append(path),
+        serde_json::to_string(prompt),
+    ) {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+/// The last prompts from the history file, oldest first.
+fn load_prompts(path: &std::path::Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let mut prompts: Vec<String> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<String>(line).ok())
+        .collect();
+    let excess = prompts
+        .len()
+        .saturating_sub(crate::app::state::PROMPT_HISTORY_MAX);
+    prompts.drain(..excess);
+    prompts
 }
 
 fn draw(

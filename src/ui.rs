@@ -121,28 +121,65 @@ pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
         Some(Popup::ModelMenu(menu)) => {
             popups::draw_model_menu(app, menu, frame.buffer_mut(), area);
         }
-        Some(Popup::Help { scroll }) => popups::draw_help(*scroll, frame.buffer_mut(), area),
+        Some(Popup::Help { scroll }) => {
+            popups::draw_help(app.focus, *scroll, frame.buffer_mut(), area);
+        }
+        Some(Popup::Raw(raw)) => popups::draw_raw(raw, frame.buffer_mut(), area),
         None => {}
     }
 }
 
-fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
-    let hint = if app.is_streaming() {
-        " Esc stops the answer "
+/// The input border: who is writing (the role, or the message being
+/// edited, or the search being typed) and a hint of the keys that matter now.
+fn input_titles(app: &App) -> (ratatui::text::Line<'static>, &'static str) {
+    use crate::api::types::Role;
+    let role = app.compose_role;
+    let title = if let Some(search) = app.search.as_ref().filter(|s| s.editing) {
+        ratatui::text::Line::from(vec![
+            ratatui::text::Span::styled(" search: ", theme::role_label(Role::System)),
+            ratatui::text::Span::raw(crate::text::sanitize::sanitize_str(&search.query)),
+            ratatui::text::Span::styled("▏ ", theme::dim()),
+        ])
     } else {
-        " Enter sends · Alt+Enter new line "
+        let label = match (app.editing, role) {
+            (Some(_), Role::User) => " editing your question ".to_string(),
+            (Some(_), other) => format!(" editing the {} message ", other.as_str()),
+            (None, Role::User) => " you ".to_string(),
+            (None, other) => format!(" {} (Ctrl+R) ", other.as_str()),
+        };
+        ratatui::text::Line::styled(label, theme::role_label(role))
     };
-    let block = Block::default()
+    let hint = if app.search.as_ref().is_some_and(|s| s.editing) {
+        " Enter finds · Esc cancels "
+    } else if app.focus == crate::app::state::Focus::Transcript {
+        " ↑↓ select · y copy · c code · e edit · r regenerate · ←→ alternatives · d delete · v raw · / search · Tab input "
+    } else if app.is_streaming() {
+        " Esc stops the answer "
+    } else if app.settings.needs_key {
+        " Ctrl+Q quits · F1 help "
+    } else if app.editing.is_some() {
+        " Enter saves · Esc cancels "
+    } else if role == Role::User {
+        " Enter sends · Alt+Enter new line · Tab browse "
+    } else {
+        " Enter adds it (not sent) · Ctrl+R role "
+    };
+    (title, hint)
+}
+
+fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let (title, hint) = input_titles(app);
+    let room = usize::from(area.width).saturating_sub(title.width() + 2);
+    let mut block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme::border())
-        .title(ratatui::text::Line::styled(
-            " you ",
-            theme::role_label(crate::api::types::Role::User),
-        ))
-        .title(
+        .title(title);
+    if crate::text::wrap::display_width(hint) <= room {
+        block = block.title(
             ratatui::text::Line::styled(hint, Style::default().add_modifier(Modifier::DIM))
                 .right_aligned(),
         );
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     frame.render_widget(&app.composer.textarea, inner);

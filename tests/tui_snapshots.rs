@@ -527,7 +527,8 @@ fn stopped_answer() {
     let buffer = terminal.backend().buffer();
     assert_eq!(
         buffer[find(buffer, "· stopped")].style().fg,
-        Some(Color::Red)
+        // Stopping is the user's choice, not an error: yellow, not red.
+        Some(Color::Yellow)
     );
     insta::assert_snapshot!(screen(&terminal));
 }

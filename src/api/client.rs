@@ -110,10 +110,14 @@ impl ApiClient {
     }
 
     fn send_error(&self, e: &reqwest::Error) -> ApiError {
-        if e.is_timeout() {
+        if e.is_timeout() && e.is_connect() {
             ApiError::ConnectTimeout {
                 base_url: self.base_url.clone(),
             }
+        } else if e.is_timeout() {
+            // A whole-request timeout (non-streaming calls): not retried, it
+            // already waited long.
+            ApiError::Broken(format!("no complete answer from {} in time", self.base_url))
         } else if e.is_connect() {
             ApiError::Connect {
                 base_url: self.base_url.clone(),
@@ -283,7 +287,7 @@ impl ApiClient {
         if end.error.is_none() && end.finish_reason.is_none() {
             end.error = Some(ApiError::EndedEarly);
         }
-        end.assembled = acc.finish(end.finish_reason.as_deref(), end.chunks);
+        end.assembled = acc.finish(end.finish_reason.as_deref());
         end
     }
 
@@ -467,7 +471,7 @@ impl Assembler {
         }
     }
 
-    fn finish(self, finish_reason: Option<&str>, chunks: u32) -> Option<Value> {
+    fn finish(self, finish_reason: Option<&str>) -> Option<Value> {
         if !self.any {
             return None;
         }
@@ -485,7 +489,6 @@ impl Assembler {
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
             "usage": self.usage,
             "system_fingerprint": self.fingerprint,
-            "x_kaiwa_chunks": chunks,
         }))
     }
 }

@@ -29,7 +29,7 @@ pub enum ApiError {
     #[error("timed out connecting to {base_url}")]
     ConnectTimeout { base_url: String },
     /// The stream sent nothing for the idle timeout.
-    #[error("the server sent nothing for {}s (stream_idle_timeout)", .0.as_secs())]
+    #[error("the server sent nothing for {} (stream_idle_timeout)", seconds(*.0))]
     Idle(Duration),
     /// The connection broke while the body was being read.
     #[error("the connection broke: {0}")]
@@ -49,6 +49,15 @@ pub enum ApiError {
     /// The request could not be built (bad URL and the like).
     #[error("{0}")]
     Request(String),
+}
+
+/// `120s`, or `0.3s` below a second.
+fn seconds(d: Duration) -> String {
+    if d.as_secs() >= 1 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
 }
 
 fn describe(error: &ServerError) -> String {

@@ -14,6 +14,14 @@ pub enum Effect {
     FetchModels,
     /// Turn mouse capture on or off.
     SetMouseCapture(bool),
+    /// Put text on the clipboard (OSC 52 and the system clipboard); `what`
+    /// names it in the status bar.
+    Copy { text: String, what: String },
+    /// Leave the TUI, edit `text` in $VISUAL/$EDITOR, come back with
+    /// `Msg::EditorClosed`.
+    OpenEditor { text: String },
+    /// Append a sent prompt to the prompt history file.
+    SavePrompt(String),
     /// Leave kaiwa.
     Quit,
 }

@@ -27,6 +27,29 @@ pub enum Command {
     MenuDown,
     MenuPick,
     ClosePopup,
+    // Input.
+    FocusTranscript,
+    OpenEditor,
+    CycleRole,
+    CancelEdit,
+    // Transcript focus.
+    FocusInput,
+    SelectPrev,
+    SelectNext,
+    SelectFirst,
+    SelectLast,
+    CopyMessage,
+    CopyCode,
+    EditMessage,
+    Regenerate,
+    PrevAlternative,
+    NextAlternative,
+    DeleteMessage,
+    UndoDelete,
+    RawView,
+    StartSearch,
+    NextMatch,
+    PrevMatch,
 }
 
 /// Where a binding applies.
@@ -42,6 +65,10 @@ pub enum Context {
     ModelMenu,
     /// The help is open.
     Help,
+    /// The transcript has the focus (browsing past turns).
+    Transcript,
+    /// The raw view is open.
+    RawView,
 }
 
 impl Context {
@@ -52,6 +79,8 @@ impl Context {
             Self::Streaming => "while an answer streams",
             Self::ModelMenu => "model menu",
             Self::Help => "help",
+            Self::Transcript => "transcript (Tab from the input)",
+            Self::RawView => "raw view",
         }
     }
 }
@@ -74,6 +103,13 @@ const fn ctrl(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
         mods: KeyModifiers::CONTROL,
+    }
+}
+
+const fn ch(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::NONE,
     }
 }
 
@@ -113,6 +149,193 @@ pub const BINDINGS: &[Binding] = &[
         label: "Alt+Enter, Ctrl+J, Shift+Enter",
         command: Command::InsertNewline,
         description: "new line (Shift+Enter only where the terminal reports it)",
+    },
+    Binding {
+        context: Context::Input,
+        keys: &[
+            key(KeyCode::Tab),
+            Key {
+                code: KeyCode::Up,
+                mods: KeyModifiers::ALT,
+            },
+        ],
+        label: "Tab, Alt+Up",
+        command: Command::FocusTranscript,
+        description: "browse past turns (select messages in the transcript)",
+    },
+    Binding {
+        context: Context::Input,
+        keys: &[ctrl('e')],
+        label: "Ctrl+E",
+        command: Command::OpenEditor,
+        description: "edit the input in $VISUAL / $EDITOR",
+    },
+    Binding {
+        context: Context::Input,
+        keys: &[ctrl('r')],
+        label: "Ctrl+R",
+        command: Command::CycleRole,
+        description: "role of what you write: user → assistant → system",
+    },
+    Binding {
+        context: Context::Input,
+        keys: &[key(KeyCode::Esc)],
+        label: "Esc",
+        command: Command::CancelEdit,
+        description: "cancel editing a message (or close the search)",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[key(KeyCode::Tab), key(KeyCode::Esc), ch('i')],
+        label: "Tab, Esc, i",
+        command: Command::FocusInput,
+        description: "back to the input",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[key(KeyCode::Up), ch('k')],
+        label: "Up, k",
+        command: Command::SelectPrev,
+        description: "previous message",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[key(KeyCode::Down), ch('j')],
+        label: "Down, j",
+        command: Command::SelectNext,
+        description: "next message",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[key(KeyCode::Home), ch('g')],
+        label: "Home, g",
+        command: Command::SelectFirst,
+        description: "first message",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[
+            key(KeyCode::End),
+            ch('G'),
+            Key {
+                code: KeyCode::Char('G'),
+                mods: KeyModifiers::SHIFT,
+            },
+        ],
+        label: "End, G",
+        command: Command::SelectLast,
+        description: "last message",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('y')],
+        label: "y",
+        command: Command::CopyMessage,
+        description: "copy its text (markdown source)",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('c')],
+        label: "c",
+        command: Command::CopyCode,
+        description: "copy a code block (then its number, if several)",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('e')],
+        label: "e",
+        command: Command::EditMessage,
+        description: "edit: a question is resent from there; others change in place",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('r')],
+        label: "r",
+        command: Command::Regenerate,
+        description: "regenerate this answer (earlier answers stay as alternatives)",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[key(KeyCode::Left)],
+        label: "Left",
+        command: Command::PrevAlternative,
+        description: "previous alternative",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[key(KeyCode::Right)],
+        label: "Right",
+        command: Command::NextAlternative,
+        description: "next alternative",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('d')],
+        label: "d",
+        command: Command::DeleteMessage,
+        description: "delete the message",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('u')],
+        label: "u",
+        command: Command::UndoDelete,
+        description: "undo the last delete",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('v')],
+        label: "v",
+        command: Command::RawView,
+        description: "raw view: the request and response JSON",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('/')],
+        label: "/",
+        command: Command::StartSearch,
+        description: "search the conversation",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('n')],
+        label: "n",
+        command: Command::NextMatch,
+        description: "next match",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[
+            ch('N'),
+            Key {
+                code: KeyCode::Char('N'),
+                mods: KeyModifiers::SHIFT,
+            },
+        ],
+        label: "N",
+        command: Command::PrevMatch,
+        description: "previous match",
+    },
+    Binding {
+        context: Context::Transcript,
+        keys: &[ch('?')],
+        label: "?",
+        command: Command::OpenHelp,
+        description: "help",
+    },
+    Binding {
+        context: Context::RawView,
+        keys: &[ch('y')],
+        label: "y",
+        command: Command::CopyMessage,
+        description: "copy the raw JSON",
+    },
+    Binding {
+        context: Context::RawView,
+        keys: &[key(KeyCode::Esc), ch('v'), ch('q')],
+        label: "Esc, v, q",
+        command: Command::ClosePopup,
+        description: "close (Up/Down/PageUp/PageDown scroll)",
     },
     Binding {
         context: Context::Streaming,
@@ -313,6 +536,27 @@ mod tests {
             Command::MenuDown,
             Command::MenuPick,
             Command::ClosePopup,
+            Command::FocusTranscript,
+            Command::OpenEditor,
+            Command::CycleRole,
+            Command::CancelEdit,
+            Command::FocusInput,
+            Command::SelectPrev,
+            Command::SelectNext,
+            Command::SelectFirst,
+            Command::SelectLast,
+            Command::CopyMessage,
+            Command::CopyCode,
+            Command::EditMessage,
+            Command::Regenerate,
+            Command::PrevAlternative,
+            Command::NextAlternative,
+            Command::DeleteMessage,
+            Command::UndoDelete,
+            Command::RawView,
+            Command::StartSearch,
+            Command::NextMatch,
+            Command::PrevMatch,
         ];
         for command in all {
             assert!(

@@ -32,4 +32,10 @@ pub enum Msg {
     Models(Result<Vec<String>, String>),
     /// Time passed (sent only while `App::next_wakeup` asks for it).
     Tick(Instant),
+    /// The external editor closed: the new text, or why it failed.
+    EditorClosed(Result<String, String>),
+    /// Prompt history loaded at start (oldest first).
+    PromptHistoryLoaded(Vec<String>),
+    /// A copy was done (or failed), for the status bar.
+    Copied(String),
 }

@@ -8,7 +8,7 @@ use super::composer::Composer;
 use super::model_menu::{ModelMenu, ModelsState};
 use super::msg::RequestId;
 use super::transcript::TranscriptState;
-use crate::api::types::{ChatMessage, Usage};
+use crate::api::types::{ChatMessage, Role, Usage};
 use crate::chat::conversation::{Conversation, MessageId};
 use crate::chat::pricing::PriceTable;
 use crate::chat::usage::UsageTotals;
@@ -35,7 +35,53 @@ pub enum Popup {
     Help {
         scroll: u16,
     },
+    /// The raw request and response of an answer.
+    Raw(RawView),
 }
+
+/// The raw view's content (plain text, sanitised when drawn).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawView {
+    pub title: String,
+    pub text: String,
+    pub scroll: u16,
+}
+
+/// Which area gets the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    #[default]
+    Input,
+    Transcript,
+}
+
+/// `/` search in the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Search {
+    pub query: String,
+    /// The query is being typed (keys go to it).
+    pub editing: bool,
+}
+
+/// A message being edited in the input box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EditTarget {
+    pub id: MessageId,
+    pub role: Role,
+}
+
+/// Earlier prompts, for Up/Down in the input box.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PromptHistory {
+    pub entries: Vec<String>,
+    /// Position while browsing (an index into `entries`).
+    pub index: Option<usize>,
+    /// What was typed before browsing started.
+    pub draft: String,
+}
+
+/// Most prompts kept in memory and on disk.
+pub const PROMPT_HISTORY_MAX: usize = 1000;
 
 /// A short message in the status bar (and, for errors, under the transcript).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +104,12 @@ pub struct InFlight {
     pub id: RequestId,
     /// The assistant message receiving the text.
     pub message: MessageId,
-    /// The user message that asked (goes back to the input on early failure).
-    pub question: MessageId,
+    /// The user message that asked (goes back to the input on early
+    /// failure); None when an answer is regenerated.
+    pub question: Option<MessageId>,
+    /// The branch to put back if the request fails before any text (the
+    /// earlier answer of a regenerate, the original of an edited question).
+    pub restore: Option<MessageId>,
     pub model: String,
     /// What was sent (for estimates when the server reports no usage).
     pub sent: Vec<ChatMessage>,
@@ -92,6 +142,19 @@ pub struct App {
     pub next_request: u64,
     /// Spinner frame, advanced by ticks while streaming.
     pub spinner: usize,
+    pub focus: Focus,
+    /// The selected message (transcript focus).
+    pub selected: Option<MessageId>,
+    pub search: Option<Search>,
+    /// The role of what is being composed (Ctrl+R).
+    pub compose_role: Role,
+    /// Editing an existing message (`e`).
+    pub editing: Option<EditTarget>,
+    pub prompt_history: PromptHistory,
+    /// `c` on a message with several code blocks waits for a digit.
+    pub pending_code_pick: Option<MessageId>,
+    /// A mouse click to resolve against the layout (by `ui::prepare`).
+    pub pending_click: Option<(u16, u16)>,
 }
 
 /// How often the screen refreshes while an answer streams or a retry waits.
@@ -117,7 +180,20 @@ impl App {
             should_quit: false,
             next_request: 0,
             spinner: 0,
+            focus: Focus::Input,
+            selected: None,
+            search: None,
+            compose_role: Role::User,
+            editing: None,
+            prompt_history: PromptHistory::default(),
+            pending_code_pick: None,
+            pending_click: None,
         }
+    }
+
+    /// Index of the selected message on the current path.
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.and_then(|id| self.conversation.index_of(id))
     }
 
     pub fn is_streaming(&self) -> bool {

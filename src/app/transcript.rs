@@ -26,6 +26,8 @@ pub struct TranscriptState {
     pub more_below: bool,
     /// Rows of the transcript area at the last layout (for page scrolling).
     pub page_rows: u16,
+    /// Bring this message into view at the next layout (selection moved).
+    pub reveal: Option<MessageId>,
 }
 
 impl TranscriptState {

@@ -6,20 +6,15 @@
 //! dropped — a stopped or broken answer keeps it, and a question whose
 //! request failed before any text goes back into the input box.
 
-use std::time::Instant;
-
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
 
 use super::effect::Effect;
 use super::keymap::{self, Command, Context};
 use super::model_menu::{ModelMenu, ModelsState};
-use super::msg::{Msg, RequestId};
-use super::state::{App, InFlight, Notice, Popup, RetryWait};
-use crate::api::client::{StreamEnd, StreamEvent};
-use crate::api::types::{ChatRequest, Role};
-use crate::chat::conversation::MessageStatus;
-use crate::chat::estimate;
-use crate::chat::usage::RequestUsage;
+use super::msg::Msg;
+use super::state::{App, Focus, Notice, Popup};
+use super::{browse, requests};
+use crate::api::types::Role;
 
 /// What `update` did.
 #[derive(Debug, Default, PartialEq)]
@@ -30,18 +25,18 @@ pub struct Update {
 }
 
 impl Update {
-    fn changed() -> Self {
+    pub(super) fn changed() -> Self {
         Self {
             changed: true,
             effects: Vec::new(),
         }
     }
 
-    fn unchanged() -> Self {
+    pub(super) fn unchanged() -> Self {
         Self::default()
     }
 
-    fn with(effect: Effect) -> Self {
+    pub(super) fn with(effect: Effect) -> Self {
         Self {
             changed: true,
             effects: vec![effect],
@@ -70,6 +65,12 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
                 app.transcript.scroll_by(WHEEL_ROWS);
                 Update::changed()
             }
+            MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left) => {
+                // Which message is under the pointer is known to the view;
+                // `ui::prepare` resolves the click.
+                app.pending_click = Some((mouse.column, mouse.row));
+                Update::changed()
+            }
             MouseEventKind::Down(_)
             | MouseEventKind::Up(_)
             | MouseEventKind::Drag(_)
@@ -78,7 +79,30 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             | MouseEventKind::ScrollRight => Update::unchanged(),
         },
         Msg::Resize { .. } => Update::changed(),
-        Msg::Api { id, event, at } => on_api(app, id, event, at),
+        Msg::Api { id, event, at } => requests::on_api(app, id, event, at),
+        Msg::EditorClosed(result) => {
+            match result {
+                Ok(text) => app.composer.set_text(&text),
+                Err(why) => {
+                    app.notice = Some(Notice {
+                        text: why,
+                        is_error: true,
+                    });
+                }
+            }
+            Update::changed()
+        }
+        Msg::PromptHistoryLoaded(entries) => {
+            app.prompt_history.entries = entries;
+            Update::unchanged()
+        }
+        Msg::Copied(what) => {
+            app.notice = Some(Notice {
+                text: what,
+                is_error: false,
+            });
+            Update::changed()
+        }
         Msg::Models(result) => {
             app.models = match result {
                 Ok(ids) => ModelsState::Loaded(ids),
@@ -117,18 +141,73 @@ fn on_key(app: &mut App, key: &KeyEvent) -> Update {
     {
         return run(app, Command::StopAnswer);
     }
-    // 3. kaiwa's bindings.
-    if let Some(command) =
-        keymap::lookup(Context::Global, key).or_else(|| keymap::lookup(Context::Input, key))
-    {
+    // 3. A pending question of the transcript (search text, code block number).
+    if app.search.as_ref().is_some_and(|s| s.editing) {
+        return browse::search_key(app, key);
+    }
+    if app.pending_code_pick.is_some() {
+        return browse::code_pick_key(app, key);
+    }
+    // 4. kaiwa's bindings for the focused area.
+    if let Some(command) = keymap::lookup(Context::Global, key) {
         return run(app, command);
     }
-    // 4. The input box.
-    if app.composer.edit(key) {
-        Update::changed()
-    } else {
-        Update::unchanged()
+    match app.focus {
+        Focus::Transcript => match keymap::lookup(Context::Transcript, key) {
+            Some(command) => run(app, command),
+            None => Update::unchanged(),
+        },
+        Focus::Input => {
+            if let Some(command) = keymap::lookup(Context::Input, key) {
+                return run(app, command);
+            }
+            if let Some(result) = history_key(app, key) {
+                return result;
+            }
+            // 5. The input box.
+            if app.composer.edit(key) {
+                app.prompt_history.index = None;
+                Update::changed()
+            } else {
+                Update::unchanged()
+            }
+        }
     }
+}
+
+/// Up on the first line / Down on the last line of the input: earlier prompts.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "only Up and Down matter here"
+)]
+fn history_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
+    if !key.modifiers.is_empty() || app.editing.is_some() {
+        return None;
+    }
+    let ratatui_textarea::DataCursor(row, _) = app.composer.textarea.cursor();
+    let last_row = app.composer.textarea.lines().len().saturating_sub(1);
+    let history = &mut app.prompt_history;
+    let count = history.entries.len();
+    let next = match key.code {
+        KeyCode::Up if row == 0 && count > 0 => match history.index {
+            None => {
+                history.draft = app.composer.text();
+                Some(count - 1)
+            }
+            Some(i) => Some(i.saturating_sub(1)),
+        },
+        KeyCode::Down if row == last_row && history.index.is_some() => {
+            history.index.and_then(|i| (i + 1 < count).then_some(i + 1))
+        }
+        _ => return None,
+    };
+    let text = match next {
+        Some(i) => history.entries.get(i).cloned().unwrap_or_default(),
+        None => std::mem::take(&mut history.draft),
+    };
+    history.index = next;
+    app.composer.set_text(&text);
+    Some(Update::changed())
 }
 
 /// Keys for the popup on top; None lets the key fall through.
@@ -169,6 +248,30 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
                 _ => pass_through(key),
             }
         }
+        Popup::Raw(raw) => {
+            match keymap::lookup(Context::RawView, key) {
+                Some(Command::ClosePopup) => return Some(run(app, Command::ClosePopup)),
+                Some(Command::CopyMessage) => {
+                    let text = crate::clipboard::clipboard_text(&raw.text);
+                    let what = format!("copied raw JSON ({} chars)", text.chars().count());
+                    return Some(Update::with(Effect::Copy { text, what }));
+                }
+                _ => {}
+            }
+            let delta: i32 = match key.code {
+                KeyCode::Up | KeyCode::Char('k') => -1,
+                KeyCode::Down | KeyCode::Char('j') => 1,
+                KeyCode::PageUp => -20,
+                KeyCode::PageDown => 20,
+                KeyCode::Home | KeyCode::Char('g') => -100_000,
+                KeyCode::End | KeyCode::Char('G') => 100_000,
+                _ => return pass_through(key),
+            };
+            raw.scroll =
+                u16::try_from((i32::from(raw.scroll) + delta).clamp(0, i32::from(u16::MAX)))
+                    .unwrap_or(0);
+            Some(Update::changed())
+        }
         Popup::Help { scroll } => {
             if keymap::lookup(Context::Help, key) == Some(Command::ClosePopup) {
                 return Some(run(app, Command::ClosePopup));
@@ -204,24 +307,25 @@ fn on_paste(app: &mut App, text: &str) -> Update {
             filter.push_str(text.lines().next().unwrap_or_default());
             menu.set_filter(filter);
         }
-        Some(Popup::Help { .. }) => return Update::unchanged(),
+        Some(Popup::Help { .. } | Popup::Raw(_)) => return Update::unchanged(),
         None => app.composer.paste(text),
     }
     Update::changed()
 }
 
 /// Carry out a command.
+#[allow(clippy::too_many_lines, reason = "one arm per command: routing only")]
 fn run(app: &mut App, command: Command) -> Update {
     match command {
-        Command::Submit => submit(app),
+        Command::Submit => requests::submit(app),
         Command::InsertNewline => {
             app.composer.insert_newline();
             Update::changed()
         }
-        Command::StopAnswer => stop(app),
+        Command::StopAnswer => requests::stop(app),
         Command::QuitOrStop => {
             if app.in_flight.is_some() {
-                stop(app)
+                requests::stop(app)
             } else {
                 quit(app)
             }
@@ -289,6 +393,51 @@ fn run(app: &mut App, command: Command) -> Update {
             app.popup = None;
             Update::changed()
         }
+        Command::FocusTranscript => browse::focus_transcript(app),
+        Command::OpenEditor => Update::with(Effect::OpenEditor {
+            text: app.composer.text(),
+        }),
+        Command::CycleRole => {
+            if app.editing.is_some() {
+                return Update::unchanged();
+            }
+            app.compose_role = match app.compose_role {
+                Role::User => Role::Assistant,
+                Role::Assistant => Role::System,
+                Role::System => Role::User,
+            };
+            Update::changed()
+        }
+        Command::CancelEdit => {
+            if app.editing.take().is_some() {
+                app.composer.clear();
+                app.compose_role = Role::User;
+                app.notice = Some(Notice {
+                    text: "edit cancelled".into(),
+                    is_error: false,
+                });
+                Update::changed()
+            } else {
+                Update::unchanged()
+            }
+        }
+        Command::FocusInput
+        | Command::SelectPrev
+        | Command::SelectNext
+        | Command::SelectFirst
+        | Command::SelectLast
+        | Command::CopyMessage
+        | Command::CopyCode
+        | Command::EditMessage
+        | Command::Regenerate
+        | Command::PrevAlternative
+        | Command::NextAlternative
+        | Command::DeleteMessage
+        | Command::UndoDelete
+        | Command::RawView
+        | Command::StartSearch
+        | Command::NextMatch
+        | Command::PrevMatch => browse::run(app, command),
     }
 }
 
@@ -305,89 +454,13 @@ fn quit(app: &mut App) -> Update {
     }
 }
 
-fn submit(app: &mut App) -> Update {
-    if app.settings.needs_key {
-        app.notice = Some(Notice {
-            text: "no API key: set OPENAI_API_KEY or api_key_cmd, or use --base-url for a local server"
-                .into(),
-            is_error: true,
-        });
-        return Update::changed();
-    }
-    if app.in_flight.is_some() {
-        app.notice = Some(Notice {
-            text: "an answer is still streaming — Esc stops it".into(),
-            is_error: false,
-        });
-        return Update::changed();
-    }
-    if app.composer.is_blank() {
-        return Update::unchanged();
-    }
-    let text = app.composer.text();
-    app.composer.clear();
-    let question = app
-        .conversation
-        .push(Role::User, text, MessageStatus::Complete);
-    let sent = app.conversation.request_messages();
-    let model = app.settings.model.clone();
-    let message = app
-        .conversation
-        .push(Role::Assistant, String::new(), MessageStatus::Streaming);
-    app.conversation
-        .update(message, |m| m.model = Some(model.clone()));
-    app.next_request += 1;
-    let id = RequestId(app.next_request);
-    let request = ChatRequest {
-        model: model.clone(),
-        messages: sent.clone(),
-        temperature: app.settings.temperature,
-        max_tokens: app.settings.max_tokens,
-    };
-    app.in_flight = Some(InFlight {
-        id,
-        message,
-        question,
-        model,
-        sent,
-        started: None,
-        first_text: None,
-        last_event: None,
-        deltas: 0,
-        usage: None,
-        retry: None,
-    });
-    app.notice = None;
-    app.transcript.to_bottom();
-    Update::with(Effect::StartChat { id, request })
-}
-
-/// Esc / Ctrl+C while streaming: keep what arrived, mark it stopped, count it.
-fn stop(app: &mut App) -> Update {
-    let Some(flight) = app.in_flight.take() else {
-        return Update::unchanged();
-    };
-    let text = app
-        .conversation
-        .get(flight.message)
-        .map(|m| m.content.clone())
-        .unwrap_or_default();
-    app.conversation
-        .update(flight.message, |m| m.status = MessageStatus::Stopped);
-    // The server billed it once it accepted the request.
-    if flight.started.is_some() || flight.usage.is_some() {
-        count_usage(app, &flight, &text);
-    }
-    app.notice = Some(Notice {
-        text: "stopped".into(),
-        is_error: false,
-    });
-    Update::with(Effect::CancelChat { id: flight.id })
-}
-
 fn new_conversation(app: &mut App) -> Update {
     // A running answer is stopped as Esc stops it, so a billed request counts.
-    let effects = stop(app).effects;
+    let effects = requests::stop(app).effects;
+    app.focus = Focus::Input;
+    app.selected = None;
+    app.search = None;
+    app.editing = None;
     // Ids keep growing across conversations: the display cache keys on them.
     app.conversation.clear(app.settings.system.as_deref());
     app.transcript.to_bottom();
@@ -401,117 +474,4 @@ fn new_conversation(app: &mut App) -> Update {
     }
 }
 
-fn count_usage(app: &mut App, flight: &InFlight, answer: &str) {
-    let usage = match &flight.usage {
-        Some(u) => RequestUsage::from_server(u, &flight.model, &app.prices),
-        None => RequestUsage::estimated(
-            estimate::prompt_tokens(&flight.model, &flight.sent),
-            estimate::text_tokens(&flight.model, answer),
-            &flight.model,
-            &app.prices,
-        ),
-    };
-    app.totals.add(&usage);
-}
-
-fn on_api(app: &mut App, id: RequestId, event: StreamEvent, at: Instant) -> Update {
-    let Some(flight) = app.in_flight.as_mut().filter(|f| f.id == id) else {
-        return Update::unchanged();
-    };
-    app.now = Some(at);
-    flight.last_event = Some(at);
-    match event {
-        StreamEvent::Retrying {
-            attempt,
-            wait,
-            cause,
-        } => {
-            flight.retry = Some(RetryWait {
-                attempt,
-                until: at + wait,
-                cause: cause.to_string(),
-            });
-        }
-        StreamEvent::Started => {
-            flight.started = Some(at);
-            flight.retry = None;
-        }
-        StreamEvent::Delta(text) => {
-            flight.deltas += 1;
-            flight.first_text.get_or_insert(at);
-            let message = flight.message;
-            app.conversation
-                .update(message, |m| m.content.push_str(&text));
-        }
-        // Reasoning text is not part of the answer; it only shows life.
-        StreamEvent::Reasoning(_) => {}
-        StreamEvent::Usage(usage) => flight.usage = Some(usage),
-        StreamEvent::End(end) => return finish(app, end),
-    }
-    Update::changed()
-}
-
-fn finish(app: &mut App, end: StreamEnd) -> Update {
-    let Some(flight) = app.in_flight.take() else {
-        return Update::unchanged();
-    };
-    let text = app
-        .conversation
-        .get(flight.message)
-        .map(|m| m.content.clone())
-        .unwrap_or_default();
-    if text.is_empty() && end.finish_reason.is_none() {
-        // Failed before any answer text: the question goes back into the input.
-        app.conversation.remove(flight.message);
-        if let Some(question) = app.conversation.remove(flight.question) {
-            let typed = app.composer.text();
-            let restored = if app.composer.is_blank() {
-                question.content
-            } else {
-                format!("{}\n{typed}", question.content)
-            };
-            app.composer.set_text(&restored);
-        }
-        if flight.usage.is_some() {
-            count_usage(app, &flight, "");
-        }
-        let why = end
-            .error
-            .map_or_else(|| "no answer".to_string(), |e| e.to_string());
-        app.notice = Some(Notice {
-            text: why,
-            is_error: true,
-        });
-        return Update::changed();
-    }
-    let complete = end.finish_reason.is_some() && end.error.is_none();
-    app.conversation.update(flight.message, |m| {
-        m.status = if complete {
-            MessageStatus::Complete
-        } else {
-            MessageStatus::Interrupted
-        };
-        m.error = end.error.as_ref().map(ToString::to_string);
-        m.skipped = end.skipped;
-        m.finish_note = end.finish_reason.clone().filter(|r| r != "stop");
-    });
-    count_usage(app, &flight, &text);
-    app.notice = match (&end.error, end.skipped) {
-        (Some(e), _) => Some(Notice {
-            text: format!("interrupted: {e}"),
-            is_error: true,
-        }),
-        (None, 0) => None,
-        (None, n) => Some(Notice {
-            text: skipped_text(n),
-            is_error: false,
-        }),
-    };
-    Update::changed()
-}
-
-/// "1 unreadable event skipped" / "3 unreadable events skipped".
-pub fn skipped_text(n: u32) -> String {
-    let plural = if n == 1 { "event" } else { "events" };
-    format!("{n} unreadable {plural} skipped")
-}
+pub use super::requests::skipped_text;

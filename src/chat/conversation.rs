@@ -51,6 +51,24 @@ pub struct Message {
     pub skipped: u32,
     /// `finish_reason` other than `stop` worth showing (`length`, `content_filter`).
     pub finish_note: Option<String>,
+    /// For an answer: what was asked and what came back (the raw view).
+    pub exchange: Option<Box<Exchange>>,
+}
+
+/// The request behind an answer and the response it got. The request is
+/// kept as the ids of the messages sent plus the parameters (rebuilt into
+/// JSON on demand), so memory does not grow with the square of the
+/// conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    pub sent: Vec<MessageId>,
+    pub model: String,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    /// The `chat.completion` object assembled from the stream.
+    pub response: Option<serde_json::Value>,
+    /// `data:` events received.
+    pub chunks: u32,
 }
 
 /// The messages of one conversation: the current path in order, and the
@@ -123,6 +141,7 @@ impl Conversation {
             error: None,
             skipped: 0,
             finish_note: None,
+            exchange: None,
         });
         id
     }
@@ -130,6 +149,16 @@ impl Conversation {
     pub fn index_of(&self, id: MessageId) -> Option<usize> {
         // Ids grow with position, so a binary search finds it.
         self.messages.binary_search_by_key(&id, |m| m.id).ok()
+    }
+
+    /// A message on the path or on another branch.
+    pub fn find(&self, id: MessageId) -> Option<&Message> {
+        self.get(id).or_else(|| {
+            self.off_path
+                .binary_search_by_key(&id, |m| m.id)
+                .ok()
+                .and_then(|i| self.off_path.get(i))
+        })
     }
 
     pub fn get(&self, id: MessageId) -> Option<&Message> {
@@ -276,9 +305,43 @@ impl Conversation {
         self.messages.iter().chain(self.off_path.iter())
     }
 
+    /// The messages on other branches (alternatives), in id order.
+    pub fn branches(&self) -> impl Iterator<Item = &Message> {
+        self.off_path.iter()
+    }
+
     /// The last message of the current path.
     pub fn head(&self) -> Option<MessageId> {
         self.messages.last().map(|m| m.id)
+    }
+
+    /// Ids of the messages `request_messages` sends, in order.
+    pub fn request_ids(&self) -> Vec<MessageId> {
+        self.messages
+            .iter()
+            .filter(|m| !m.content.is_empty())
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// Put the branch starting at `id` (an off-path child of the path's last
+    /// message) back onto the path, following its newest children.
+    pub fn extend_with_branch(&mut self, id: MessageId) {
+        let mut next = Some(id);
+        while let Some(id) = next {
+            let Ok(at) = self.off_path.binary_search_by_key(&id, |m| m.id) else {
+                break;
+            };
+            let mut message = self.off_path.remove(at);
+            message.rev += 1;
+            self.messages.push(message);
+            next = self
+                .off_path
+                .iter()
+                .filter(|m| m.parent == Some(id))
+                .map(|m| m.id)
+                .max();
+        }
     }
 
     /// What is sent: every message in order, the system prompt first as it
@@ -290,6 +353,43 @@ impl Conversation {
             .filter(|m| !m.content.is_empty())
             .map(|m| ChatMessage::new(m.role, m.content.clone()))
             .collect()
+    }
+
+    /// A conversation rebuilt from saved messages (resuming from history):
+    /// the path up from `head` becomes the current path, every other
+    /// message an off-path branch. Ids must grow from parent to child (the
+    /// history loader numbers them parents first); a missing head falls back
+    /// to the newest message. Later pushes get ids above every saved one.
+    pub fn from_saved(messages: Vec<Message>, head: Option<MessageId>) -> Self {
+        let mut all = messages;
+        all.sort_by_key(|m| m.id);
+        all.dedup_by_key(|m| m.id);
+        let next_id = all.last().map_or(0, |m| m.id.0);
+        let find = |id: MessageId, all: &[Message]| all.binary_search_by_key(&id, |m| m.id).ok();
+        let start = head
+            .filter(|h| find(*h, &all).is_some())
+            .or_else(|| all.last().map(|m| m.id));
+        // Walk up; ids strictly fall on the way, which also rules out loops.
+        let mut path_ids: Vec<MessageId> = Vec::new();
+        let mut next = start;
+        while let Some(id) = next {
+            if path_ids.last().is_some_and(|below| id >= *below) {
+                break;
+            }
+            let Some(at) = find(id, &all) else { break };
+            path_ids.push(id);
+            next = all.get(at).and_then(|m| m.parent);
+        }
+        path_ids.sort();
+        let (messages, off_path): (Vec<Message>, Vec<Message>) = all
+            .into_iter()
+            .partition(|m| path_ids.binary_search(&m.id).is_ok());
+        Self {
+            messages,
+            off_path,
+            next_id,
+            ..Self::default()
+        }
     }
 }
 

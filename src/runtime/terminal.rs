@@ -18,6 +18,8 @@ use ratatui::crossterm::{cursor, execute};
 /// Whether the terminal is currently in kaiwa's mode (so restore runs once).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static MOUSE: AtomicBool = AtomicBool::new(false);
+/// The user's choice (F12), kept across `restore`/`reenter`.
+static WANT_MOUSE: AtomicBool = AtomicBool::new(false);
 
 /// Button presses and the wheel only (1000), in SGR encoding (1006): no
 /// motion events, unlike crossterm's `EnableMouseCapture` (1003).
@@ -47,12 +49,27 @@ impl TerminalGuard {
     }
 }
 
+/// Enter kaiwa's mode again after `restore` (the editor ran in between).
+pub fn reenter() -> io::Result<()> {
+    let mouse = WANT_MOUSE.load(Ordering::SeqCst);
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    let _ = execute!(
+        out,
+        PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+    );
+    set_mouse(mouse)
+}
+
 /// Turn mouse reporting on or off.
 pub fn set_mouse(on: bool) -> io::Result<()> {
     let mut out = io::stdout();
     out.write_all(if on { MOUSE_ON } else { MOUSE_OFF }.as_bytes())?;
     out.flush()?;
     MOUSE.store(on, Ordering::SeqCst);
+    WANT_MOUSE.store(on, Ordering::SeqCst);
     Ok(())
 }
 

@@ -244,7 +244,8 @@ pub struct SearchHit {
 }
 
 /// Where a request's token counts came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UsageSource {
     /// The server's `usage`.
     Reported,
@@ -265,7 +266,7 @@ impl UsageSource {
 }
 
 /// One request in the usage ledger.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerRow {
     /// The answer it produced, when saved.
     pub message_id: Option<i64>,

@@ -22,13 +22,7 @@ use super::theme;
 use crate::text::sanitize::sanitize;
 use crate::text::wrap::{display_width, wrap_line};
 
-/// A fenced or indented code block of a message, for copying (`c`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeBlock {
-    pub lang: String,
-    /// The code exactly as written (unsanitised; it is copied, not shown).
-    pub code: String,
-}
+pub use crate::text::code_blocks::CodeBlock;
 
 /// Rendered markdown: lines and the code blocks in order.
 #[derive(Debug, Clone, Default)]
@@ -216,8 +210,10 @@ impl Writer {
                     push_sanitized(&mut self.runs, &code, style);
                 }
             }
-            Event::SoftBreak => self.text(" "),
-            Event::HardBreak => {
+            // A single newline in a model's answer is meant as one (poems,
+            // addresses, plain lists): shown as a break, as chat UIs and
+            // GitHub comments do, not joined into the paragraph.
+            Event::SoftBreak | Event::HardBreak => {
                 if self.code.is_none() && self.table.is_none() {
                     self.flush();
                 }
@@ -237,7 +233,7 @@ impl Writer {
             Event::Html(html) | Event::InlineHtml(html) => {
                 let style = self.style().patch(theme::dim());
                 push_sanitized(&mut self.runs, html.trim_end_matches('\n'), style);
-                if matches!(event_kind_is_block(&html), true) {
+                if event_kind_is_block(&html) {
                     self.flush();
                 }
             }
@@ -308,7 +304,7 @@ impl Writer {
             Tag::Emphasis => self.push_style(Style::default().add_modifier(Modifier::ITALIC)),
             Tag::Strong => self.push_style(Style::default().add_modifier(Modifier::BOLD)),
             Tag::Strikethrough => {
-                self.push_style(Style::default().add_modifier(Modifier::CROSSED_OUT))
+                self.push_style(Style::default().add_modifier(Modifier::CROSSED_OUT));
             }
             Tag::Link { dest_url, .. } => {
                 self.link = Some(dest_url.to_string());
@@ -353,7 +349,7 @@ impl Writer {
 
     fn end(&mut self, tag: TagEnd) {
         match tag {
-            TagEnd::Paragraph => {
+            TagEnd::Paragraph | TagEnd::FootnoteDefinition | TagEnd::HtmlBlock => {
                 self.flush();
                 self.need_blank = true;
             }
@@ -422,14 +418,6 @@ impl Writer {
                     t.row.push(cell.trim().to_string());
                 }
             }
-            TagEnd::FootnoteDefinition => {
-                self.flush();
-                self.need_blank = true;
-            }
-            TagEnd::HtmlBlock => {
-                self.flush();
-                self.need_blank = true;
-            }
             TagEnd::DefinitionList
             | TagEnd::DefinitionListTitle
             | TagEnd::DefinitionListDefinition
@@ -456,7 +444,7 @@ impl Writer {
             .width
             .saturating_sub(outer + 2 + display_width(&label))
             .max(1);
-        let mut top = first.clone();
+        let mut top = first;
         top.push((format!("╭─{label}"), theme::code_frame()));
         top.push(("─".repeat(top_fill), theme::code_frame()));
         self.out.push(runs_line(top));
@@ -528,7 +516,7 @@ impl Writer {
             let parts: Vec<String> = widths.iter().map(|w| "─".repeat(w + 2)).collect();
             format!("{left}{}{right}", parts.join(mid))
         };
-        let mut push = |out: &mut Vec<Line<'static>>, text: String, style: Style| {
+        let push = |out: &mut Vec<Line<'static>>, text: String, style: Style| {
             let mut runs = rest.clone();
             runs.push((text, style));
             out.push(runs_line(runs));
@@ -832,7 +820,7 @@ fn stable_boundary(src: &str, from: usize) -> usize {
                     Some((fc, fr))
                         if fc == c && run >= fr && trimmed.trim_end().chars().all(|x| x == c) =>
                     {
-                        in_fence = None
+                        in_fence = None;
                     }
                     Some(_) => {}
                 }
@@ -931,7 +919,7 @@ mod tests {
         for line in &r.lines {
             for span in &line.spans {
                 assert!(
-                    !span.content.chars().any(|c| c.is_control()),
+                    !span.content.chars().any(char::is_control),
                     "{:?}",
                     span.content
                 );
@@ -979,7 +967,7 @@ mod tests {
     fn links_show_url_and_quotes_bar() {
         let r = render("See [docs](https://x.org).\n\n> quoted\n> text\n", 60, 1);
         let t = text_of(&r.lines);
-        assert_eq!(t, ["See docs (https://x.org).", "", "│ quoted text"]);
+        assert_eq!(t, ["See docs (https://x.org).", "", "│ quoted", "│ text"]);
     }
 
     #[test]
@@ -998,7 +986,7 @@ mod tests {
         let mut cache = MarkdownCache::default();
         let mut last = Vec::new();
         for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = text_of(&cache.render(&src[..end], 30).lines);
+            last = text_of(&cache.render(src.get(..end).unwrap(), 30).lines);
         }
         assert_eq!(last, whole);
         assert_eq!(cache.render(src, 30).code_blocks.len(), 1);

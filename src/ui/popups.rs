@@ -11,6 +11,7 @@ use super::theme;
 use crate::app::App;
 use crate::app::keymap::{BINDINGS, Context};
 use crate::app::model_menu::{ModelMenu, ModelsState};
+use crate::app::state::{Focus, RawView};
 use crate::text::sanitize::sanitize_str;
 
 /// A centred rectangle of at most `width`×`height` inside `area`.
@@ -91,54 +92,86 @@ pub fn draw_model_menu(app: &App, menu: &ModelMenu, buf: &mut Buffer, area: Rect
     }
 }
 
-/// Every binding, grouped by where it applies.
-pub fn help_lines() -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    for context in [
+/// Every binding, grouped by where it applies (the focused area first),
+/// with descriptions wrapped to `width` columns.
+pub fn help_lines(focus: Focus, width: usize) -> Vec<Line<'static>> {
+    const LABEL: usize = 24;
+    let mut order = vec![
         Context::Input,
+        Context::Transcript,
         Context::Streaming,
         Context::Global,
         Context::ModelMenu,
+        Context::RawView,
         Context::Help,
-    ] {
+    ];
+    if focus == Focus::Transcript {
+        order.swap(0, 1);
+    }
+    let text_width = width.saturating_sub(LABEL + 3).max(10);
+    let mut lines = Vec::new();
+    for context in order {
         lines.push(Line::styled(
             context.title().to_string(),
             theme::role_label(crate::api::types::Role::System),
         ));
         for binding in BINDINGS.iter().filter(|b| b.context == context) {
-            lines.push(Line::from(vec![
-                Span::raw(format!("  {:<30} ", binding.label)),
-                Span::raw(binding.description),
-            ]));
+            let label_fits = crate::text::wrap::display_width(binding.label) <= LABEL;
+            if !label_fits {
+                lines.push(Line::raw(format!("  {}", binding.label)));
+            }
+            let rows = crate::text::wrap::wrap_line(binding.description, text_width);
+            for (i, row) in rows.into_iter().enumerate() {
+                let label = if i == 0 && label_fits {
+                    binding.label
+                } else {
+                    ""
+                };
+                let text = binding.description.get(row).unwrap_or("").to_string();
+                lines.push(Line::from(vec![
+                    Span::raw(format!("  {label:<LABEL$} ")),
+                    Span::raw(text),
+                ]));
+            }
         }
         lines.push(Line::default());
     }
-    lines.push(Line::styled(
+    for note in [
         "Shift+Enter needs the kitty keyboard protocol; Alt+Enter and Ctrl+J always work.",
-        theme::dim(),
-    ));
-    lines.push(Line::styled(
-        "Mouse: the wheel scrolls; Shift+drag or F12 selects text in most terminals.",
-        theme::dim(),
-    ));
+        "Copy writes the system clipboard where there is one and always sends OSC 52 (inside tmux it needs `set -g set-clipboard on`).",
+        "Mouse: the wheel scrolls, a click selects; F12 or Shift+drag selects text.",
+        "Some terminals keep F1 for themselves: ? opens this help from the transcript.",
+    ] {
+        for row in crate::text::wrap::wrap_line(note, width.max(10)) {
+            lines.push(Line::styled(
+                note.get(row).unwrap_or("").to_string(),
+                theme::dim(),
+            ));
+        }
+    }
     lines
 }
 
-pub fn draw_help(scroll: u16, buf: &mut Buffer, area: Rect) {
-    let lines = help_lines();
-    let rect = centered(
-        area,
-        100,
-        u16::try_from(lines.len() + 2).unwrap_or(u16::MAX),
-    );
-    let inner = frame(buf, rect, " Keys · Esc closes ");
-    let skip = usize::from(scroll).min(lines.len().saturating_sub(usize::from(inner.height)));
-    for (row, line) in lines
+/// Draw `lines` in a scrolled popup, with a hint when more is below.
+fn draw_scrolled(buf: &mut Buffer, area: Rect, title: &str, lines: &[Line<'static>], scroll: u16) {
+    let width = lines
         .iter()
-        .skip(skip)
-        .take(usize::from(inner.height))
-        .enumerate()
-    {
+        .map(Line::width)
+        .max()
+        .unwrap_or(20)
+        .saturating_add(2)
+        .max(20);
+    let width = u16::try_from(width)
+        .unwrap_or(u16::MAX)
+        .min(area.width.saturating_sub(2).max(1));
+    let height = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(1).max(1));
+    let rect = centered(area, width, height);
+    let inner = frame(buf, rect, title);
+    let rows = usize::from(inner.height);
+    let skip = usize::from(scroll).min(lines.len().saturating_sub(rows));
+    for (row, line) in lines.iter().skip(skip).take(rows).enumerate() {
         buf.set_line(
             inner.x,
             inner.y + u16::try_from(row).unwrap_or(0),
@@ -146,4 +179,45 @@ pub fn draw_help(scroll: u16, buf: &mut Buffer, area: Rect) {
             inner.width,
         );
     }
+    if skip + rows < lines.len() && inner.width > 12 {
+        let label = " ↓ more ";
+        let x = inner.right().saturating_sub(8);
+        buf.set_string(x, rect.bottom().saturating_sub(1), label, theme::selected());
+    }
+}
+
+pub fn draw_help(focus: Focus, scroll: u16, buf: &mut Buffer, area: Rect) {
+    let width = usize::from(area.width.saturating_sub(4).clamp(10, 96));
+    let lines = help_lines(focus, width);
+    draw_scrolled(buf, area, " Keys · Esc closes · ↑↓ scroll ", &lines, scroll);
+}
+
+/// The raw view: the request and response JSON, sanitised line by line.
+pub fn draw_raw(raw: &RawView, buf: &mut Buffer, area: Rect) {
+    let width = usize::from(area.width.saturating_sub(4).max(10));
+    let mut lines = Vec::new();
+    for text in raw.text.lines() {
+        let safe = crate::text::sanitize::sanitize(text);
+        let style = if text.starts_with("──") {
+            theme::role_label(crate::api::types::Role::System)
+        } else {
+            Style::default()
+        };
+        for row in crate::text::wrap::wrap_line(safe.as_str(), width) {
+            lines.push(Line::styled(
+                safe.as_str().get(row).unwrap_or("").to_string(),
+                style,
+            ));
+        }
+    }
+    let full = Rect {
+        x: area.x,
+        y: area.y,
+        width: area.width,
+        height: area.height,
+    };
+    let title = sanitize_str(&raw.title);
+    // The raw view takes the whole width: JSON reads best wide.
+    let padded: Vec<Line<'static>> = lines;
+    draw_scrolled(buf, full, &title, &padded, raw.scroll);
 }

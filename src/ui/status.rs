@@ -66,22 +66,15 @@ pub fn status_text(app: &App) -> String {
     out
 }
 
-/// The status text fitted to `width` columns: drop the notice, then the
-/// activity, then shorten the model id; the counts go last.
+/// The status text fitted to `width` columns: the tail (activity, notice)
+/// is cut first, then the model id is shortened; the counts go last.
 pub fn fitted_text(app: &App, width: usize) -> String {
-    let full = status_text(app);
-    if display_width(&full) <= width {
-        return full;
-    }
     let model = sanitize_str(&app.settings.model);
     let counts = app.totals.status_text();
-    let with_activity = activity(app).map(|a| format!("{model} │ {counts} │ {a}"));
-    if let Some(text) = with_activity.filter(|t| display_width(t) <= width) {
-        return text;
-    }
     let base = format!("{model} │ {counts}");
     if display_width(&base) <= width {
-        return base;
+        // The counts fit: what follows (activity, notice) is cut at the edge.
+        return status_text(app);
     }
     // Shorten the model id to what is left beside the counts (at least 4 + …).
     let room = width.saturating_sub(display_width(&counts) + 3);

@@ -81,3 +81,20 @@ pub fn status_bar_error() -> Style {
 pub fn stopped() -> Style {
     Style::default().fg(Color::Yellow)
 }
+
+/// The `2/3` of an answer with alternatives.
+pub fn alternatives() -> Style {
+    Style::default()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD)
+}
+
+/// The bar beside the rows of the selected message.
+pub fn selection_bar() -> Style {
+    Style::default().fg(Color::Yellow)
+}
+
+/// A search match.
+pub fn search_match() -> Style {
+    Style::default().fg(Color::Black).bg(Color::Yellow)
+}

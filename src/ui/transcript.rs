@@ -16,23 +16,35 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
+use super::markdown::MarkdownCache;
 use super::theme;
 use crate::api::types::Role;
 use crate::app::App;
+use crate::app::state::Focus;
 use crate::app::transcript::ScrollAnchor;
 use crate::app::update::skipped_text;
-use crate::chat::conversation::{Message, MessageId, MessageStatus};
+use crate::chat::conversation::{Conversation, Message, MessageId, MessageStatus};
 use crate::text::sanitize::{SafeText, sanitize};
-use crate::text::wrap::wrap_text;
+use crate::text::wrap::{display_width, wrap_text};
 
 /// Columns of indentation before message text.
 const INDENT: u16 = 2;
+
+/// What a message's display lines depend on besides its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LineContext {
+    /// `(position, count)` among its alternatives.
+    pub alternatives: Option<(usize, usize)>,
+}
 
 #[derive(Debug, Clone)]
 struct Entry {
     id: MessageId,
     rev: u64,
+    context: LineContext,
     lines: Vec<Line<'static>>,
+    /// Incremental markdown state of an answer (reused while it streams).
+    markdown: MarkdownCache,
 }
 
 /// The cache and the resolved scroll position.
@@ -46,6 +58,8 @@ pub struct TranscriptView {
     footer: Vec<Line<'static>>,
     /// The first visible row, resolved by `prepare`.
     top: usize,
+    /// The area of the last layout (mouse hit tests).
+    area: Rect,
     /// Entries re-wrapped by the last `prepare` (for tests and benches).
     pub last_rewrapped: usize,
 }
@@ -59,27 +73,30 @@ impl TranscriptView {
         self.top
     }
 
-    /// Update the cache for `area` and turn the app's scroll anchor and
-    /// pending scroll into a top row.
+    /// Update the cache for `area` and turn the app's scroll anchor, pending
+    /// scroll, selection to reveal and mouse click into a top row and a
+    /// selection.
     pub fn prepare(&mut self, app: &mut App, area: Rect) {
         app.transcript.page_rows = area.height;
+        self.area = area;
         if area.width != self.width {
             self.entries.clear();
+            self.prefix.clear();
             self.width = area.width;
         }
-        self.sync(app.conversation.messages());
+        let contexts = line_contexts(&app.conversation);
+        self.sync(app.conversation.messages(), &contexts);
         self.footer = footer_lines(app, area.width);
         self.resolve_scroll(app, usize::from(area.height));
+        if let Some((x, y)) = app.pending_click.take() {
+            self.click(app, x, y);
+        }
     }
 
-    fn sync(&mut self, messages: &[Message]) {
+    fn sync(&mut self, messages: &[Message], contexts: &HashMap<MessageId, LineContext>) {
         let same_ids = self.entries.len() <= messages.len()
             && self.entries.iter().zip(messages).all(|(e, m)| e.id == m.id);
         if !same_ids {
-            let mut old: HashMap<MessageId, Entry> =
-                self.entries.drain(..).map(|e| (e.id, e)).collect();
-            self.entries = messages.iter().filter_map(|m| old.remove(&m.id)).collect();
-            // Entries now exist for a subset; rebuild positions below.
             let mut by_id: HashMap<MessageId, Entry> =
                 self.entries.drain(..).map(|e| (e.id, e)).collect();
             self.entries = messages
@@ -88,36 +105,39 @@ impl TranscriptView {
                     by_id.remove(&m.id).unwrap_or_else(|| Entry {
                         id: m.id,
                         rev: u64::MAX,
+                        context: LineContext::default(),
                         lines: Vec::new(),
+                        markdown: MarkdownCache::default(),
                     })
                 })
                 .collect();
+            self.prefix.clear();
         }
         let width = self.width;
         let mut first_changed = None;
         self.last_rewrapped = 0;
         for (i, message) in messages.iter().enumerate() {
-            match self.entries.get_mut(i) {
-                Some(entry) if entry.rev == message.rev && !entry.lines.is_empty() => {}
-                Some(entry) => {
-                    *entry = Entry {
-                        id: message.id,
-                        rev: message.rev,
-                        lines: message_lines(message, width),
-                    };
-                    first_changed.get_or_insert(i);
-                    self.last_rewrapped += 1;
-                }
-                None => {
-                    self.entries.push(Entry {
-                        id: message.id,
-                        rev: message.rev,
-                        lines: message_lines(message, width),
-                    });
-                    first_changed.get_or_insert(i);
-                    self.last_rewrapped += 1;
-                }
+            let context = contexts.get(&message.id).copied().unwrap_or_default();
+            if self.entries.get(i).is_none() {
+                self.entries.push(Entry {
+                    id: message.id,
+                    rev: u64::MAX,
+                    context,
+                    lines: Vec::new(),
+                    markdown: MarkdownCache::default(),
+                });
             }
+            let Some(entry) = self.entries.get_mut(i) else {
+                continue;
+            };
+            if entry.rev == message.rev && entry.context == context && !entry.lines.is_empty() {
+                continue;
+            }
+            entry.lines = render_message(message, width, context, &mut entry.markdown);
+            entry.rev = message.rev;
+            entry.context = context;
+            first_changed.get_or_insert(i);
+            self.last_rewrapped += 1;
         }
         if self.prefix.len() != self.entries.len() + 1 {
             first_changed = Some(
@@ -153,6 +173,19 @@ impl TranscriptView {
         (i < count).then(|| (i, row - self.prefix.get(i).copied().unwrap_or(0)))
     }
 
+    fn anchor_at(&self, top: usize, max_top: usize) -> ScrollAnchor {
+        if top >= max_top {
+            return ScrollAnchor::Bottom;
+        }
+        match self.locate(top) {
+            Some((i, row)) => ScrollAnchor::At {
+                message: self.entries.get(i).map_or(MessageId(0), |e| e.id),
+                row,
+            },
+            None => ScrollAnchor::Bottom,
+        }
+    }
+
     fn resolve_scroll(&mut self, app: &mut App, height: usize) {
         let total = self.total_rows();
         let max_top = total.saturating_sub(height);
@@ -173,50 +206,94 @@ impl TranscriptView {
             let moved = i64::try_from(top)
                 .unwrap_or(i64::MAX)
                 .saturating_add(state.pending_scroll);
-            top = usize::try_from(moved.max(0)).unwrap_or(0);
+            top = usize::try_from(moved.max(0)).unwrap_or(0).min(max_top);
             state.pending_scroll = 0;
-            state.anchor = if top >= max_top {
-                ScrollAnchor::Bottom
-            } else {
-                match self.locate(top) {
-                    Some((i, row)) => ScrollAnchor::At {
-                        message: self.entries.get(i).map_or(MessageId(0), |e| e.id),
-                        row,
-                    },
-                    None => ScrollAnchor::Bottom,
-                }
-            };
+            state.anchor = self.anchor_at(top, max_top);
+        }
+        if let Some(id) = state.reveal.take()
+            && let Some(i) = self.index_of(id)
+        {
+            // Keep the selected message in view: its start, or as much of it as fits.
+            let start = self.prefix.get(i).copied().unwrap_or(0);
+            let end = self.prefix.get(i + 1).copied().unwrap_or(start);
+            if start < top || end - start > height {
+                top = start;
+            } else if end > top + height {
+                top = end - height;
+            }
+            top = top.min(max_top);
+            state.anchor = self.anchor_at(top, max_top);
         }
         top = top.min(max_top);
         self.top = top;
         state.more_below = top + height < total;
     }
 
+    /// A left click at screen cell (x, y): select the message there.
+    fn click(&self, app: &mut App, x: u16, y: u16) {
+        let area = self.area;
+        if x < area.x || x >= area.right() || y < area.y || y >= area.bottom() {
+            return;
+        }
+        let row = self.top + usize::from(y - area.y);
+        if let Some((i, _)) = self.locate(row)
+            && let Some(entry) = self.entries.get(i)
+        {
+            app.selected = Some(entry.id);
+            app.focus = Focus::Transcript;
+        }
+    }
+
     /// Paint the visible rows into `area`.
     pub fn draw(&self, app: &App, buf: &mut Buffer, area: Rect) {
         let height = usize::from(area.height);
         let messages_end = self.prefix.last().copied().unwrap_or(0);
+        let selected = if app.focus == Focus::Transcript {
+            app.selected
+        } else {
+            None
+        };
+        let query = app
+            .search
+            .as_ref()
+            .map(|s| s.query.to_lowercase())
+            .filter(|q| !q.is_empty());
         let mut y = area.y;
         let mut row = self.top;
         let mut cursor = self.locate(row);
         while usize::from(y - area.y) < height {
-            let line = if row < messages_end {
+            let (line, owner, row_in_entry) = if row < messages_end {
                 let Some((i, r)) = cursor else { break };
                 let Some(entry) = self.entries.get(i) else {
                     break;
                 };
-                let line = entry.lines.get(r);
                 cursor = if r + 1 < entry.lines.len() {
                     Some((i, r + 1))
                 } else {
                     Some((i + 1, 0))
                 };
-                line
+                (entry.lines.get(r), Some(entry.id), r)
             } else {
-                self.footer.get(row - messages_end)
+                (self.footer.get(row - messages_end), None, 0)
             };
             let Some(line) = line else { break };
             buf.set_line(area.x, y, line, area.width);
+            if let Some(q) = &query {
+                highlight_matches(buf, area.x, y, area.width, line, q);
+            }
+            if owner.is_some() && owner == selected {
+                let row_area = Rect {
+                    x: area.x,
+                    y,
+                    width: area.width,
+                    height: 1,
+                };
+                if row_in_entry == 0 {
+                    buf.set_style(row_area, theme::selected());
+                } else {
+                    buf.set_string(area.x, y, "▌", theme::selection_bar());
+                }
+            }
             y += 1;
             row += 1;
         }
@@ -226,6 +303,73 @@ impl TranscriptView {
             let x = area.right().saturating_sub(w);
             buf.set_string(x, area.bottom() - 1, label, theme::selected());
         }
+    }
+}
+
+/// Alternatives of every path message that has some, computed once per
+/// frame from the branches (cheap: none at all in most conversations).
+fn line_contexts(conversation: &Conversation) -> HashMap<MessageId, LineContext> {
+    let mut siblings: HashMap<Option<MessageId>, Vec<MessageId>> = HashMap::new();
+    for m in conversation.branches() {
+        siblings.entry(m.parent).or_default().push(m.id);
+    }
+    let mut out = HashMap::new();
+    if siblings.is_empty() {
+        return out;
+    }
+    for m in conversation.messages() {
+        if let Some(others) = siblings.get(&m.parent) {
+            let mut ids = others.clone();
+            ids.push(m.id);
+            ids.sort();
+            if let Some(pos) = ids.iter().position(|id| *id == m.id) {
+                out.insert(
+                    m.id,
+                    LineContext {
+                        alternatives: Some((pos + 1, ids.len())),
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Mark the cells of `line` (drawn at `x, y`) that match `query_lower`.
+fn highlight_matches(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    width: u16,
+    line: &Line<'_>,
+    query_lower: &str,
+) {
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        // Lower-casing changed byte lengths (rare scripts): no column mapping.
+        return;
+    }
+    let mut from = 0;
+    while let Some(pos) = lower.get(from..).and_then(|rest| rest.find(query_lower)) {
+        let start = from + pos;
+        let end = start + query_lower.len();
+        let (Some(before), Some(hit)) = (text.get(..start), text.get(start..end)) else {
+            break;
+        };
+        let col = u16::try_from(display_width(before)).unwrap_or(u16::MAX);
+        let w = u16::try_from(display_width(hit)).unwrap_or(0);
+        if col >= width {
+            break;
+        }
+        let cells = Rect {
+            x: x + col,
+            y,
+            width: w.min(width - col),
+            height: 1,
+        };
+        buf.set_style(cells, theme::search_match());
+        from = end.max(start + 1);
     }
 }
 
@@ -242,6 +386,21 @@ fn status_word(message: &Message) -> Option<&'static str> {
 /// The display lines of one message: a header, the wrapped text, notes,
 /// and a blank separator.
 pub fn message_lines(message: &Message, width: u16) -> Vec<Line<'static>> {
+    render_message(
+        message,
+        width,
+        LineContext::default(),
+        &mut MarkdownCache::default(),
+    )
+}
+
+/// The display lines of one message, reusing `markdown` while an answer grows.
+fn render_message(
+    message: &Message,
+    width: u16,
+    context: LineContext,
+    markdown: &mut MarkdownCache,
+) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let label = match message.role {
         Role::User => "you",
@@ -258,11 +417,17 @@ pub fn message_lines(message: &Message, width: u16) -> Vec<Line<'static>> {
             theme::dim(),
         ));
     }
+    if let Some((pos, count)) = context.alternatives {
+        header.push(Span::styled(
+            format!(" · {pos}/{count}"),
+            theme::alternatives(),
+        ));
+    }
     if let Some(word) = status_word(message) {
-        let style = if message.status == MessageStatus::Streaming {
-            theme::dim()
-        } else {
-            theme::error()
+        let style = match message.status {
+            MessageStatus::Streaming => theme::dim(),
+            MessageStatus::Stopped => theme::stopped(),
+            MessageStatus::Complete | MessageStatus::Interrupted => theme::error(),
         };
         header.push(Span::styled(format!(" · {word}"), style));
     }
@@ -279,6 +444,14 @@ pub fn message_lines(message: &Message, width: u16) -> Vec<Line<'static>> {
             Span::raw("  "),
             Span::styled(placeholder, theme::dim()),
         ]));
+    } else if message.role == Role::Assistant {
+        // Answers are markdown; what the user typed is shown as typed.
+        let pad = " ".repeat(usize::from(INDENT));
+        for line in markdown.render(&message.content, text_width).lines {
+            let mut spans = vec![Span::raw(pad.clone())];
+            spans.extend(line.spans);
+            lines.push(Line::from(spans));
+        }
     } else {
         lines.extend(styled_rows(
             &sanitize(&message.content),

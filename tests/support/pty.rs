@@ -1,8 +1,9 @@
 //! A pseudo-terminal harness for end-to-end tests of the TUI: it runs the real `kaiwa` binary in
 //! a PTY (portable-pty) with a clean environment under a temporary `HOME`, feeds everything the
 //! program writes into a `vt100` parser (and keeps the raw bytes for byte-level assertions), and
-//! offers waits that block on new output with a timeout (`KAIWA_TEST_WAIT_MS`, default 10 s)
-//! instead of sleeping.
+//! offers waits on the screen as of the last complete frame, which block on new output with a
+//! timeout (`KAIWA_TEST_WAIT_MS`, default 10 s) instead of sleeping. Like a terminal, it answers
+//! cursor-position queries (unless told not to).
 //!
 //! Invariant: every wait ends, either because its condition holds or with a panic that shows the
 //! screen; dropping a [`Tui`] kills and reaps a kaiwa that is still running.
@@ -97,10 +98,51 @@ fn count(bytes: &[u8]) -> usize {
         .count()
 }
 
+const SYNC_BEGIN: &[u8] = b"\x1b[?2026h";
+const SYNC_END: &[u8] = b"\x1b[?2026l";
+
 struct Output {
     parser: vt100::Parser,
+    /// The screen as of the last complete frame: kaiwa draws each frame inside a synchronized
+    /// update (`ESC [?2026h` … `ESC [?2026l`), and a terminal shows it only at the end, so waits
+    /// never see half a frame.
+    shown: vt100::Screen,
+    /// Inside a synchronized update.
+    in_sync: bool,
     raw: Vec<u8>,
     eof: bool,
+}
+
+impl Output {
+    /// Feed output to the emulator, updating `shown` wherever a frame is complete.
+    fn feed(&mut self, bytes: &[u8]) {
+        self.raw.extend_from_slice(bytes);
+        let mut rest = bytes;
+        while let Some((at, len, begins)) = next_sync_marker(rest) {
+            let (head, tail) = rest.split_at(at + len);
+            self.parser.process(head);
+            self.in_sync = begins;
+            if !begins {
+                self.shown = self.parser.screen().clone();
+            }
+            rest = tail;
+        }
+        self.parser.process(rest);
+        if !self.in_sync {
+            self.shown = self.parser.screen().clone();
+        }
+    }
+}
+
+/// The first synchronized-update marker in `bytes`: (offset, length, whether it begins one).
+fn next_sync_marker(bytes: &[u8]) -> Option<(usize, usize, bool)> {
+    let find = |needle: &[u8]| bytes.windows(needle.len()).position(|w| w == needle);
+    match (find(SYNC_BEGIN), find(SYNC_END)) {
+        (Some(b), Some(e)) if b < e => Some((b, SYNC_BEGIN.len(), true)),
+        (_, Some(e)) => Some((e, SYNC_END.len(), false)),
+        (Some(b), None) => Some((b, SYNC_BEGIN.len(), true)),
+        (None, None) => None,
+    }
 }
 
 struct Shared {
@@ -243,6 +285,8 @@ impl TuiBuilder {
         let shared = Arc::new(Shared {
             out: Mutex::new(Output {
                 parser: vt100::Parser::new(self.rows, self.cols, 0),
+                shown: vt100::Parser::new(self.rows, self.cols, 0).screen().clone(),
+                in_sync: false,
                 raw: Vec::new(),
                 eof: false,
             }),
@@ -260,8 +304,7 @@ impl TuiBuilder {
                             let bytes = buf.get(..n).unwrap_or_default();
                             let mut out = feed.lock();
                             let from = out.raw.len().saturating_sub(CURSOR_QUERY.len() - 1);
-                            out.parser.process(bytes);
-                            out.raw.extend_from_slice(bytes);
+                            out.feed(bytes);
                             let queries = count(out.raw.get(from..).unwrap_or_default());
                             let (row, col) = out.parser.screen().cursor_position();
                             drop(out);
@@ -363,6 +406,7 @@ impl Tui {
         {
             let mut out = self.shared.lock();
             out.parser.screen_mut().set_size(rows, cols);
+            out.shown.set_size(rows, cols);
         }
         self.master
             .resize(PtySize {
@@ -376,7 +420,7 @@ impl Tui {
 
     /// Run `f` on the current screen.
     pub fn with_screen<T>(&self, f: impl FnOnce(&vt100::Screen) -> T) -> T {
-        f(self.shared.lock().parser.screen())
+        f(&self.shared.lock().shown)
     }
 
     /// The screen as plain text, rows joined with `\n`.
@@ -446,7 +490,7 @@ impl Tui {
         let deadline = Instant::now() + timeout;
         let mut out = self.shared.lock();
         loop {
-            if done(out.parser.screen()) {
+            if done(&out.shown) {
                 return Ok(());
             }
             let now = Instant::now();
@@ -456,7 +500,7 @@ impl Tui {
                 } else {
                     format!("no match within {timeout:?}")
                 };
-                return Err(format!("{why}; the screen:\n{}", dump(out.parser.screen())));
+                return Err(format!("{why}; the screen:\n{}", dump(&out.shown)));
             }
             out = self
                 .shared
@@ -498,7 +542,7 @@ impl Tui {
             assert!(
                 !out.eof && now < deadline,
                 "waiting for {what} in the output failed (timeout {timeout:?}); the screen:\n{}",
-                dump(out.parser.screen())
+                dump(&out.shown)
             );
             out = self
                 .shared

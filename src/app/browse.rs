@@ -1,0 +1,361 @@
+//! Browsing past turns: the transcript focus, selection, copy, edit,
+//! alternatives, delete/undo, the raw view and search. Every action is a
+//! command from the keymap; nothing here draws or performs I/O (copying is
+//! an `Effect`).
+
+use std::fmt::Write as _;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::effect::Effect;
+use super::keymap::Command;
+use super::requests;
+use super::state::{App, EditTarget, Focus, Notice, Popup, RawView, Search};
+use super::update::Update;
+use crate::api::types::{ChatMessage, ChatRequest, Role};
+use crate::chat::conversation::Message;
+use crate::clipboard::clipboard_text;
+use crate::text::code_blocks::code_blocks;
+
+fn notice(app: &mut App, text: impl Into<String>) {
+    app.notice = Some(Notice {
+        text: text.into(),
+        is_error: false,
+    });
+}
+
+fn select_index(app: &mut App, index: usize) {
+    if let Some(message) = app.conversation.messages().get(index) {
+        app.selected = Some(message.id);
+        app.transcript.reveal = Some(message.id);
+    }
+}
+
+/// Tab / Alt+Up from the input: select the last message.
+pub fn focus_transcript(app: &mut App) -> Update {
+    let count = app.conversation.len();
+    if count == 0 {
+        notice(app, "nothing to browse yet");
+        return Update::changed();
+    }
+    app.focus = Focus::Transcript;
+    let index = app.selected_index().unwrap_or(count - 1);
+    select_index(app, index);
+    app.notice = None;
+    Update::changed()
+}
+
+pub fn focus_input(app: &mut App) -> Update {
+    app.focus = Focus::Input;
+    app.search = None;
+    app.pending_code_pick = None;
+    Update::changed()
+}
+
+/// A transcript-focus command.
+#[allow(clippy::too_many_lines, reason = "one arm per command")]
+pub fn run(app: &mut App, command: Command) -> Update {
+    let count = app.conversation.len();
+    let current = app.selected_index().unwrap_or(count.saturating_sub(1));
+    let selected: Option<Message> = app.conversation.messages().get(current).cloned();
+    match command {
+        Command::SelectPrev => select_index(app, current.saturating_sub(1)),
+        Command::SelectNext => select_index(app, (current + 1).min(count.saturating_sub(1))),
+        Command::SelectFirst => select_index(app, 0),
+        Command::SelectLast => select_index(app, count.saturating_sub(1)),
+        Command::CopyMessage => {
+            let Some(message) = selected else {
+                return Update::unchanged();
+            };
+            return copy(&message.content, None);
+        }
+        Command::CopyCode => {
+            let Some(message) = selected else {
+                return Update::unchanged();
+            };
+            let blocks = code_blocks(&message.content);
+            match blocks.len() {
+                0 => notice(app, "this message has no code block"),
+                1 => return copy_code(app, &message, 1),
+                n => {
+                    app.pending_code_pick = Some(message.id);
+                    notice(app, format!("copy which code block? press 1–{n}"));
+                }
+            }
+        }
+        Command::EditMessage => {
+            let Some(message) = selected else {
+                return Update::unchanged();
+            };
+            if app.in_flight.is_some() && message.role == Role::User {
+                notice(app, "an answer is streaming — Esc stops it before editing");
+                return Update::changed();
+            }
+            app.composer.set_text(&message.content);
+            app.editing = Some(EditTarget {
+                id: message.id,
+                role: message.role,
+            });
+            app.compose_role = message.role;
+            app.focus = Focus::Input;
+            let how = if message.role == Role::User {
+                "editing the question: Enter resends from here (later turns are kept as a branch), Esc cancels"
+            } else {
+                "editing in place: Enter saves, Esc cancels"
+            };
+            notice(app, how);
+        }
+        Command::Regenerate => return requests::regenerate(app, current),
+        Command::PrevAlternative | Command::NextAlternative => {
+            if app.in_flight.is_some() {
+                notice(app, "an answer is streaming — Esc stops it first");
+                return Update::changed();
+            }
+            let delta = if command == Command::PrevAlternative {
+                -1
+            } else {
+                1
+            };
+            if app.conversation.switch_alternative(current, delta) {
+                select_index(app, current);
+                if let Some((pos, total)) = app.conversation.alternatives(current) {
+                    notice(app, format!("alternative {pos}/{total}"));
+                }
+            } else if app.conversation.alternatives(current).is_none() {
+                notice(app, "no alternatives here (r regenerates an answer)");
+            }
+        }
+        Command::DeleteMessage => {
+            if app.in_flight.is_some() {
+                notice(app, "an answer is streaming — Esc stops it first");
+                return Update::changed();
+            }
+            if app.conversation.delete(current).is_some() {
+                let count = app.conversation.len();
+                if count == 0 {
+                    app.selected = None;
+                    app.focus = Focus::Input;
+                } else {
+                    select_index(app, current.min(count - 1));
+                }
+                notice(app, "message deleted — u undoes");
+            }
+        }
+        Command::UndoDelete => match app.conversation.undo_delete() {
+            Some(index) => {
+                select_index(app, index);
+                notice(app, "delete undone");
+            }
+            None => notice(app, "nothing to undo"),
+        },
+        Command::RawView => {
+            let Some(message) = selected else {
+                return Update::unchanged();
+            };
+            app.popup = Some(Popup::Raw(raw_view(app, &message)));
+        }
+        Command::StartSearch => {
+            app.search = Some(Search {
+                query: String::new(),
+                editing: true,
+            });
+        }
+        Command::NextMatch | Command::PrevMatch => {
+            jump_to_match(app, command == Command::NextMatch, false);
+        }
+        Command::FocusInput => return focus_input(app),
+        Command::Submit
+        | Command::InsertNewline
+        | Command::StopAnswer
+        | Command::Quit
+        | Command::QuitOrStop
+        | Command::OpenModelMenu
+        | Command::ScrollPageUp
+        | Command::ScrollPageDown
+        | Command::ScrollToBottom
+        | Command::NewConversation
+        | Command::OpenHelp
+        | Command::ToggleMouse
+        | Command::MenuUp
+        | Command::MenuDown
+        | Command::MenuPick
+        | Command::ClosePopup
+        | Command::FocusTranscript
+        | Command::OpenEditor
+        | Command::CycleRole
+        | Command::CancelEdit => return Update::unchanged(),
+    }
+    Update::changed()
+}
+
+fn copy(text: &str, what: Option<String>) -> Update {
+    let text = clipboard_text(text);
+    let what = what.unwrap_or_else(|| format!("copied {} chars", text.chars().count()));
+    Update::with(Effect::Copy { text, what })
+}
+
+fn copy_code(app: &mut App, message: &Message, number: usize) -> Update {
+    let blocks = code_blocks(&message.content);
+    if let Some(block) = blocks.get(number.wrapping_sub(1)) {
+        copy(&block.code, Some(format!("copied code block {number}")))
+    } else {
+        notice(app, format!("there is no code block {number}"));
+        Update::changed()
+    }
+}
+
+/// The key after `c` on a message with several code blocks.
+#[allow(clippy::wildcard_enum_match_arm, reason = "only digits matter")]
+pub fn code_pick_key(app: &mut App, key: &KeyEvent) -> Update {
+    let Some(id) = app.pending_code_pick.take() else {
+        return Update::unchanged();
+    };
+    let digit = match key.code {
+        KeyCode::Char(c) if key.modifiers.difference(KeyModifiers::SHIFT).is_empty() => {
+            c.to_digit(10)
+        }
+        _ => None,
+    };
+    let message = app.conversation.get(id).cloned();
+    if let (Some(n), Some(message)) = (digit, message) {
+        copy_code(app, &message, usize::try_from(n).unwrap_or(0))
+    } else {
+        notice(app, "copy cancelled");
+        Update::changed()
+    }
+}
+
+/// Keys while the search query is being typed.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "crossterm's KeyCode has dozens of variants"
+)]
+pub fn search_key(app: &mut App, key: &KeyEvent) -> Update {
+    let Some(search) = app.search.as_mut() else {
+        return Update::unchanged();
+    };
+    let plain = !key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match key.code {
+        KeyCode::Esc => app.search = None,
+        KeyCode::Enter => {
+            search.editing = false;
+            if search.query.is_empty() {
+                app.search = None;
+            } else {
+                jump_to_match(app, true, true);
+            }
+        }
+        KeyCode::Backspace => {
+            search.query.pop();
+        }
+        KeyCode::Char(c) if plain => search.query.push(c),
+        _ => return Update::unchanged(),
+    }
+    Update::changed()
+}
+
+/// Whether `message` contains `query`, case-insensitively.
+pub fn matches(message: &Message, query_lower: &str) -> bool {
+    !query_lower.is_empty() && message.content.to_lowercase().contains(query_lower)
+}
+
+/// Select the next (or previous) message that matches the search;
+/// `include_current` lets the selected message itself count (on Enter).
+fn jump_to_match(app: &mut App, forward: bool, include_current: bool) {
+    let Some(query) = app.search.as_ref().map(|s| s.query.to_lowercase()) else {
+        notice(app, "no search: / starts one");
+        return;
+    };
+    let messages = app.conversation.messages();
+    let count = messages.len();
+    if count == 0 {
+        return;
+    }
+    let start = app.selected_index().unwrap_or(count - 1);
+    let hits: Vec<usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| matches(m, &query))
+        .map(|(i, _)| i)
+        .collect();
+    let total = hits.len();
+    let next = if forward {
+        hits.iter()
+            .copied()
+            .find(|&i| {
+                if include_current {
+                    i >= start
+                } else {
+                    i > start
+                }
+            })
+            .or_else(|| hits.first().copied())
+    } else {
+        hits.iter()
+            .rev()
+            .copied()
+            .find(|&i| i < start)
+            .or_else(|| hits.last().copied())
+    };
+    match next {
+        Some(index) => {
+            let pos = hits.iter().position(|&i| i == index).map_or(0, |p| p + 1);
+            select_index(app, index);
+            notice(app, format!("match {pos}/{total} · n next · N previous"));
+        }
+        None => notice(app, format!("no match for \"{query}\"")),
+    }
+}
+
+/// The raw view of a message: for an answer, the request that was sent
+/// (rebuilt from the ids and parameters kept) and the response assembled
+/// from the stream; for other messages, the message as it is sent.
+fn raw_view(app: &App, message: &Message) -> RawView {
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let Some(exchange) = &message.exchange else {
+        let json = serde_json::json!({"role": message.role.as_str(), "content": message.content});
+        return RawView {
+            title: format!(
+                " {} message · as sent · y copies · Esc closes ",
+                message.role.as_str()
+            ),
+            text: pretty(&json),
+            scroll: 0,
+        };
+    };
+    let messages: Vec<ChatMessage> = exchange
+        .sent
+        .iter()
+        .filter_map(|id| app.conversation.find(*id))
+        .map(|m| ChatMessage::new(m.role, m.content.clone()))
+        .collect();
+    let request = ChatRequest {
+        model: exchange.model.clone(),
+        messages,
+        temperature: exchange.temperature,
+        max_tokens: exchange.max_tokens,
+    };
+    let mut text = format!(
+        "── request: POST {}/chat/completions (Authorization: Bearer ***) ──\n{}\n\n",
+        app.settings.base_url,
+        pretty(&request.to_json(true, true))
+    );
+    match &exchange.response {
+        Some(response) => {
+            let _ = write!(
+                text,
+                "── response: assembled from {} chunks ──\n{}\n",
+                exchange.chunks,
+                pretty(response)
+            );
+        }
+        None => text.push_str("── response: none yet (still streaming, or nothing arrived) ──\n"),
+    }
+    RawView {
+        title: " raw view · y copies · Esc closes ".to_string(),
+        text,
+        scroll: 0,
+    }
+}

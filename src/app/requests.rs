@@ -1,0 +1,349 @@
+//! Everything about requests: sending (a new question, a message composed in
+//! another role, an edited question resent, a regenerated answer), the
+//! stream's events, stopping, finishing, and the usage they count.
+//!
+//! Invariant: a question whose request failed before any answer text goes
+//! back into the input box and the path is restored as it was (an edit or
+//! regenerate brings the earlier branch back); text that arrived is never
+//! dropped.
+
+use std::time::Instant;
+
+use super::effect::Effect;
+use super::msg::RequestId;
+use super::state::{App, EditTarget, InFlight, Notice, PROMPT_HISTORY_MAX, RetryWait};
+use super::update::Update;
+use crate::api::client::{StreamEnd, StreamEvent};
+use crate::api::types::{ChatRequest, Role};
+use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
+use crate::chat::estimate;
+use crate::chat::usage::RequestUsage;
+
+fn notice(app: &mut App, text: impl Into<String>, is_error: bool) {
+    app.notice = Some(Notice {
+        text: text.into(),
+        is_error,
+    });
+}
+
+/// Enter in the input box.
+pub fn submit(app: &mut App) -> Update {
+    if app.composer.is_blank() {
+        return Update::unchanged();
+    }
+    if let Some(target) = app.editing {
+        return submit_edit(app, target);
+    }
+    match app.compose_role {
+        Role::User => {}
+        role @ (Role::Assistant | Role::System) => {
+            // Written by hand: added to the conversation, not sent (the seed's
+            // "sushi" example writes the model's earlier words itself).
+            let text = app.composer.text();
+            app.composer.clear();
+            app.conversation.push(role, text, MessageStatus::Complete);
+            app.compose_role = Role::User;
+            app.transcript.to_bottom();
+            notice(
+                app,
+                format!(
+                    "{} message added — it is sent with the next question",
+                    role.as_str()
+                ),
+                false,
+            );
+            return Update::changed();
+        }
+    }
+    if let Some(blocked) = cannot_send(app) {
+        return blocked;
+    }
+    let text = app.composer.text();
+    app.composer.clear();
+    let mut effects = remember_prompt(app, &text);
+    let question = app
+        .conversation
+        .push(Role::User, text, MessageStatus::Complete);
+    effects.push(start(app, Some(question), None));
+    Update {
+        changed: true,
+        effects,
+    }
+}
+
+/// Why a request cannot start now, as an update that says so.
+fn cannot_send(app: &mut App) -> Option<Update> {
+    if app.settings.needs_key {
+        notice(
+            app,
+            "no API key: set OPENAI_API_KEY or api_key_cmd, or use --base-url for a local server",
+            true,
+        );
+        return Some(Update::changed());
+    }
+    if app.in_flight.is_some() {
+        notice(app, "an answer is still streaming — Esc stops it", false);
+        return Some(Update::changed());
+    }
+    None
+}
+
+fn remember_prompt(app: &mut App, text: &str) -> Vec<Effect> {
+    let history = &mut app.prompt_history;
+    history.index = None;
+    history.draft.clear();
+    if history.entries.last().is_some_and(|last| last == text) {
+        return Vec::new();
+    }
+    history.entries.push(text.to_string());
+    if history.entries.len() > PROMPT_HISTORY_MAX {
+        history.entries.remove(0);
+    }
+    vec![Effect::SavePrompt(text.to_string())]
+}
+
+/// Enter while editing a message: a question is resent from there (the
+/// later turns stay as the old branch); other roles change in place.
+fn submit_edit(app: &mut App, target: EditTarget) -> Update {
+    let text = app.composer.text();
+    let Some(index) = app.conversation.index_of(target.id) else {
+        app.editing = None;
+        notice(app, "the message being edited is gone", true);
+        return Update::changed();
+    };
+    if target.role != Role::User {
+        app.conversation
+            .update(target.id, |m| m.content.clone_from(&text));
+        app.composer.clear();
+        app.editing = None;
+        app.compose_role = Role::User;
+        notice(app, "message changed", false);
+        return Update::changed();
+    }
+    if let Some(blocked) = cannot_send(app) {
+        return blocked;
+    }
+    app.composer.clear();
+    app.editing = None;
+    app.conversation.branch_at(index);
+    let question = app
+        .conversation
+        .push(Role::User, text, MessageStatus::Complete);
+    let effect = start(app, Some(question), Some(target.id));
+    Update::with(effect)
+}
+
+/// `r` on an answer: a new answer to the same question; the old one stays
+/// as an alternative.
+pub fn regenerate(app: &mut App, index: usize) -> Update {
+    let Some(message) = app.conversation.messages().get(index) else {
+        return Update::unchanged();
+    };
+    if message.role != Role::Assistant {
+        notice(
+            app,
+            "r regenerates an answer: select an assistant message",
+            false,
+        );
+        return Update::changed();
+    }
+    let old = message.id;
+    if let Some(blocked) = cannot_send(app) {
+        return blocked;
+    }
+    app.conversation.branch_at(index);
+    let effect = start(app, None, Some(old));
+    Update::with(effect)
+}
+
+/// Add the streaming answer and ask the runtime to start the request.
+fn start(app: &mut App, question: Option<MessageId>, restore: Option<MessageId>) -> Effect {
+    let sent = app.conversation.request_messages();
+    let sent_ids = app.conversation.request_ids();
+    let model = app.settings.model.clone();
+    let message = app
+        .conversation
+        .push(Role::Assistant, String::new(), MessageStatus::Streaming);
+    let exchange = Exchange {
+        sent: sent_ids,
+        model: model.clone(),
+        temperature: app.settings.temperature,
+        max_tokens: app.settings.max_tokens,
+        response: None,
+        chunks: 0,
+    };
+    app.conversation.update(message, |m| {
+        m.model = Some(model.clone());
+        m.exchange = Some(Box::new(exchange));
+    });
+    app.next_request += 1;
+    let id = RequestId(app.next_request);
+    let request = ChatRequest {
+        model: model.clone(),
+        messages: sent.clone(),
+        temperature: app.settings.temperature,
+        max_tokens: app.settings.max_tokens,
+    };
+    app.in_flight = Some(InFlight {
+        id,
+        message,
+        question,
+        restore,
+        model,
+        sent,
+        started: None,
+        first_text: None,
+        last_event: None,
+        deltas: 0,
+        usage: None,
+        retry: None,
+    });
+    app.notice = None;
+    app.transcript.to_bottom();
+    Effect::StartChat { id, request }
+}
+
+/// Esc / Ctrl+C while streaming: keep what arrived, mark it stopped, count it.
+pub fn stop(app: &mut App) -> Update {
+    let Some(flight) = app.in_flight.take() else {
+        return Update::unchanged();
+    };
+    let text = app
+        .conversation
+        .get(flight.message)
+        .map(|m| m.content.clone())
+        .unwrap_or_default();
+    app.conversation
+        .update(flight.message, |m| m.status = MessageStatus::Stopped);
+    // The server billed it once it accepted the request.
+    if flight.started.is_some() || flight.usage.is_some() {
+        count_usage(app, &flight, &text);
+    }
+    notice(app, "stopped", false);
+    Update::with(Effect::CancelChat { id: flight.id })
+}
+
+fn count_usage(app: &mut App, flight: &InFlight, answer: &str) {
+    let usage = match &flight.usage {
+        Some(u) => RequestUsage::from_server(u, &flight.model, &app.prices),
+        None => RequestUsage::estimated(
+            estimate::prompt_tokens(&flight.model, &flight.sent),
+            estimate::text_tokens(&flight.model, answer),
+            &flight.model,
+            &app.prices,
+        ),
+    };
+    app.totals.add(&usage);
+}
+
+/// An event from the request task `id`.
+pub fn on_api(app: &mut App, id: RequestId, event: StreamEvent, at: Instant) -> Update {
+    let Some(flight) = app.in_flight.as_mut().filter(|f| f.id == id) else {
+        return Update::unchanged();
+    };
+    app.now = Some(at);
+    flight.last_event = Some(at);
+    match event {
+        StreamEvent::Retrying {
+            attempt,
+            wait,
+            cause,
+        } => {
+            flight.retry = Some(RetryWait {
+                attempt,
+                until: at + wait,
+                cause: cause.to_string(),
+            });
+        }
+        StreamEvent::Started => {
+            flight.started = Some(at);
+            flight.retry = None;
+        }
+        StreamEvent::Delta(text) => {
+            flight.deltas += 1;
+            flight.first_text.get_or_insert(at);
+            let message = flight.message;
+            app.conversation
+                .update(message, |m| m.content.push_str(&text));
+        }
+        // Reasoning text is not part of the answer; it only shows life.
+        StreamEvent::Reasoning(_) => {}
+        StreamEvent::Usage(usage) => flight.usage = Some(usage),
+        StreamEvent::End(end) => return finish(app, end),
+    }
+    Update::changed()
+}
+
+fn finish(app: &mut App, end: StreamEnd) -> Update {
+    let Some(flight) = app.in_flight.take() else {
+        return Update::unchanged();
+    };
+    let text = app
+        .conversation
+        .get(flight.message)
+        .map(|m| m.content.clone())
+        .unwrap_or_default();
+    if text.is_empty() && end.finish_reason.is_none() {
+        return failed_before_text(app, &flight, end);
+    }
+    let complete = end.finish_reason.is_some() && end.error.is_none();
+    app.conversation.update(flight.message, |m| {
+        m.status = if complete {
+            MessageStatus::Complete
+        } else {
+            MessageStatus::Interrupted
+        };
+        m.error = end.error.as_ref().map(ToString::to_string);
+        m.skipped = end.skipped;
+        m.finish_note = end.finish_reason.clone().filter(|r| r != "stop");
+        if let Some(exchange) = &mut m.exchange {
+            exchange.response.clone_from(&end.assembled);
+            exchange.chunks = end.chunks;
+        }
+    });
+    count_usage(app, &flight, &text);
+    app.notice = match (&end.error, end.skipped) {
+        (Some(e), _) => Some(Notice {
+            text: format!("interrupted: {e}"),
+            is_error: true,
+        }),
+        (None, 0) => None,
+        (None, n) => Some(Notice {
+            text: skipped_text(n),
+            is_error: false,
+        }),
+    };
+    Update::changed()
+}
+
+/// No answer text arrived: undo the turn so nothing is lost and nothing
+/// dangles — the question goes back into the input box, an edited or
+/// regenerated turn gets its earlier branch back.
+fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Update {
+    app.conversation.remove(flight.message);
+    if let Some(question) = flight.question.and_then(|q| app.conversation.remove(q)) {
+        let restored = if app.composer.is_blank() {
+            question.content
+        } else {
+            format!("{}\n{}", question.content, app.composer.text())
+        };
+        app.composer.set_text(&restored);
+    }
+    if let Some(old) = flight.restore {
+        app.conversation.extend_with_branch(old);
+    }
+    if flight.usage.is_some() {
+        count_usage(app, flight, "");
+    }
+    let why = end
+        .error
+        .map_or_else(|| "no answer".to_string(), |e| e.to_string());
+    notice(app, why, true);
+    Update::changed()
+}
+
+/// "1 unreadable event skipped" / "3 unreadable events skipped".
+pub fn skipped_text(n: u32) -> String {
+    let plural = if n == 1 { "event" } else { "events" };
+    format!("{n} unreadable {plural} skipped")
+}

@@ -1,0 +1,365 @@
+//! What of the in-memory conversation has been sent to the writer, and the
+//! operations that bring the file up to date with it.
+//!
+//! Invariants: `sync` compares each message's `rev` (and parent) with what
+//! was saved, so a frame with nothing new costs one hash lookup per message
+//! and produces no operation; a streaming answer is journalled as the text
+//! added since the last sync (append-only chunks); operations are ordered
+//! parents before children, updates before deletes, the head last; a
+//! conversation row exists only once it has a user or assistant message;
+//! messages of an earlier conversation (ids at or below `floor`) are never
+//! touched again.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use super::SyncMeta;
+use super::ops::Op;
+use crate::api::types::Role;
+use crate::chat::conversation::{Conversation, Message, MessageId, MessageStatus};
+use crate::store::uid::new_uid;
+use crate::store::{MessageState, StoredRole};
+
+/// What was saved of one message.
+#[derive(Debug, Clone)]
+struct Saved {
+    uid: String,
+    rev: u64,
+    parent: Option<MessageId>,
+    role: Role,
+    status: MessageStatus,
+    /// Bytes of content saved (content + chunks while streaming).
+    len: usize,
+    /// Hash of the content, for settled messages (edits keep the length).
+    hash: u64,
+    /// Next chunk number while streaming.
+    seq: i64,
+    /// The sync generation that last saw it.
+    seen: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    /// Uid of the conversation row being written, once there is one.
+    conversation: Option<String>,
+    saved: HashMap<MessageId, Saved>,
+    head: Option<MessageId>,
+    /// Ids at or below this belong to an earlier conversation.
+    floor: u64,
+    max_seen: u64,
+    generation: u64,
+    /// Set by `new_conversation`: the next sync starts a new row.
+    detach_next: bool,
+}
+
+pub(crate) fn stored_role(role: Role) -> StoredRole {
+    match role {
+        Role::System => StoredRole::System,
+        Role::User => StoredRole::User,
+        Role::Assistant => StoredRole::Assistant,
+    }
+}
+
+pub(crate) fn state_of(m: &Message) -> MessageState {
+    match m.status {
+        MessageStatus::Complete => MessageState::Done,
+        MessageStatus::Streaming => MessageState::Streaming,
+        MessageStatus::Stopped => MessageState::Stopped,
+        MessageStatus::Interrupted if m.content.is_empty() && m.error.is_some() => {
+            MessageState::Error
+        }
+        MessageStatus::Interrupted => MessageState::Interrupted,
+    }
+}
+
+fn hash_of(text: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+impl Tracker {
+    pub(crate) fn conversation(&self) -> Option<&str> {
+        self.conversation.as_deref()
+    }
+
+    pub(crate) fn max_seen(&self) -> u64 {
+        self.max_seen
+    }
+
+    /// The saved uid of message `id`.
+    pub(crate) fn uid_of(&self, id: MessageId) -> Option<&str> {
+        self.saved.get(&id).map(|s| s.uid.as_str())
+    }
+
+    /// The next sync starts a new conversation row.
+    pub(crate) fn new_conversation(&mut self) {
+        self.detach_next = true;
+    }
+
+    /// Stops writing the conversation `uid` (it was deleted): its messages
+    /// are left alone from now on.
+    pub(crate) fn forget(&mut self, uid: &str) {
+        if self.conversation.as_deref() == Some(uid) {
+            self.floor = self.floor.max(self.max_seen);
+            self.reset();
+        }
+    }
+
+    fn reset(&mut self) {
+        self.conversation = None;
+        self.saved.clear();
+        self.head = None;
+    }
+
+    /// Leaves the current conversation: answers still streaming are settled
+    /// from their journal as stopped; later messages start a new row.
+    fn detach(&mut self) -> Vec<Op> {
+        let ops = self
+            .saved
+            .values()
+            .filter(|s| s.status == MessageStatus::Streaming)
+            .map(|s| Op::Settle {
+                message: s.uid.clone(),
+                state: MessageState::Stopped.as_str().to_string(),
+            })
+            .collect();
+        let top = self.saved.keys().map(|id| id.0).max().unwrap_or(0);
+        self.floor = self.floor.max(top);
+        self.reset();
+        ops
+    }
+
+    /// After a resume: everything in `conversation` is saved as it is, in
+    /// the row `uid`; `uids` maps its messages to their saved uids.
+    pub(crate) fn seed(
+        &mut self,
+        uid: &str,
+        conversation: &Conversation,
+        uids: &HashMap<MessageId, String>,
+        floor: u64,
+    ) {
+        self.reset();
+        self.detach_next = false;
+        self.floor = floor;
+        self.conversation = Some(uid.to_string());
+        for m in conversation.all_messages() {
+            self.max_seen = self.max_seen.max(m.id.0);
+            if let Some(uid) = uids.get(&m.id) {
+                self.saved.insert(m.id, saved_of(m, uid.clone(), 0));
+            }
+        }
+        self.head = conversation.head();
+    }
+
+    /// The operations that make the file match `conversation`.
+    pub(crate) fn sync(
+        &mut self,
+        conversation: &Conversation,
+        meta: &SyncMeta<'_>,
+        now: i64,
+    ) -> Vec<Op> {
+        let mut ops = Vec::new();
+        if std::mem::take(&mut self.detach_next) {
+            ops.extend(self.detach());
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        let mut new: Vec<&Message> = Vec::new();
+        let mut changed: Vec<&Message> = Vec::new();
+        let mut tracked_present = false;
+        for m in conversation.all_messages() {
+            self.max_seen = self.max_seen.max(m.id.0);
+            if m.id.0 <= self.floor {
+                continue;
+            }
+            match self.saved.get_mut(&m.id) {
+                Some(s) => {
+                    s.seen = generation;
+                    tracked_present = true;
+                    if s.rev != m.rev || s.parent != m.parent {
+                        changed.push(m);
+                    }
+                }
+                None => new.push(m),
+            }
+        }
+        if !self.saved.is_empty() && !tracked_present {
+            // Everything saved left at once: a failed first turn (dropped),
+            // or the conversation was cleared (kept; a new row follows).
+            if self.is_failed_first_turn() {
+                ops.extend(self.drop_conversation());
+            } else {
+                ops.extend(self.detach());
+                new.retain(|m| m.id.0 > self.floor);
+            }
+        }
+        if self.conversation.is_none() {
+            if !new.iter().any(|m| m.role != Role::System) {
+                return ops;
+            }
+            let uid = new_uid(now);
+            ops.push(Op::Conversation {
+                uid: uid.clone(),
+                model: Some(meta.model.to_string()),
+                base_url: Some(meta.base_url.to_string()),
+                at: now,
+            });
+            self.conversation = Some(uid);
+        }
+        let conv_uid = self.conversation.clone().unwrap_or_default();
+        new.sort_by_key(|m| m.id);
+        for m in new {
+            let parent = m.parent.and_then(|p| self.uid_of(p)).map(str::to_string);
+            let uid = new_uid(now);
+            ops.push(Op::Insert {
+                conversation: conv_uid.clone(),
+                uid: uid.clone(),
+                parent,
+                role: stored_role(m.role).as_str().to_string(),
+                content: m.content.clone(),
+                state: state_of(m).as_str().to_string(),
+                model: m.model.clone(),
+                finish_reason: m.finish_note.clone(),
+                error: m.error.clone(),
+                skipped: m.skipped,
+                at: now,
+            });
+            self.saved.insert(m.id, saved_of(m, uid, generation));
+        }
+        for m in changed {
+            self.diff(m, &mut ops);
+        }
+        let mut gone: Vec<MessageId> = self
+            .saved
+            .iter()
+            .filter(|(_, s)| s.seen != generation)
+            .map(|(id, _)| *id)
+            .collect();
+        gone.sort_by(|a, b| b.cmp(a));
+        for id in &gone {
+            if let Some(s) = self.saved.remove(id) {
+                ops.push(Op::Delete { message: s.uid });
+            }
+        }
+        if !gone.is_empty() && !self.saved.values().any(|s| s.role != Role::System) {
+            // Only a system prompt is left: an empty conversation is not kept.
+            ops.push(Op::DeleteConversation { uid: conv_uid });
+            self.reset();
+            return ops;
+        }
+        let head = conversation.head().filter(|h| self.saved.contains_key(h));
+        if head != self.head {
+            ops.push(Op::Head {
+                conversation: conv_uid,
+                head: head.and_then(|h| self.uid_of(h)).map(str::to_string),
+                at: now,
+            });
+            self.head = head;
+        }
+        ops
+    }
+
+    /// The saved messages are one question and empty answers: a first turn
+    /// whose request failed (its text went back into the input box).
+    fn is_failed_first_turn(&self) -> bool {
+        let users = self.saved.values().filter(|s| s.role == Role::User).count();
+        users <= 1
+            && self.saved.values().all(|s| match s.role {
+                Role::User => true,
+                Role::Assistant => s.len == 0,
+                Role::System => false,
+            })
+    }
+
+    fn drop_conversation(&mut self) -> Vec<Op> {
+        let ops = self
+            .conversation
+            .clone()
+            .map(|uid| Op::DeleteConversation { uid })
+            .into_iter()
+            .collect();
+        self.reset();
+        ops
+    }
+
+    fn diff(&mut self, m: &Message, ops: &mut Vec<Op>) {
+        let parent_uid = m.parent.and_then(|p| self.uid_of(p)).map(str::to_string);
+        let Some(s) = self.saved.get_mut(&m.id) else {
+            return;
+        };
+        if s.parent != m.parent {
+            ops.push(Op::Parent {
+                message: s.uid.clone(),
+                parent: parent_uid,
+            });
+            s.parent = m.parent;
+        }
+        let len = m.content.len();
+        if m.status == MessageStatus::Streaming {
+            let grew = s.status == MessageStatus::Streaming
+                && len > s.len
+                && m.content.is_char_boundary(s.len);
+            if grew {
+                ops.push(Op::Chunk {
+                    message: s.uid.clone(),
+                    seq: s.seq,
+                    text: m.content.get(s.len..).unwrap_or("").to_string(),
+                });
+                s.seq += 1;
+            } else if len != s.len || s.status != MessageStatus::Streaming {
+                // Not an append (or streaming again): write the whole text.
+                ops.push(Op::Finish {
+                    message: s.uid.clone(),
+                    content: m.content.clone(),
+                    state: MessageState::Streaming.as_str().to_string(),
+                    finish_reason: None,
+                    error: None,
+                    skipped: 0,
+                });
+            }
+            s.len = len;
+        } else if s.status != m.status || s.status == MessageStatus::Streaming {
+            ops.push(Op::Finish {
+                message: s.uid.clone(),
+                content: m.content.clone(),
+                state: state_of(m).as_str().to_string(),
+                finish_reason: m.finish_note.clone(),
+                error: m.error.clone(),
+                skipped: m.skipped,
+            });
+            s.len = len;
+            s.hash = hash_of(&m.content);
+        } else {
+            let hash = hash_of(&m.content);
+            if hash != s.hash || len != s.len {
+                ops.push(Op::Content {
+                    message: s.uid.clone(),
+                    content: m.content.clone(),
+                });
+                s.len = len;
+                s.hash = hash;
+            }
+        }
+        s.status = m.status;
+        s.rev = m.rev;
+    }
+}
+
+fn saved_of(m: &Message, uid: String, generation: u64) -> Saved {
+    Saved {
+        uid,
+        rev: m.rev,
+        parent: m.parent,
+        role: m.role,
+        status: m.status,
+        len: m.content.len(),
+        hash: if m.status == MessageStatus::Streaming {
+            0
+        } else {
+            hash_of(&m.content)
+        },
+        seq: 0,
+        seen: generation,
+    }
+}

@@ -1,0 +1,454 @@
+//! The history store: every conversation in one SQLite file (rusqlite,
+//! bundled, FTS5 with the trigram tokenizer), read and written through one
+//! connection with a plain synchronous API. `history` runs it on its own
+//! thread; the CLI uses it directly.
+//!
+//! Invariants: the folder is 0700 and the file is created 0600 *before*
+//! SQLite opens it (so `-wal`/`-shm` inherit the mode); every connection runs
+//! WAL, `synchronous=NORMAL`, foreign keys on, `secure_delete` on and a busy
+//! timeout; every write that touches more than one row is one IMMEDIATE
+//! transaction; a file from a newer kaiwa is opened read-only and never
+//! written; a damaged file is renamed aside (`history.db.corrupt-<time>`),
+//! never deleted; a locked file surfaces as `StoreError::Locked` so the
+//! caller can keep the turn elsewhere. User text never reaches `MATCH`
+//! unquoted. Row ids stay inside; the outside names things by `uid`.
+
+mod chatgpt;
+mod export;
+mod import;
+mod query;
+mod schema;
+mod time;
+mod types;
+pub mod uid;
+mod usage;
+mod write;
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+pub use schema::LATEST as SCHEMA_VERSION;
+pub use time::{iso_utc, now_ms};
+pub use types::{
+    ConversationRow, ConversationSummary, Finish, ImportNote, ImportReport, ImportSource,
+    LedgerRow, LoadedConversation, MessageState, NewMessage, Resolved, SearchHit, StoredMessage,
+    StoredRole, UsageDay, UsageSource,
+};
+
+use crate::paths;
+
+/// How long a statement waits for another writer before `Locked`.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a store operation failed. `Locked`, `ReadOnly`, `DiskFull` and
+/// `Corrupt` are distinct so callers can act on them (spool, go read-only,
+/// keep the conversation in memory, quarantine).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the history file is busy: another kaiwa is writing to it")]
+    Locked,
+    #[error("the history file is read-only")]
+    ReadOnly,
+    #[error("the disk is full")]
+    DiskFull,
+    #[error("the history file is damaged ({0})")]
+    Corrupt(String),
+    #[error("no saved conversation matches {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error("history database error: {0}")]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Locked,
+            Some(ErrorCode::DiskFull) => Self::DiskFull,
+            Some(ErrorCode::ReadOnly) => Self::ReadOnly,
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+                Self::Corrupt(error.to_string())
+            }
+            _ => Self::Sqlite(error),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
+/// One connection to the history file.
+pub struct Store {
+    conn: Connection,
+    path: Option<PathBuf>,
+    read_only: bool,
+    /// Inside `Store::transaction`: steps use savepoints instead of BEGIN.
+    in_tx: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An opened store and what the user should be told about it.
+#[derive(Debug)]
+pub struct Opened {
+    pub store: Store,
+    /// For the status bar or stderr: a moved-aside damaged file, a newer
+    /// file opened read-only.
+    pub notice: Option<String>,
+    pub read_only: bool,
+}
+
+impl Store {
+    /// Opens (creating, migrating, or quarantining) the history file at
+    /// `path`. See the module invariants for what happens to odd files.
+    pub fn open(path: &Path) -> Result<Opened, StoreError> {
+        prepare_file(path)?;
+        match open_rw(path) {
+            Err(StoreError::Corrupt(why)) => {
+                let moved = quarantine(path)?;
+                tracing::warn!(path = %moved.display(), %why, "history file damaged; moved aside");
+                prepare_file(path)?;
+                let mut opened = open_rw(path)?;
+                opened.notice = Some(format!(
+                    "the history file was damaged and was moved to {} (sqlite3 can try to \
+                     recover it: sqlite3 '{}' .recover); a new one was started",
+                    moved.display(),
+                    moved.display()
+                ));
+                Ok(opened)
+            }
+            other => other,
+        }
+    }
+
+    /// A read-only connection (for the history browser and the CLI's
+    /// listings): never writes, never migrates.
+    pub fn open_reader(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::NotFound(path.display().to_string()));
+        }
+        open_read_only(path)
+    }
+
+    /// A private in-memory store (tests, `--no-history` previews).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let mut conn = Connection::open_in_memory()?;
+        apply_pragmas(&conn)?;
+        schema::migrate(&mut conn, None, 0, schema::MIGRATIONS)?;
+        Ok(Self {
+            conn,
+            path: None,
+            read_only: false,
+            in_tx: false,
+        })
+    }
+
+    /// The file, when not in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// How long a write waits for another writer before `Locked`.
+    pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), StoreError> {
+        self.conn.busy_timeout(timeout)?;
+        Ok(())
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        schema::version(&self.conn)
+    }
+
+    /// Runs `f` as one IMMEDIATE transaction (nested calls join it): all of
+    /// it is committed or none.
+    pub fn transaction<R>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if self.in_tx {
+            return f(self);
+        }
+        self.writable()?;
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.in_tx = true;
+        let result = f(self);
+        self.in_tx = false;
+        self.end(result)
+    }
+
+    /// `PRAGMA optimize` and a WAL checkpoint, for a clean exit.
+    pub fn close_cleanly(&self) {
+        if self.read_only {
+            return;
+        }
+        let _ = self.conn.execute_batch("PRAGMA optimize;");
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+
+    /// `PRAGMA quick_check`: Ok when the file reads as sound.
+    pub fn quick_check(&self) -> Result<(), StoreError> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(result))
+        }
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            Err(StoreError::ReadOnly)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One write step that must be atomic: its own IMMEDIATE transaction,
+    /// or a savepoint inside `transaction`.
+    fn atomic<R>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.writable()?;
+        if self.in_tx {
+            self.conn.execute_batch("SAVEPOINT kaiwa_step")?;
+            let result = f(&self.conn);
+            if result.is_err() {
+                let _ = self.conn.execute_batch("ROLLBACK TO kaiwa_step");
+            }
+            self.conn.execute_batch("RELEASE kaiwa_step")?;
+            return result;
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = f(&self.conn);
+        self.end(result)
+    }
+
+    fn end<R>(&self, result: Result<R, StoreError>) -> Result<R, StoreError> {
+        match result {
+            Ok(value) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The folder (0700) and an empty 0600 file, before SQLite sees the path.
+fn prepare_file(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        paths::create_private_dir(dir).map_err(|source| StoreError::Io {
+            context: format!("cannot create the folder {}", dir.display()),
+            source,
+        })?;
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            context: format!("cannot create {}", path.display()),
+            source,
+        }),
+    }
+}
+
+fn apply_pragmas(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+    // journal_mode answers with a row; the rest are silent.
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;
+         PRAGMA journal_size_limit = 67108864;",
+    )?;
+    Ok(())
+}
+
+fn open_rw(path: &Path) -> Result<Opened, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+    // Both read the file: garbage or a truncated file fails here.
+    let version = schema::version(&conn)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    if version > schema::LATEST {
+        drop(conn);
+        let store = open_read_only(path)?;
+        return Ok(Opened {
+            store,
+            notice: Some(format!(
+                "history: read-only ({} is from a newer kaiwa: schema v{version}, this one \
+                 knows v{}); this session is not saved",
+                path.display(),
+                schema::LATEST
+            )),
+            read_only: true,
+        });
+    }
+    apply_pragmas(&conn)?;
+    if let Some(backup) = schema::migrate(&mut conn, Some(path), version, schema::MIGRATIONS)? {
+        tracing::info!(backup = %backup.display(), from = version, "history file migrated");
+    }
+    Ok(Opened {
+        store: Store {
+            conn,
+            path: Some(path.to_path_buf()),
+            read_only: false,
+            in_tx: false,
+        },
+        notice: None,
+        read_only: false,
+    })
+}
+
+fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA query_only = ON;")?;
+    schema::version(&conn)?;
+    Ok(Store {
+        conn,
+        path: Some(path.to_path_buf()),
+        read_only: true,
+        in_tx: false,
+    })
+}
+
+/// Renames `path` (and its `-wal`/`-shm`) to `<name>.corrupt-<time>`;
+/// returns the new path of the main file.
+fn quarantine(path: &Path) -> Result<PathBuf, StoreError> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "history.db".into(), |n| n.to_string_lossy().into_owned());
+    let stamp = time::file_stamp(now_ms());
+    let mut target = path.with_file_name(format!("{name}.corrupt-{stamp}"));
+    let mut n = 1;
+    while target.exists() {
+        n += 1;
+        target = path.with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
+    }
+    std::fs::rename(path, &target).map_err(|source| StoreError::Io {
+        context: format!("cannot move the damaged {} aside", path.display()),
+        source,
+    })?;
+    for suffix in ["-wal", "-shm"] {
+        let side = path.with_file_name(format!("{name}{suffix}"));
+        if side.exists() {
+            let to = target.with_file_name(format!(
+                "{}{suffix}",
+                target
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ));
+            let _ = std::fs::rename(&side, to);
+        }
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_sqlite_has_fts5_and_trigram() {
+        let store = Store::open_in_memory().unwrap();
+        let fts: i64 = store
+            .conn
+            .query_row("SELECT sqlite_compileoption_used('ENABLE_FTS5')", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fts, 1);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migration_steps_run_in_one_go_with_a_private_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let mut opened = Store::open(&path).unwrap();
+        let row = opened
+            .store
+            .create_conversation("m", "http://x", 1000)
+            .unwrap();
+        drop(opened);
+        // A pretend v2 on top of the real v1.
+        let steps = [
+            schema::MIGRATIONS[0],
+            "ALTER TABLE conversations ADD COLUMN pinned INTEGER;",
+        ];
+        let mut conn = Connection::open(&path).unwrap();
+        let backup = schema::migrate(&mut conn, Some(&path), 1, &steps)
+            .unwrap()
+            .unwrap();
+        assert_eq!(schema::version(&conn).unwrap(), 2);
+        let pinned: Option<i64> = conn
+            .query_row(
+                "SELECT pinned FROM conversations WHERE uid = ?1",
+                [&row.uid],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(pinned, None);
+        assert!(backup.to_string_lossy().ends_with("history.db.pre-v2.bak"));
+        let old = Connection::open(&backup).unwrap();
+        assert_eq!(schema::version(&old).unwrap(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A failing step leaves the file at the old version.
+        let bad = [
+            schema::MIGRATIONS[0],
+            "ALTER TABLE conversations ADD COLUMN pinned INTEGER;",
+            "SELECT nonsense FROM nowhere;",
+        ];
+        assert!(schema::migrate(&mut conn, Some(&path), 2, &bad).is_err());
+        assert_eq!(schema::version(&conn).unwrap(), 2);
+    }
+}

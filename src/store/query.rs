@@ -1,0 +1,533 @@
+//! Reads: the paginated list, full-text search, resolving a user's `ID`,
+//! the most recently active conversation, and loading one whole tree.
+//!
+//! Invariants: the list is keyset-paginated on `(last_active_at, id)` so any
+//! page costs the same; search quotes every user term before it reaches
+//! `MATCH` (a query can find nothing, never raise an SQL error); terms under
+//! three characters, which the trigram index cannot see, are matched with
+//! `instr()`; a loaded tree lists parents before children.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+
+use super::{
+    ConversationSummary, LoadedConversation, MessageState, Resolved, SearchHit, Store, StoreError,
+    StoredMessage, StoredRole,
+};
+
+/// The columns `summary` reads, in order (10 of them).
+pub(crate) const SUMMARY: &str = "c.id, c.uid, c.title, c.preview, c.model, c.created_at, \
+     c.last_active_at, \
+     strftime('%Y-%m-%d %H:%M', c.last_active_at / 1000, 'unixepoch', 'localtime'), \
+     c.archived_at IS NOT NULL, \
+     (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)";
+const SUMMARY_COLUMNS: usize = 10;
+
+/// Snippet markers: private-use characters that never reach the user.
+const MARK_START: char = '\u{E000}';
+const MARK_END: char = '\u{E001}';
+
+pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
+    Ok(ConversationSummary {
+        id: row.get(0)?,
+        uid: row.get(1)?,
+        title: row.get(2)?,
+        preview: row.get(3)?,
+        model: row.get(4)?,
+        created_at_ms: row.get(5)?,
+        last_active_at_ms: row.get(6)?,
+        last_active_local: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+        archived: row.get(8)?,
+        message_count: row.get::<_, i64>(9)?.try_into().unwrap_or(0),
+    })
+}
+
+/// The words of a search: whitespace separates terms; `"…"` keeps a phrase
+/// together; an unbalanced quote is dropped. Empty terms are dropped too.
+pub(crate) fn terms(query: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = query;
+    loop {
+        rest = rest.trim_start();
+        let Some(first) = rest.chars().next() else {
+            break;
+        };
+        if first == '"' {
+            let after = rest.get(1..).unwrap_or("");
+            if let Some(end) = after.find('"') {
+                let phrase = after.get(..end).unwrap_or("").trim();
+                if !phrase.is_empty() {
+                    out.push(phrase.to_string());
+                }
+                rest = after.get(end + 1..).unwrap_or("");
+            } else {
+                rest = after;
+            }
+            continue;
+        }
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '"')
+            .unwrap_or(rest.len());
+        let (word, tail) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        out.push(word.to_string());
+        rest = tail;
+    }
+    let mut seen = HashSet::new();
+    out.retain(|t| {
+        let clean = !t.chars().all(char::is_control);
+        clean && seen.insert(t.to_lowercase())
+    });
+    out
+}
+
+/// One FTS5 phrase: the term in double quotes, inner quotes doubled.
+fn phrase(term: &str) -> String {
+    let cleaned: String = term.chars().filter(|c| *c != '\0').collect();
+    format!("\"{}\"", cleaned.replace('"', "\"\""))
+}
+
+impl Store {
+    /// One page of conversations, most recently active first: archived ones
+    /// or the others. `before` is the previous page's last `cursor()`.
+    pub fn list(
+        &self,
+        archived: bool,
+        limit: usize,
+        before: Option<(i64, i64)>,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = if let Some((at, id)) = before {
+            let sql = format!(
+                "SELECT {SUMMARY} FROM conversations c
+                 WHERE (c.archived_at IS NOT NULL) = ?1 AND (c.last_active_at, c.id) < (?2, ?3)
+                 ORDER BY c.last_active_at DESC, c.id DESC LIMIT ?4"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            stmt.query_map(params![archived, at, id, limit], summary)?
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            let sql = format!(
+                "SELECT {SUMMARY} FROM conversations c
+                 WHERE (c.archived_at IS NOT NULL) = ?1
+                 ORDER BY c.last_active_at DESC, c.id DESC LIMIT ?2"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            stmt.query_map(params![archived, limit], summary)?
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(rows)
+    }
+
+    /// Every conversation's uid, oldest first (archived ones too).
+    pub fn uids(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT uid FROM conversations ORDER BY created_at, id")?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The summary of conversation `uid`.
+    pub fn summary(&self, uid: &str) -> Result<Option<ConversationSummary>, StoreError> {
+        let sql = format!("SELECT {SUMMARY} FROM conversations c WHERE c.uid = ?1");
+        Ok(self.conn.query_row(&sql, [uid], summary).optional()?)
+    }
+
+    /// The most recently *active* conversation that is not archived.
+    pub fn most_recent(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT uid FROM conversations c WHERE (c.archived_at IS NOT NULL) = 0
+                 ORDER BY c.last_active_at DESC, c.id DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// What the user meant by `text`: a uid, a unique uid prefix of at least
+    /// 4 characters, or an exact title.
+    pub fn resolve(&self, text: &str) -> Result<Resolved, StoreError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Resolved::NotFound);
+        }
+        let lower = text.to_ascii_lowercase();
+        if let Some(found) = self.summary(&lower)? {
+            return Ok(Resolved::Found(found));
+        }
+        let mut found: Vec<ConversationSummary> = Vec::new();
+        if text.chars().count() >= 4 && text.is_ascii() {
+            let sql = format!(
+                "SELECT {SUMMARY} FROM conversations c WHERE c.uid >= ?1 AND c.uid < ?1 || '~'"
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
+            found.extend(
+                stmt.query_map([&lower], summary)?
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        let sql = format!("SELECT {SUMMARY} FROM conversations c WHERE c.title = ?1");
+        let mut stmt = self.conn.prepare(&sql)?;
+        for s in stmt.query_map([text], summary)? {
+            let s = s?;
+            if !found.iter().any(|f| f.id == s.id) {
+                found.push(s);
+            }
+        }
+        found.sort_by_key(|s| std::cmp::Reverse(s.cursor()));
+        Ok(match found.len() {
+            0 => Resolved::NotFound,
+            1 => found.pop().map_or(Resolved::NotFound, Resolved::Found),
+            _ => Resolved::Ambiguous(found),
+        })
+    }
+
+    /// A whole conversation: every message (parents first) and the head.
+    pub fn load(&self, uid: &str) -> Result<LoadedConversation, StoreError> {
+        let sql = format!(
+            "SELECT {SUMMARY}, c.base_url, c.source, c.source_id, c.head_id
+             FROM conversations c WHERE c.uid = ?1"
+        );
+        let found = self
+            .conn
+            .query_row(&sql, [uid], |row| {
+                Ok((
+                    summary(row)?,
+                    row.get::<_, Option<String>>(SUMMARY_COLUMNS)?,
+                    row.get::<_, String>(SUMMARY_COLUMNS + 1)?,
+                    row.get::<_, Option<String>>(SUMMARY_COLUMNS + 2)?,
+                    row.get::<_, Option<i64>>(SUMMARY_COLUMNS + 3)?,
+                ))
+            })
+            .optional()?;
+        let Some((summary, base_url, source, source_id, head)) = found else {
+            return Err(StoreError::NotFound(uid.to_string()));
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, uid, parent_id, role, content, state, model, finish_reason, error,
+             skipped, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id",
+        )?;
+        let messages = stmt
+            .query_map([summary.id], |row| {
+                let role: String = row.get(3)?;
+                let state: String = row.get(5)?;
+                Ok(StoredMessage {
+                    id: row.get(0)?,
+                    uid: row.get(1)?,
+                    parent: row.get(2)?,
+                    role: StoredRole::parse(&role).unwrap_or(StoredRole::Tool),
+                    content: row.get(4)?,
+                    state: MessageState::parse(&state).unwrap_or(MessageState::Interrupted),
+                    model: row.get(6)?,
+                    finish_reason: row.get(7)?,
+                    error: row.get(8)?,
+                    skipped: row.get::<_, i64>(9)?.try_into().unwrap_or(0),
+                    created_at_ms: row.get(10)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LoadedConversation {
+            summary,
+            base_url,
+            source,
+            source_id,
+            head,
+            messages: parents_first(messages),
+        })
+    }
+
+    /// Conversations whose saved text contains every term of `query`
+    /// (case-insensitive), best match first, one hit per conversation with
+    /// a snippet. An empty query finds nothing.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let terms = terms(query);
+        if terms.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (long, short): (Vec<&String>, Vec<&String>) =
+            terms.iter().partition(|t| t.chars().count() >= 3);
+        let result = if long.is_empty() {
+            self.search_short(&short, limit)
+        } else {
+            self.search_fts(&long, &short, limit)
+        };
+        match result {
+            // Quoting makes any query valid; should SQLite still object,
+            // the answer is "nothing found", not an error.
+            Err(StoreError::Sqlite(e)) => {
+                tracing::warn!(error = %e, "search query failed");
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    fn search_fts(
+        &self,
+        long: &[&String],
+        short: &[&String],
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let expr = long
+            .iter()
+            .map(|t| phrase(t))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let mut args: Vec<Value> = vec![Value::Text(expr)];
+        let mut filters = String::new();
+        for term in short {
+            args.push(Value::Text(term.to_lowercase()));
+            let _ = write!(filters, " AND instr(lower(m.content), ?{}) > 0", args.len());
+        }
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let limit_arg = args.len();
+        let sql = format!(
+            "WITH hits AS (
+               SELECT m.conversation_id AS cid, m.id AS mid, m.uid AS muid,
+                      messages_fts.rank AS score,
+                      snippet(messages_fts, 0, char(57344), char(57345), '…', 16) AS snip
+               FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+               WHERE messages_fts MATCH ?1{filters}
+             ), ranked AS (
+               SELECT cid, muid, score, snip,
+                      row_number() OVER (PARTITION BY cid ORDER BY score, mid DESC) AS rn,
+                      count(*) OVER (PARTITION BY cid) AS n
+               FROM hits
+             )
+             SELECT {SUMMARY}, ranked.muid, ranked.snip, ranked.n
+             FROM ranked JOIN conversations c ON c.id = ranked.cid
+             WHERE ranked.rn = 1
+             ORDER BY ranked.score, c.last_active_at DESC
+             LIMIT ?{limit_arg}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
+            Ok((
+                summary(row)?,
+                row.get::<_, String>(SUMMARY_COLUMNS)?,
+                row.get::<_, Option<String>>(SUMMARY_COLUMNS + 1)?,
+                row.get::<_, i64>(SUMMARY_COLUMNS + 2)?,
+            ))
+        })?;
+        let mut hits = Vec::new();
+        for row in rows {
+            let (conversation, message_uid, snip, n) = row?;
+            let (snippet, mut highlights) = parse_snippet(snip.as_deref().unwrap_or(""));
+            for term in short {
+                highlights.extend(find_all(&snippet, term));
+            }
+            highlights.sort_by_key(|r| r.start);
+            hits.push(SearchHit {
+                conversation,
+                message_uid,
+                snippet,
+                highlights,
+                matches: n.try_into().unwrap_or(0),
+            });
+        }
+        Ok(hits)
+    }
+
+    fn search_short(&self, short: &[&String], limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let mut args: Vec<Value> = Vec::new();
+        let mut filters = String::new();
+        for term in short {
+            args.push(Value::Text(term.to_lowercase()));
+            let _ = write!(filters, " AND instr(lower(m.content), ?{}) > 0", args.len());
+        }
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let limit_arg = args.len();
+        let sql = format!(
+            "WITH hits AS (
+               SELECT m.conversation_id AS cid, m.id AS mid, m.uid AS muid FROM messages m
+               WHERE m.role IN ('user','assistant') AND m.state <> 'streaming'{filters}
+             ), ranked AS (
+               SELECT cid, mid, muid,
+                      row_number() OVER (PARTITION BY cid ORDER BY mid DESC) AS rn,
+                      count(*) OVER (PARTITION BY cid) AS n
+               FROM hits
+             )
+             SELECT {SUMMARY}, ranked.muid, ranked.mid, ranked.n
+             FROM ranked JOIN conversations c ON c.id = ranked.cid
+             WHERE ranked.rn = 1
+             ORDER BY c.last_active_at DESC, c.id DESC
+             LIMIT ?{limit_arg}"
+        );
+        let found = {
+            let mut stmt = self.conn.prepare(&sql)?;
+            stmt.query_map(params_from_iter(args.iter()), |row| {
+                Ok((
+                    summary(row)?,
+                    row.get::<_, String>(SUMMARY_COLUMNS)?,
+                    row.get::<_, i64>(SUMMARY_COLUMNS + 1)?,
+                    row.get::<_, i64>(SUMMARY_COLUMNS + 2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut hits = Vec::new();
+        for (conversation, message_uid, mid, n) in found {
+            let content: String = self.conn.query_row(
+                "SELECT content FROM messages WHERE id = ?1",
+                [mid],
+                |row| row.get(0),
+            )?;
+            let (snippet, highlights) = make_snippet(&content, short);
+            hits.push(SearchHit {
+                conversation,
+                message_uid,
+                snippet,
+                highlights,
+                matches: n.try_into().unwrap_or(0),
+            });
+        }
+        Ok(hits)
+    }
+}
+
+/// Orders a conversation's messages parents first (breadth-first from the
+/// roots, siblings by id). A message whose parent is missing counts as a
+/// root, so nothing is ever dropped.
+fn parents_first(messages: Vec<StoredMessage>) -> Vec<StoredMessage> {
+    let ids: HashSet<i64> = messages.iter().map(|m| m.id).collect();
+    let mut children: HashMap<Option<i64>, Vec<usize>> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        let parent = m.parent.filter(|p| ids.contains(p) && *p != m.id);
+        children.entry(parent).or_default().push(i);
+    }
+    let mut order: Vec<usize> = Vec::with_capacity(messages.len());
+    let mut queue: VecDeque<usize> = children.get(&None).cloned().unwrap_or_default().into();
+    let mut placed = vec![false; messages.len()];
+    loop {
+        while let Some(i) = queue.pop_front() {
+            if placed.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(p) = placed.get_mut(i) {
+                *p = true;
+            }
+            order.push(i);
+            if let Some(m) = messages.get(i)
+                && let Some(kids) = children.get(&Some(m.id))
+            {
+                queue.extend(kids.iter().copied());
+            }
+        }
+        // Anything unplaced sits in a cycle: break it at its oldest message.
+        match placed.iter().position(|p| !p) {
+            Some(i) => queue.push_back(i),
+            None => break,
+        }
+    }
+    let mut slots: Vec<Option<StoredMessage>> = messages.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(slots.len());
+    let mut seen: HashSet<i64> = HashSet::new();
+    for i in order {
+        if let Some(mut m) = slots.get_mut(i).and_then(Option::take) {
+            if m.parent.is_some_and(|p| !seen.contains(&p)) {
+                m.parent = None;
+            }
+            seen.insert(m.id);
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Splits FTS5's `snippet()` output into text and highlighted byte ranges;
+/// newlines become spaces so a hit is one line.
+fn parse_snippet(raw: &str) -> (String, Vec<Range<usize>>) {
+    let mut text = String::with_capacity(raw.len());
+    let mut ranges = Vec::new();
+    let mut start = None;
+    for c in raw.chars() {
+        match c {
+            MARK_START => start = Some(text.len()),
+            MARK_END => {
+                if let Some(s) = start.take() {
+                    ranges.push(s..text.len());
+                }
+            }
+            '\n' | '\r' | '\t' => text.push(' '),
+            _ => text.push(c),
+        }
+    }
+    (text, ranges)
+}
+
+/// Byte ranges of `term` in `text`, ASCII case-insensitive.
+fn find_all(text: &str, term: &str) -> Vec<Range<usize>> {
+    let hay = text.to_ascii_lowercase();
+    let needle = term.to_ascii_lowercase();
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    hay.match_indices(&needle)
+        .map(|(i, m)| i..i + m.len())
+        .collect()
+}
+
+/// A snippet around the first match of any term: about 40 characters
+/// before and 80 after, on one line.
+fn make_snippet(content: &str, terms: &[&String]) -> (String, Vec<Range<usize>>) {
+    let first = terms
+        .iter()
+        .filter_map(|t| find_all(content, t).into_iter().next())
+        .min_by_key(|r| r.start)
+        .map_or(0, |r| r.start);
+    let chars: Vec<(usize, char)> = content.char_indices().collect();
+    let at = chars.iter().position(|(i, _)| *i >= first).unwrap_or(0);
+    let from = at.saturating_sub(40);
+    let to = (at + 80).min(chars.len());
+    let mut text = String::new();
+    if from > 0 {
+        text.push('…');
+    }
+    for (_, c) in chars.get(from..to).unwrap_or(&[]) {
+        text.push(if matches!(c, '\n' | '\r' | '\t') {
+            ' '
+        } else {
+            *c
+        });
+    }
+    if to < chars.len() {
+        text.push('…');
+    }
+    let mut highlights: Vec<Range<usize>> = terms.iter().flat_map(|t| find_all(&text, t)).collect();
+    highlights.sort_by_key(|r| r.start);
+    (text, highlights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_quote_and_split() {
+        assert_eq!(terms("  hello   world "), ["hello", "world"]);
+        assert_eq!(terms("\"new york\" pizza"), ["new york", "pizza"]);
+        assert_eq!(terms("\"unbalanced quote"), ["unbalanced", "quote"]);
+        assert_eq!(terms("\""), Vec::<String>::new());
+        assert_eq!(terms(""), Vec::<String>::new());
+        assert_eq!(terms("NEAR( * - AND"), ["NEAR(", "*", "-", "AND"]);
+        assert_eq!(terms("a A a"), ["a"]);
+        assert_eq!(phrase("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn snippets_mark_matches() {
+        let (text, ranges) = parse_snippet("…the \u{E000}東京\u{E001}\nx");
+        assert_eq!(text, "…the 東京 x");
+        assert_eq!(text.get(ranges[0].clone()), Some("東京"));
+        let t = "ok".to_string();
+        let (text, ranges) = make_snippet("first line\nsay OK twice ok", &[&t]);
+        assert_eq!(text, "first line say OK twice ok");
+        assert_eq!(ranges.len(), 2);
+    }
+}

@@ -1,0 +1,457 @@
+//! Writes: conversations, messages (insert, stream chunks, finish, edit,
+//! re-parent, delete), the head pointer, titles, archive, delete, the usage
+//! ledger and crash recovery.
+//!
+//! Invariants: each method is atomic (its own IMMEDIATE transaction, or a
+//! savepoint inside `Store::transaction`); inserting a uid that exists is a
+//! no-op returning the existing row, so replaying a spool is harmless; a
+//! streaming answer's text is its `content` plus its chunks in `seq` order,
+//! and finishing or recovering it folds the chunks into `content` and drops
+//! them in the same transaction; no message is ever left pointing at a
+//! parent in another conversation.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::uid::new_uid;
+use super::{
+    ConversationRow, Finish, LedgerRow, MessageState, NewMessage, Store, StoreError, StoredRole,
+};
+
+/// The first line of a question, at most 120 characters: the list's preview.
+pub(crate) fn preview_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut out: String = line.chars().take(120).collect();
+    if line.chars().nth(120).is_some() {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
+impl Store {
+    /// A new, empty conversation.
+    pub fn create_conversation(
+        &mut self,
+        model: &str,
+        base_url: &str,
+        now_ms: i64,
+    ) -> Result<ConversationRow, StoreError> {
+        let uid = new_uid(now_ms);
+        self.ensure_conversation(&uid, Some(model), Some(base_url), now_ms)
+    }
+
+    /// The conversation `uid`, created (empty) if it does not exist.
+    pub fn ensure_conversation(
+        &mut self,
+        uid: &str,
+        model: Option<&str>,
+        base_url: Option<&str>,
+        now_ms: i64,
+    ) -> Result<ConversationRow, StoreError> {
+        self.atomic(|conn| {
+            conn.execute(
+                "INSERT INTO conversations (uid, model, base_url, created_at, last_active_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(uid) DO NOTHING",
+                params![uid, model, base_url, now_ms],
+            )?;
+            let id = conn.query_row(
+                "SELECT id FROM conversations WHERE uid = ?1",
+                [uid],
+                |row| row.get(0),
+            )?;
+            Ok(ConversationRow {
+                id,
+                uid: uid.to_string(),
+            })
+        })
+    }
+
+    /// Row id of the conversation `uid`.
+    pub fn conversation_id(&self, uid: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM conversations WHERE uid = ?1",
+                [uid],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Row id of the message `uid`.
+    pub fn message_id(&self, uid: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM messages WHERE uid = ?1", [uid], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Adds a message to conversation `conv`; returns its row id. Bumps the
+    /// conversation's `last_active_at` and sets its preview from the first
+    /// question.
+    pub fn insert_message(&mut self, conv: i64, m: &NewMessage) -> Result<i64, StoreError> {
+        self.atomic(|conn| insert_message(conn, conv, m))
+    }
+
+    /// Journals `text` as piece `seq` of the streaming answer `message`.
+    pub fn append_chunk(&mut self, message: i64, seq: i64, text: &str) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO stream_chunks (message_id, seq, text) VALUES (?1, ?2, ?3)",
+                params![message, seq, text],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Settles an answer: its whole text and how it ended; its chunks go.
+    pub fn finish_message(&mut self, message: i64, finish: &Finish) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            let changed = conn.execute(
+                "UPDATE messages SET content = ?2, state = ?3, finish_reason = ?4, error = ?5,
+                 skipped = ?6 WHERE id = ?1",
+                params![
+                    message,
+                    finish.content,
+                    finish.state.as_str(),
+                    finish.finish_reason,
+                    finish.error,
+                    finish.skipped,
+                ],
+            )?;
+            conn.execute("DELETE FROM stream_chunks WHERE message_id = ?1", [message])?;
+            if changed > 0 {
+                touch_by_message(conn, message, super::now_ms())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes a message's text in place (an edited system or assistant message).
+    pub fn update_content(&mut self, message: i64, content: &str) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            conn.execute(
+                "UPDATE messages SET content = ?2 WHERE id = ?1",
+                params![message, content],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Moves `message` under `parent` (None: a root). The parent must be in
+    /// the same conversation and not below the message.
+    pub fn set_parent(&mut self, message: i64, parent: Option<i64>) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            if let Some(parent) = parent {
+                check_parent(conn, message, parent)?;
+            }
+            conn.execute(
+                "UPDATE messages SET parent_id = ?2 WHERE id = ?1",
+                params![message, parent],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Deletes one message; its children move up to its parent (and the head
+    /// too, if it was the head). Its ledger rows stay, unlinked.
+    pub fn delete_message(&mut self, message: i64) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            let Some((conv, parent)) = conn
+                .query_row(
+                    "SELECT conversation_id, parent_id FROM messages WHERE id = ?1",
+                    [message],
+                    |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?)),
+                )
+                .optional()?
+            else {
+                return Ok(());
+            };
+            conn.execute(
+                "UPDATE messages SET parent_id = ?2 WHERE parent_id = ?1",
+                params![message, parent],
+            )?;
+            conn.execute(
+                "UPDATE conversations SET head_id = ?3 WHERE id = ?1 AND head_id = ?2",
+                params![conv, message, parent],
+            )?;
+            conn.execute("DELETE FROM messages WHERE id = ?1", [message])?;
+            Ok(())
+        })
+    }
+
+    /// Points the conversation's current path at `head` and marks it active.
+    pub fn set_head(
+        &mut self,
+        conv: i64,
+        head: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            if let Some(head) = head {
+                let owner: Option<i64> = conn
+                    .query_row(
+                        "SELECT conversation_id FROM messages WHERE id = ?1",
+                        [head],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if owner != Some(conv) {
+                    return Err(StoreError::Invalid(format!(
+                        "message {head} is not in conversation {conv}"
+                    )));
+                }
+            }
+            conn.execute(
+                "UPDATE conversations SET head_id = ?2,
+                 last_active_at = max(last_active_at, ?3) WHERE id = ?1",
+                params![conv, head, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Adds a request to the usage ledger. An unknown price is stored as
+    /// NULL ("unpriced"), never 0.
+    pub fn record_request(&mut self, row: &LedgerRow) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            conn.execute(
+                "INSERT INTO requests (message_id, started_at, duration_ms, ttft_ms, base_url,
+                 model, input_tokens, cached_tokens, output_tokens, usage_source, cost_nanousd,
+                 price_source, status, usage_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    row.message_id,
+                    row.started_at_ms,
+                    row.duration_ms,
+                    row.ttft_ms,
+                    row.base_url,
+                    row.model,
+                    row.prompt_tokens.and_then(|n| i64::try_from(n).ok()),
+                    row.cached_tokens.and_then(|n| i64::try_from(n).ok()),
+                    row.completion_tokens.and_then(|n| i64::try_from(n).ok()),
+                    row.usage_source.as_str(),
+                    row.cost_usd.and_then(to_nano),
+                    row.price_source,
+                    row.status,
+                    row.usage_json,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// At startup: every answer still marked `streaming` (kaiwa died while
+    /// it arrived) gets the text that was journalled and becomes
+    /// `interrupted`. Returns how many.
+    pub fn recover_interrupted(&mut self) -> Result<usize, StoreError> {
+        self.atomic(|conn| {
+            let ids: Vec<i64> = conn
+                .prepare("SELECT id FROM messages WHERE state = 'streaming'")?
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in &ids {
+                fold_chunks(conn, *id, MessageState::Interrupted)?;
+            }
+            Ok(ids.len())
+        })
+    }
+
+    /// Settles one streaming answer from what was journalled (its content
+    /// plus its chunks) as `state`; a settled answer is left alone.
+    pub fn settle(&mut self, message: i64, state: MessageState) -> Result<(), StoreError> {
+        self.atomic(|conn| fold_chunks(conn, message, state))
+    }
+
+    /// Sets (or with None clears) a conversation's title.
+    pub fn rename(&mut self, uid: &str, title: Option<&str>) -> Result<(), StoreError> {
+        let title = title.map(str::trim).filter(|t| !t.is_empty());
+        self.atomic(|conn| {
+            let n = conn.execute(
+                "UPDATE conversations SET title = ?2 WHERE uid = ?1",
+                params![uid, title],
+            )?;
+            found(n, uid)
+        })
+    }
+
+    /// Archives (hides from the default list) or restores a conversation.
+    pub fn archive(&mut self, uid: &str, archived: bool, now_ms: i64) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            let n = conn.execute(
+                "UPDATE conversations SET archived_at = CASE WHEN ?2 THEN ?3 END WHERE uid = ?1",
+                params![uid, archived, now_ms],
+            )?;
+            found(n, uid)
+        })
+    }
+
+    /// Really deletes a conversation: its messages, their search entries and
+    /// stream chunks go (SQLite's and FTS5's secure-delete overwrite them);
+    /// its ledger rows stay, unlinked.
+    pub fn delete_conversation(&mut self, uid: &str) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            let Some(conv) = conn
+                .query_row(
+                    "SELECT id FROM conversations WHERE uid = ?1",
+                    [uid],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()?
+            else {
+                return Err(StoreError::NotFound(uid.to_string()));
+            };
+            conn.execute(
+                "UPDATE conversations SET head_id = NULL WHERE id = ?1",
+                [conv],
+            )?;
+            // Children first is not needed (parent_id cascades), but one
+            // statement over the conversation keeps the triggers simple.
+            conn.execute("DELETE FROM messages WHERE conversation_id = ?1", [conv])?;
+            conn.execute("DELETE FROM conversations WHERE id = ?1", [conv])?;
+            Ok(())
+        })
+    }
+}
+
+/// `content || chunks`, the given state, chunks dropped; only while streaming.
+fn fold_chunks(conn: &Connection, message: i64, state: MessageState) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE messages SET state = ?2,
+         content = content || coalesce((SELECT group_concat(text, '') FROM
+           (SELECT text FROM stream_chunks WHERE message_id = ?1 ORDER BY seq)), '')
+         WHERE id = ?1 AND state = 'streaming'",
+        params![message, state.as_str()],
+    )?;
+    conn.execute("DELETE FROM stream_chunks WHERE message_id = ?1", [message])?;
+    Ok(())
+}
+
+fn found(changed: usize, uid: &str) -> Result<(), StoreError> {
+    if changed == 0 {
+        Err(StoreError::NotFound(uid.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+/// USD → integer nano-dollars (None for nonsense).
+fn to_nano(usd: f64) -> Option<i64> {
+    if !usd.is_finite() || usd < 0.0 {
+        return None;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "rounded and range-checked just below"
+    )]
+    let nano = (usd * 1e9).round() as i64;
+    (nano >= 0).then_some(nano)
+}
+
+pub(crate) fn insert_message(
+    conn: &Connection,
+    conversation: i64,
+    m: &NewMessage,
+) -> Result<i64, StoreError> {
+    if let Some(uid) = &m.uid {
+        let existing: Option<i64> = conn
+            .query_row("SELECT id FROM messages WHERE uid = ?1", [uid], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+    }
+    if let Some(parent) = m.parent {
+        let owner: Option<i64> = conn
+            .query_row(
+                "SELECT conversation_id FROM messages WHERE id = ?1",
+                [parent],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if owner != Some(conversation) {
+            return Err(StoreError::Invalid(format!(
+                "parent message {parent} is not in conversation {conversation}"
+            )));
+        }
+    }
+    let uid = m.uid.clone().unwrap_or_else(|| new_uid(m.created_at_ms));
+    conn.execute(
+        "INSERT INTO messages (uid, conversation_id, parent_id, role, content, state, model,
+         finish_reason, error, skipped, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            uid,
+            conversation,
+            m.parent,
+            m.role.as_str(),
+            m.content,
+            m.state.as_str(),
+            m.model,
+            m.finish_reason,
+            m.error,
+            m.skipped,
+            m.created_at_ms,
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    if m.role == StoredRole::User {
+        conn.execute(
+            "UPDATE conversations SET preview = ?2 WHERE id = ?1 AND preview = ''",
+            params![conversation, preview_of(&m.content)],
+        )?;
+    }
+    conn.execute(
+        "UPDATE conversations SET last_active_at = max(last_active_at, ?2) WHERE id = ?1",
+        params![conversation, m.created_at_ms],
+    )?;
+    Ok(id)
+}
+
+fn touch_by_message(conn: &Connection, message: i64, now_ms: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE conversations SET last_active_at = max(last_active_at, ?2)
+         WHERE id = (SELECT conversation_id FROM messages WHERE id = ?1)",
+        params![message, now_ms],
+    )?;
+    Ok(())
+}
+
+/// `parent` must exist in `message`'s conversation and not be `message` or
+/// below it.
+fn check_parent(conn: &Connection, message: i64, parent: i64) -> Result<(), StoreError> {
+    let same: Option<bool> = conn
+        .query_row(
+            "SELECT a.conversation_id = b.conversation_id FROM messages a, messages b
+             WHERE a.id = ?1 AND b.id = ?2",
+            params![message, parent],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if same != Some(true) {
+        return Err(StoreError::Invalid(format!(
+            "message {parent} cannot be the parent of {message}"
+        )));
+    }
+    let cycle: bool = conn.query_row(
+        "WITH RECURSIVE up(id) AS (SELECT ?2 UNION SELECT m.parent_id FROM messages m, up
+           WHERE m.id = up.id AND m.parent_id IS NOT NULL)
+         SELECT EXISTS (SELECT 1 FROM up WHERE id = ?1)",
+        params![message, parent],
+        |row| row.get(0),
+    )?;
+    if cycle {
+        return Err(StoreError::Invalid(format!(
+            "message {parent} is below {message}"
+        )));
+    }
+    Ok(())
+}
