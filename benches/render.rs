@@ -19,6 +19,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 
+/// An answer as models write them: a heading, a list, a code block, a table.
+const MARKDOWN_ANSWER: &str = "## 답변\n\nChatGPT는 **대규모 언어 모델**입니다. Here is how:\n\n\
+- first point with `inline code`\n- second point\n  - nested\n\n\
+```rust\nfn main() {\n    println!(\"hello, {}\", 42);\n}\n```\n\n\
+| 이름 | 値 |\n|---|---|\n| 가나다 | 1 |\n\nThe end.";
+
 const PARAGRAPH: &str = "ChatGPT는 OpenAI가 개발한 대규모 언어 모델입니다. It answers questions, \
 writes code and explains things; 日本語の質問にも答えます。 The quick brown fox jumps over the lazy dog.";
 
@@ -138,5 +144,129 @@ fn resize(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, frame, streaming_delta, wrap_long_answer, resize);
+fn key(code: ratatui::crossterm::event::KeyCode) -> Msg {
+    Msg::Key(ratatui::crossterm::event::KeyEvent::from(code))
+}
+
+/// Browsing a 10,000-message transcript: each action plus the frame it
+/// causes must stay well under 16 ms.
+fn browsing(c: &mut Criterion) {
+    use ratatui::crossterm::event::KeyCode;
+    let mut group = c.benchmark_group("browse_10000");
+    let mut app = app_with(10_000);
+    let mut ui = Ui::default();
+    let area = Rect::new(0, 0, 120, 40);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    ui::prepare(&mut ui, &mut app, area);
+    update(&mut app, key(KeyCode::Tab));
+    let mut frame = |app: &mut App, ui: &mut Ui| {
+        ui::prepare(ui, app, area);
+        terminal.draw(|f| ui::draw(ui, app, f)).unwrap();
+    };
+    let mut up = true;
+    group.bench_function("select_move", |b| {
+        b.iter(|| {
+            up = !up;
+            update(&mut app, key(if up { KeyCode::Up } else { KeyCode::Down }));
+            frame(&mut app, &mut ui);
+        });
+    });
+    group.bench_function("page_scroll", |b| {
+        b.iter(|| {
+            up = !up;
+            update(
+                &mut app,
+                key(if up {
+                    KeyCode::PageUp
+                } else {
+                    KeyCode::PageDown
+                }),
+            );
+            frame(&mut app, &mut ui);
+        });
+    });
+    update(&mut app, key(KeyCode::Char('/')));
+    for c in "fox".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    update(&mut app, key(KeyCode::Enter));
+    group.bench_function("search_next_match", |b| {
+        b.iter(|| {
+            update(&mut app, key(KeyCode::Char('n')));
+            frame(&mut app, &mut ui);
+        });
+    });
+    update(&mut app, key(KeyCode::Tab));
+    group.bench_function("type_a_character", |b| {
+        b.iter(|| {
+            update(&mut app, key(KeyCode::Char('a')));
+            frame(&mut app, &mut ui);
+        });
+    });
+    group.finish();
+}
+
+/// A 20,000-token markdown answer streaming: the cost of one more delta
+/// (render of the open block only) at the end of it.
+fn long_streaming_answer(c: &mut Criterion) {
+    let mut app = app_with(10);
+    let mut ui = Ui::default();
+    let area = Rect::new(0, 0, 120, 40);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    app.composer.set_text("write a lot");
+    update(&mut app, key(ratatui::crossterm::event::KeyCode::Enter));
+    let id = RequestId(app.next_request);
+    let now = Instant::now();
+    update(
+        &mut app,
+        Msg::Api {
+            id,
+            event: StreamEvent::Started,
+            at: now,
+        },
+    );
+    // ~80 KB of markdown ≈ 20,000 tokens.
+    let body = MARKDOWN_ANSWER.repeat(200);
+    update(
+        &mut app,
+        Msg::Api {
+            id,
+            event: StreamEvent::Delta(body),
+            at: now,
+        },
+    );
+    update(
+        &mut app,
+        Msg::Api {
+            id,
+            event: StreamEvent::Delta("\n\nTail paragraph".into()),
+            at: now,
+        },
+    );
+    ui::prepare(&mut ui, &mut app, area);
+    c.bench_function("stream_delta_after_20k_tokens_markdown", |b| {
+        b.iter(|| {
+            update(
+                &mut app,
+                Msg::Api {
+                    id,
+                    event: StreamEvent::Delta(" more".into()),
+                    at: now,
+                },
+            );
+            ui::prepare(&mut ui, &mut app, area);
+            terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
+        });
+    });
+}
+
+criterion_group!(
+    benches,
+    frame,
+    streaming_delta,
+    wrap_long_answer,
+    resize,
+    browsing,
+    long_streaming_answer
+);
 criterion_main!(benches);

@@ -24,3 +24,6 @@ pub use update::{Update, update};
 
 #[cfg(test)]
 mod update_tests;
+
+#[cfg(test)]
+mod browse_tests;

@@ -408,7 +408,10 @@ fn rebuild(loaded: &LoadedConversation, floor: u64) -> (Conversation, HashMap<Me
             ..template
         });
     }
-    let head = loaded.head.and_then(|h| ids.get(&h).copied().flatten());
+    let head = loaded
+        .path()
+        .last()
+        .and_then(|h| ids.get(&h.id).copied().flatten());
     (Conversation::from_saved(messages, head), uids)
 }
 

@@ -105,7 +105,7 @@ async fn event_loop(
     rx: &mut mpsc::UnboundedReceiver<Msg>,
 ) -> io::Result<()> {
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.clear()?;
+    full_redraw(&mut terminal)?;
     let mut events = EventStream::new();
     let mut ui = Ui::default();
     let mut pacer = FramePacer::default();
@@ -181,7 +181,7 @@ fn run_effect(
         Effect::SetMouseCapture(on) => {
             terminal::set_mouse(on)?;
             // Some terminals redraw on mode changes; repaint everything.
-            terminal.clear()?;
+            full_redraw(terminal)?;
         }
         Effect::Copy { text, what } => {
             copy(&text);
@@ -189,7 +189,7 @@ fn run_effect(
         }
         Effect::OpenEditor { text } => {
             let result = tokio::task::block_in_place(|| edit_outside(&text, &ctx.state_dir));
-            terminal.clear()?;
+            full_redraw(terminal)?;
             let _ = tx.send(Msg::EditorClosed(result));
         }
         Effect::SavePrompt(prompt) => {
@@ -279,6 +279,14 @@ fn draw(
     let result = terminal.draw(|frame| ui::draw(ui, app, frame));
     let _ = execute!(io::stdout(), EndSynchronizedUpdate);
     result.map(|_| ())
+}
+
+/// Clear the screen and make the next frame repaint every cell. Not
+/// `Terminal::clear`, which asks the terminal for the cursor position and
+/// fails after 2 s on terminals that never answer.
+fn full_redraw(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> io::Result<()> {
+    let size = terminal.size()?;
+    terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

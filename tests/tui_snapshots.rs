@@ -56,7 +56,13 @@ fn settings() -> Settings {
     }
 }
 
+fn kaiwa_estimate_warm_up() {
+    kaiwa::chat::estimate::warm_up("gpt-4o-mini");
+}
+
 fn new_app() -> App {
+    // Exact tokenizer figures, as in a running kaiwa once its tables are built.
+    kaiwa_estimate_warm_up();
     App::new(settings(), PriceTable::default())
 }
 
@@ -267,6 +273,7 @@ fn korean_app() -> App {
 
 #[test]
 fn first_run_panel() {
+    kaiwa_estimate_warm_up();
     let mut app = App::new(
         Settings {
             needs_key: true,
@@ -646,6 +653,7 @@ fn halfwidth_kana_and_emoji() {
 
 #[test]
 fn system_prompt_and_multiline_input() {
+    kaiwa_estimate_warm_up();
     let mut app = App::new(
         Settings {
             system: Some("일본어로 대답해 주세요.".into()),

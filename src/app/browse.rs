@@ -31,7 +31,8 @@ fn select_index(app: &mut App, index: usize) {
     }
 }
 
-/// Tab / Alt+Up from the input: select the last message.
+/// Tab / Alt+Up from the input: select the last message (SPEC), not the
+/// one selected the last time — a new answer may have arrived since.
 pub fn focus_transcript(app: &mut App) -> Update {
     let count = app.conversation.len();
     if count == 0 {
@@ -39,8 +40,7 @@ pub fn focus_transcript(app: &mut App) -> Update {
         return Update::changed();
     }
     app.focus = Focus::Transcript;
-    let index = app.selected_index().unwrap_or(count - 1);
-    select_index(app, index);
+    select_index(app, count - 1);
     app.notice = None;
     Update::changed()
 }
@@ -87,7 +87,12 @@ pub fn run(app: &mut App, command: Command) -> Update {
             let Some(message) = selected else {
                 return Update::unchanged();
             };
-            if app.in_flight.is_some() && message.role == Role::User {
+            // A question would be resent, and the answer still arriving
+            // would be saved over by a stale copy of itself.
+            let streaming_into = app.in_flight.as_ref().map(|f| f.message);
+            if (app.in_flight.is_some() && message.role == Role::User)
+                || streaming_into == Some(message.id)
+            {
                 notice(app, "an answer is streaming — Esc stops it before editing");
                 return Update::changed();
             }
@@ -140,6 +145,10 @@ pub fn run(app: &mut App, command: Command) -> Update {
                 }
                 notice(app, "message deleted — u undoes");
             }
+        }
+        Command::UndoDelete if app.in_flight.is_some() => {
+            // Putting a message back would reshape the path under the stream.
+            notice(app, "an answer is streaming — Esc stops it first");
         }
         Command::UndoDelete => match app.conversation.undo_delete() {
             Some(index) => {

@@ -227,8 +227,8 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str) {
     let usage = match &flight.usage {
         Some(u) => RequestUsage::from_server(u, &flight.model, &app.prices),
         None => RequestUsage::estimated(
-            estimate::prompt_tokens(&flight.model, &flight.sent),
-            estimate::text_tokens(&flight.model, answer),
+            estimate::prompt_tokens_now(&flight.model, &flight.sent),
+            estimate::text_tokens_now(&flight.model, answer),
             &flight.model,
             &app.prices,
         ),
@@ -328,6 +328,17 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
             format!("{}\n{}", question.content, app.composer.text())
         };
         app.composer.set_text(&restored);
+        // An edited question stays an edit of the original: Enter resends
+        // it from the same place, not as a new turn after the old branch.
+        if let Some(old) = flight.restore
+            && app.editing.is_none()
+        {
+            app.editing = Some(EditTarget {
+                id: old,
+                role: Role::User,
+            });
+            app.compose_role = Role::User;
+        }
     }
     if let Some(old) = flight.restore {
         app.conversation.extend_with_branch(old);

@@ -140,7 +140,13 @@ fn settings() -> Settings {
     }
 }
 
+fn kaiwa_estimate_warm_up() {
+    crate::chat::estimate::warm_up("gpt-4o-mini");
+}
+
 fn new_app() -> App {
+    // Exact tokenizer figures, as in a running kaiwa once its tables are built.
+    kaiwa_estimate_warm_up();
     App::new(settings(), PriceTable::default())
 }
 
@@ -302,6 +308,7 @@ fn enter_sends_the_whole_conversation_with_settings() {
 
 #[test]
 fn no_system_prompt_and_no_sampling_settings() {
+    kaiwa_estimate_warm_up();
     let mut app = App::new(
         Settings {
             system: None,
@@ -352,6 +359,7 @@ fn enter_while_streaming_keeps_the_text_and_says_how_to_stop() {
 
 #[test]
 fn enter_without_a_key_explains_instead_of_sending() {
+    kaiwa_estimate_warm_up();
     let mut app = App::new(
         Settings {
             needs_key: true,

@@ -48,9 +48,50 @@ pub fn prompt_tokens(model: &str, messages: &[ChatMessage]) -> u64 {
     total
 }
 
-/// Build the tokenizer tables ahead of need (≈100 ms), off the UI thread.
+/// Set once `warm_up` has built the tables.
+static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Build the tokenizer tables ahead of need (≈100 ms, seconds on a loaded
+/// machine), off the UI thread.
 pub fn warm_up(model: &str) {
     let _ = bpe_for(model);
+    let _ = tiktoken_rs::cl100k_base_singleton();
+    WARM.store(true, std::sync::atomic::Ordering::Release);
+}
+
+/// A rough count that needs no tables: about 4 bytes of Latin text or one
+/// CJK character per token. Used only until the tables are built, so the
+/// event loop never waits for them (the figure is marked `~` either way).
+fn rough_tokens(text: &str) -> u64 {
+    let wide = text.chars().filter(|c| u32::from(*c) >= 0x1100).count() as u64;
+    let narrow_bytes = text
+        .chars()
+        .filter(|c| u32::from(*c) < 0x1100)
+        .map(char::len_utf8)
+        .sum::<usize>() as u64;
+    wide + narrow_bytes.div_ceil(4)
+}
+
+/// `text_tokens`, without ever blocking on the tokenizer tables.
+pub fn text_tokens_now(model: &str, text: &str) -> u64 {
+    if WARM.load(std::sync::atomic::Ordering::Acquire) {
+        text_tokens(model, text)
+    } else {
+        rough_tokens(text)
+    }
+}
+
+/// `prompt_tokens`, without ever blocking on the tokenizer tables.
+pub fn prompt_tokens_now(model: &str, messages: &[ChatMessage]) -> u64 {
+    if WARM.load(std::sync::atomic::Ordering::Acquire) {
+        prompt_tokens(model, messages)
+    } else {
+        REPLY_PRIMING
+            + messages
+                .iter()
+                .map(|m| TOKENS_PER_MESSAGE + 1 + rough_tokens(&m.content))
+                .sum::<u64>()
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! read one conversation at a time; zip entries are read in memory, and
 //! only `conversations*.json` entries with safe names are looked at.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{Cursor, Read};
 use std::ops::ControlFlow;
@@ -120,7 +120,12 @@ impl Store {
             if file.is_dir() || file.is_symlink() {
                 continue;
             }
-            // enclosed_name rejects absolute paths and `..`.
+            // Relative names only: no `..`, no backslashes or drive letters
+            // (enclosed_name alone would turn `/abs/x` into `abs/x`).
+            let raw = file.name().map(|n| n.to_string()).unwrap_or_default();
+            if !safe_entry_name(&raw) {
+                continue;
+            }
             let Some(path) = file.enclosed_name() else {
                 continue;
             };
@@ -426,6 +431,15 @@ fn add_missing<'m>(
     Ok((rows, added))
 }
 
+/// A zip entry name that stays inside the archive's folder.
+fn safe_entry_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && !name.contains(':')
+        && !name.split('/').any(|part| part == "..")
+}
+
 /// `conversations.json` or `conversations-000.json`.
 fn is_conversations_file(base: &str) -> bool {
     if base == "conversations.json" {
@@ -436,25 +450,33 @@ fn is_conversations_file(base: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Orders messages parents first; a parent named but absent from the list
-/// stays as a reference (it may already be stored).
+/// Orders messages parents first, otherwise keeping the given order (so
+/// an export imports with the same sibling order); a parent named but
+/// absent from the list stays as a reference (it may already be stored).
 fn parents_first(messages: &[IncomingMessage]) -> Result<Vec<&IncomingMessage>, StoreError> {
     let uids: HashSet<&str> = messages.iter().map(|m| m.uid.as_str()).collect();
     if uids.len() != messages.len() {
         return Err(StoreError::Invalid("two messages share a uid".to_string()));
     }
-    let mut children: HashMap<Option<&str>, Vec<&IncomingMessage>> = HashMap::new();
+    let mut out: Vec<&IncomingMessage> = Vec::with_capacity(messages.len());
+    let mut placed: HashSet<&str> = HashSet::new();
+    let mut waiting: HashMap<&str, Vec<&IncomingMessage>> = HashMap::new();
     for m in messages {
-        let parent = m.parent_uid.as_deref().filter(|p| uids.contains(p));
-        children.entry(parent).or_default().push(m);
-    }
-    let mut out = Vec::with_capacity(messages.len());
-    let mut queue: VecDeque<&IncomingMessage> =
-        children.get(&None).cloned().unwrap_or_default().into();
-    while let Some(m) = queue.pop_front() {
-        out.push(m);
-        if let Some(kids) = children.get(&Some(m.uid.as_str())) {
-            queue.extend(kids.iter().copied());
+        match m.parent_uid.as_deref() {
+            Some(p) if uids.contains(p) && !placed.contains(p) => {
+                waiting.entry(p).or_default().push(m);
+            }
+            _ => {
+                // Place it, then whatever was waiting for it, depth-first.
+                let mut stack = vec![m];
+                while let Some(next) = stack.pop() {
+                    out.push(next);
+                    placed.insert(next.uid.as_str());
+                    if let Some(kids) = waiting.remove(next.uid.as_str()) {
+                        stack.extend(kids.into_iter().rev());
+                    }
+                }
+            }
         }
     }
     if out.len() != messages.len() {

@@ -391,9 +391,9 @@ impl Store {
     }
 }
 
-/// Orders a conversation's messages parents first (breadth-first from the
-/// roots, siblings by id). A message whose parent is missing counts as a
-/// root, so nothing is ever dropped.
+/// Orders a conversation's messages parents first, depth-first from the
+/// roots (a thread reads top to bottom), siblings by id. A message whose
+/// parent is missing counts as a root, so nothing is ever dropped.
 fn parents_first(messages: Vec<StoredMessage>) -> Vec<StoredMessage> {
     let ids: HashSet<i64> = messages.iter().map(|m| m.id).collect();
     let mut children: HashMap<Option<i64>, Vec<usize>> = HashMap::new();
@@ -402,26 +402,30 @@ fn parents_first(messages: Vec<StoredMessage>) -> Vec<StoredMessage> {
         children.entry(parent).or_default().push(i);
     }
     let mut order: Vec<usize> = Vec::with_capacity(messages.len());
-    let mut queue: VecDeque<usize> = children.get(&None).cloned().unwrap_or_default().into();
     let mut placed = vec![false; messages.len()];
+    let mut roots: VecDeque<usize> = children.get(&None).cloned().unwrap_or_default().into();
     loop {
-        while let Some(i) = queue.pop_front() {
-            if placed.get(i).copied().unwrap_or(true) {
-                continue;
-            }
-            if let Some(p) = placed.get_mut(i) {
-                *p = true;
-            }
-            order.push(i);
-            if let Some(m) = messages.get(i)
-                && let Some(kids) = children.get(&Some(m.id))
-            {
-                queue.extend(kids.iter().copied());
+        while let Some(root) = roots.pop_front() {
+            // Depth-first: a stack holding children in reverse id order.
+            let mut stack = vec![root];
+            while let Some(i) = stack.pop() {
+                if placed.get(i).copied().unwrap_or(true) {
+                    continue;
+                }
+                if let Some(p) = placed.get_mut(i) {
+                    *p = true;
+                }
+                order.push(i);
+                if let Some(m) = messages.get(i)
+                    && let Some(kids) = children.get(&Some(m.id))
+                {
+                    stack.extend(kids.iter().rev().copied());
+                }
             }
         }
         // Anything unplaced sits in a cycle: break it at its oldest message.
         match placed.iter().position(|p| !p) {
-            Some(i) => queue.push_back(i),
+            Some(i) => roots.push_back(i),
             None => break,
         }
     }

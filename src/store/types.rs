@@ -197,14 +197,18 @@ pub struct LoadedConversation {
 
 impl LoadedConversation {
     /// The current path, root first: from `head` up through the parents.
-    /// With no head (or a dangling one), the path to the newest message.
+    /// With no head (or a dangling one), the path to the newest message
+    /// (by time, then list order).
     pub fn path(&self) -> Vec<&StoredMessage> {
         let by_id: std::collections::HashMap<i64, &StoredMessage> =
             self.messages.iter().map(|m| (m.id, m)).collect();
-        let start = self
-            .head
-            .filter(|h| by_id.contains_key(h))
-            .or_else(|| self.messages.iter().map(|m| m.id).max());
+        let start = self.head.filter(|h| by_id.contains_key(h)).or_else(|| {
+            self.messages
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, m)| (m.created_at_ms, *i))
+                .map(|(_, m)| m.id)
+        });
         let mut path = Vec::new();
         let mut next = start;
         while let Some(id) = next {

@@ -27,6 +27,17 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 fn frame(buf: &mut Buffer, rect: Rect, title: &str) -> Rect {
+    // A wide character just left of the popup would cover its left border
+    // (its second half is the border's cell): blank it first.
+    if rect.x > 0 {
+        for y in rect.top()..rect.bottom() {
+            if let Some(cell) = buf.cell_mut((rect.x - 1, y))
+                && crate::text::wrap::display_width(cell.symbol()) > 1
+            {
+                cell.set_symbol(" ");
+            }
+        }
+    }
     Clear.render(rect, buf);
     let block = Block::default()
         .borders(Borders::ALL)

@@ -76,13 +76,15 @@ pub fn fitted_text(app: &App, width: usize) -> String {
         // The counts fit: what follows (activity, notice) is cut at the edge.
         return status_text(app);
     }
-    // Shorten the model id to what is left beside the counts (at least 4 + …).
+    // SPEC: the model id is always shown. A long id is shortened to leave
+    // room for the counts, down to 12 columns; on a screen too narrow for
+    // even that, the id stays whole and the counts are cut at the edge.
     let room = width.saturating_sub(display_width(&counts) + 3);
-    if room >= 5 {
+    if room >= 12 {
         let short = truncate(&model, room - 1);
         return format!("{short}… │ {counts}");
     }
-    counts
+    base
 }
 
 fn truncate(s: &str, max_width: usize) -> String {

@@ -526,10 +526,6 @@ impl Tui {
     }
 
     /// Waits until the raw output since `mark` satisfies `done`.
-    #[allow(
-        clippy::panic,
-        reason = "a failed wait is a failed test; the message says why"
-    )]
     pub fn wait_raw(&self, what: &str, mark: usize, mut done: impl FnMut(&[u8]) -> bool) {
         let timeout = wait_timeout();
         let deadline = Instant::now() + timeout;
