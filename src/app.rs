@@ -9,6 +9,7 @@
 pub mod browse;
 pub mod composer;
 pub mod effect;
+pub mod history_browser;
 pub mod keymap;
 pub mod model_menu;
 pub mod msg;

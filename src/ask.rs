@@ -18,6 +18,8 @@ use crate::chat::pricing::PriceTable;
 use crate::chat::usage::{RequestUsage, UsageTotals};
 use crate::cli::AskArgs;
 use crate::config::Config;
+use crate::history;
+use crate::store::MessageState;
 use crate::text::sanitize::{StreamSanitizer, sanitize_str};
 
 /// The outcome of a one-shot command, mapped to the process exit code.
@@ -124,9 +126,9 @@ pub async fn run_ask(config: &Config, args: &AskArgs, io: &mut Io<'_>) -> Exit {
     };
     let prices = PriceTable::new(config.prices.clone());
     if args.raw {
-        ask_raw(&client, &request, &prices, args, io).await
+        ask_raw(config, &client, &request, &prices, args, io).await
     } else {
-        ask_stream(&client, &request, &prices, args, io).await
+        ask_stream(config, &client, &request, &prices, args, io).await
     }
 }
 
@@ -145,12 +147,14 @@ fn retry_note(io: &mut Io<'_>, attempt: u32, wait: Duration, cause: Option<&ApiE
 }
 
 async fn ask_raw(
+    config: &Config,
     client: &ApiClient,
     request: &ChatRequest,
     prices: &PriceTable,
     args: &AskArgs,
     io: &mut Io<'_>,
 ) -> Exit {
+    let started = std::time::Instant::now();
     let result = {
         let stderr = &mut *io.stderr;
         let tty = io.stderr_is_terminal;
@@ -168,6 +172,24 @@ async fn ask_raw(
     };
     match result {
         Ok((_, value)) => {
+            let answer = content_of(&value).unwrap_or_default();
+            let usage = value.get("usage").and_then(Usage::from_json).map_or_else(
+                || estimate_usage(request, &answer, prices),
+                |u| RequestUsage::from_server(&u, &request.model, prices),
+            );
+            let finish = value
+                .pointer("/choices/0/finish_reason")
+                .and_then(serde_json::Value::as_str);
+            save(
+                config,
+                request,
+                &answer,
+                MessageState::Done,
+                finish,
+                None,
+                Some(usage),
+                started,
+            );
             let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
             if writeln!(io.stdout, "{pretty}")
                 .and_then(|()| io.stdout.flush())
@@ -190,7 +212,18 @@ async fn ask_raw(
             Exit::Ok
         }
         Err(e) => {
-            io.error_line(&e.to_string());
+            let why = e.to_string();
+            save(
+                config,
+                request,
+                "",
+                MessageState::Error,
+                None,
+                Some(&why),
+                None,
+                started,
+            );
+            io.error_line(&why);
             Exit::Api
         }
     }
@@ -231,7 +264,43 @@ struct Collected {
     ends_with_newline: bool,
 }
 
+/// Save the exchange as a conversation of one turn (unless --no-history);
+/// a problem with the history file goes to the log, never fails the answer.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the fields of one exchange, passed through once"
+)]
+fn save(
+    config: &Config,
+    request: &ChatRequest,
+    answer: &str,
+    state: MessageState,
+    finish_reason: Option<&str>,
+    error: Option<&str>,
+    usage: Option<RequestUsage>,
+    started: std::time::Instant,
+) {
+    let now_ms = crate::store::now_ms();
+    let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
+    let exchange = history::AskExchange {
+        model: &request.model,
+        base_url: &config.base_url,
+        messages: &request.messages,
+        answer,
+        state,
+        finish_reason,
+        error,
+        usage,
+        started_at_ms: now_ms - elapsed,
+        duration_ms: Some(elapsed),
+    };
+    if let Some(problem) = history::save_ask_exchange(config, &exchange) {
+        tracing::warn!(%problem, "ask exchange not saved");
+    }
+}
+
 async fn ask_stream(
+    config: &Config,
     client: &ApiClient,
     request: &ChatRequest,
     prices: &PriceTable,
@@ -242,6 +311,7 @@ async fn ask_stream(
         ends_with_newline: true,
         ..Collected::default()
     };
+    let started = std::time::Instant::now();
     let mut sanitizer = io.stdout_is_terminal.then(StreamSanitizer::new);
     {
         let mut sink = |event: StreamEvent| match event {
@@ -292,6 +362,25 @@ async fn ask_stream(
         };
         let _ = writeln!(io.stderr, "{}", usage_line(&usage));
     }
+    let state = match (&end.error, answered, end.finish_reason.is_some()) {
+        (None, _, true) => MessageState::Done,
+        (_, true, _) => MessageState::Interrupted,
+        _ => MessageState::Error,
+    };
+    let error_text = end.error.as_ref().map(ToString::to_string);
+    save(
+        config,
+        request,
+        &collected.text,
+        state,
+        end.finish_reason.as_deref(),
+        error_text.as_deref(),
+        billed.then(|| match &collected.usage {
+            Some(u) => RequestUsage::from_server(u, &request.model, prices),
+            None => estimate_usage(request, &collected.text, prices),
+        }),
+        started,
+    );
     match end.error {
         None => Exit::Ok,
         Some(error) => {

@@ -140,7 +140,7 @@ impl History {
             let spool_dir = spool_dir.to_path_buf();
             std::thread::Builder::new()
                 .name("kaiwa-history".into())
-                .spawn(move || writer::run(path, spool_dir, &rx, shared))
+                .spawn(move || writer::run(path, spool_dir, &rx, &shared))
         };
         let thread = match thread {
             Ok(handle) => handle,
@@ -246,33 +246,44 @@ impl History {
     }
 
     /// Loads conversation `uid` (every branch, the head path current) and
-    /// makes it the one being saved. Blocks until the writer answers.
+    /// makes it the one being saved. Blocks until the writer answers (it
+    /// answers after committing what was sent before). Sync the current
+    /// conversation first: answers still streaming in it are settled as
+    /// stopped.
     pub fn resume(&mut self, uid: &str) -> Result<Resumed, StoreError> {
         let Some(inner) = &self.inner else {
             return Err(StoreError::Invalid("history is off".to_string()));
         };
         let (reply, answer) = mpsc::channel();
+        let stopped = || StoreError::Invalid("the history writer has stopped".to_string());
         inner
             .tx
             .send(Cmd::Load {
                 uid: uid.to_string(),
                 reply,
             })
-            .map_err(|_| StoreError::Invalid("the history writer has stopped".to_string()))?;
-        let loaded = answer
-            .recv()
-            .map_err(|_| StoreError::Invalid("the history writer has stopped".to_string()))??;
+            .map_err(|_| stopped())?;
+        let loaded = answer.recv().map_err(|_| stopped())??;
+        Ok(self.adopt(&loaded))
+    }
+
+    /// Like `resume`, for a conversation loaded elsewhere (with `reader()`
+    /// off the UI thread): rebuilds it in memory, with ids above every id
+    /// seen so far, and makes it the one being saved. Cheap.
+    pub fn adopt(&mut self, loaded: &LoadedConversation) -> Resumed {
         let floor = self.tracker.max_seen();
-        let (conversation, uids) = rebuild(&loaded, floor);
-        self.tracker
+        let (conversation, uids) = rebuild(loaded, floor);
+        let ops = self
+            .tracker
             .seed(&loaded.summary.uid, &conversation, &uids, floor);
-        Ok(Resumed {
+        self.send(ops);
+        Resumed {
             conversation,
             uid: loaded.summary.uid.clone(),
             title: loaded.summary.title.clone(),
             model: loaded.summary.model.clone(),
-            base_url: loaded.base_url,
-        })
+            base_url: loaded.base_url.clone(),
+        }
     }
 
     /// Waits until everything sent so far is committed (or spooled, or
@@ -307,6 +318,14 @@ impl History {
             Some(path) => Store::open_reader(path),
             None => Err(StoreError::Invalid("history is off".to_string())),
         }
+    }
+
+    /// Writes conversation `uid` as Markdown into `dir` (created 0700 if
+    /// missing; the file is 0600) and returns the file's path. Blocking:
+    /// run it off the UI thread.
+    pub fn export_markdown(&self, uid: &str, dir: &Path) -> Result<PathBuf, StoreError> {
+        let store = self.reader()?;
+        export_markdown_file(&store, uid, dir)
     }
 
     /// Stops the writer after everything sent is written; false if it did
@@ -356,6 +375,47 @@ impl Drop for History {
     fn drop(&mut self) {
         self.stop(DROP_WAIT);
     }
+}
+
+/// `<uid>-<title-slug>.md`: sorts by time, says what it is.
+pub fn markdown_file_name(uid: &str, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_alphanumeric() {
+            slug.extend(c.to_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.chars().count() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-');
+    let slug = if slug.is_empty() {
+        "conversation"
+    } else {
+        slug
+    };
+    format!("{uid}-{slug}.md")
+}
+
+/// Writes conversation `uid` of `store` as Markdown into `dir` (0700 if
+/// created, the file 0600); returns the file's path.
+pub fn export_markdown_file(store: &Store, uid: &str, dir: &Path) -> Result<PathBuf, StoreError> {
+    use std::io::Write as _;
+    let text = store.export_markdown(uid)?;
+    let title = store
+        .summary(uid)?
+        .map(|s| s.display_title().to_string())
+        .unwrap_or_default();
+    let io_error = |context: String| move |source| StoreError::Io { context, source };
+    crate::paths::create_private_dir(dir)
+        .map_err(io_error(format!("cannot create {}", dir.display())))?;
+    let file = dir.join(markdown_file_name(uid, &title));
+    crate::paths::create_private_file(&file)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .map_err(io_error(format!("cannot write {}", file.display())))?;
+    Ok(file)
 }
 
 /// The in-memory conversation for a loaded one: message ids above `floor`
@@ -451,6 +511,7 @@ pub fn save_ask_exchange(config: &Config, exchange: &AskExchange<'_>) -> Option<
         return notice;
     }
     let mut store = opened.store;
+    let _ = store.set_busy_timeout(writer::WRITER_BUSY_TIMEOUT);
     let mut ids = ops::Ids::default();
     let result = store.transaction(|s| {
         for op in &ops {

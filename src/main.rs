@@ -74,10 +74,7 @@ fn main() -> ExitCode {
                 Ok(startup) => startup,
                 Err(code) => return ExitCode::from(code as u8),
             };
-            // TODO(runtime owner): `kaiwa::runtime::run_with(&config, startup)`
-            // opens `startup.resume` (History::resume) or the browser.
-            let _ = startup;
-            match runtime.block_on(kaiwa::runtime::run(&config)) {
+            match runtime.block_on(kaiwa::runtime::run_with(&config, startup)) {
                 Ok(()) => Exit::Ok,
                 Err(e) => {
                     let _ = writeln!(std::io::stderr(), "error: {e}");

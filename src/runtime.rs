@@ -61,6 +61,12 @@ pub fn msg_from_event(event: Event) -> Option<Msg> {
 
 /// Run the chat TUI until the user quits.
 pub async fn run(config: &Config) -> io::Result<()> {
+    run_with(config, crate::history::Startup::default()).await
+}
+
+/// Run the chat TUI, reopening a conversation or the history browser first
+/// as `-c` / `--resume` asked.
+pub async fn run_with(config: &Config, startup: crate::history::Startup) -> io::Result<()> {
     let client = ApiClient::new(
         &config.base_url,
         config.api_key.clone(),
@@ -82,9 +88,72 @@ pub async fn run(config: &Config) -> io::Result<()> {
     let model = app.settings.model.clone();
     tokio::task::spawn_blocking(move || estimate::warm_up(&model));
 
-    let ctx = EffectContext {
+    let (history, history_notice) = crate::history::History::start(config);
+    let mut ctx = EffectContext {
         state_dir: config.state_dir.clone(),
+        data_dir: config.data_dir.clone(),
+        base_url: config.base_url.clone(),
+        history,
+        epoch: 0,
+        resumed_epoch: None,
     };
+    app.history_enabled = ctx.history.is_enabled();
+    if let Some(text) = history_notice.or(startup.notice.clone()) {
+        app.notice = Some(crate::app::state::Notice {
+            text,
+            is_error: false,
+        });
+    }
+    if let Some(limit) = config.budget_monthly_usd {
+        let spent = ctx
+            .history
+            .reader()
+            .ok()
+            .and_then(|store| store.month_spend(crate::store::now_ms()).ok())
+            .unwrap_or(0.0);
+        app.budget = Some(crate::app::state::Budget {
+            limit_usd: limit,
+            spent_before_usd: spent,
+        });
+    }
+    if let Some(uid) = &startup.resume {
+        match ctx.history.resume(uid) {
+            Ok(resumed) => {
+                ctx.resumed_epoch = Some(resumed.conversation.epoch());
+                let opened = crate::app::msg::OpenedConversation {
+                    conversation: resumed.conversation,
+                    title: resumed.title,
+                    model: resumed.model,
+                };
+                update(&mut app, Msg::ConversationOpened(Ok(opened)));
+            }
+            Err(e) => {
+                app.notice = Some(crate::app::state::Notice {
+                    text: format!("cannot reopen {uid}: {e}"),
+                    is_error: true,
+                });
+            }
+        }
+    }
+    ctx.epoch = app.conversation.epoch();
+    if startup.open_browser {
+        let out = update(
+            &mut app,
+            Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+                ratatui::crossterm::event::KeyCode::F(3),
+            )),
+        );
+        for effect in out.effects {
+            if let Effect::LoadHistory {
+                seq,
+                query,
+                archived,
+            } = effect
+            {
+                load_history(&ctx, tx.clone(), seq, query, archived);
+            }
+        }
+    }
     let history_path = ctx.state_dir.join(PROMPT_HISTORY_FILE);
     let history_tx = tx.clone();
     tokio::task::spawn_blocking(move || {
@@ -92,14 +161,131 @@ pub async fn run(config: &Config) -> io::Result<()> {
         crate::ui::markdown::warm_up();
     });
     let guard = TerminalGuard::enter(app.mouse_capture)?;
-    let result = event_loop(&mut app, &ctx, &client, &tx, &mut rx).await;
+    let result = event_loop(&mut app, &mut ctx, &client, &tx, &mut rx).await;
     drop(guard);
+    // Everything said is committed before kaiwa goes.
+    ctx.history
+        .sync(&app.conversation, &sync_meta(&app, &ctx.base_url));
+    ctx.history.shutdown(std::time::Duration::from_secs(3));
     result
+}
+
+fn sync_meta<'a>(app: &'a App, base_url: &'a str) -> crate::history::SyncMeta<'a> {
+    crate::history::SyncMeta {
+        model: &app.settings.model,
+        base_url,
+    }
+}
+
+/// Save what changed: called after every batch, before effects run (so a
+/// question is committed before its request is sent) and before drawing.
+fn persist(app: &mut App, ctx: &mut EffectContext) {
+    let epoch = app.conversation.epoch();
+    if epoch != ctx.epoch {
+        // Ctrl+N: the next message starts a new saved conversation — unless
+        // this is a conversation just reopened, which `resume` already tracks.
+        if ctx.resumed_epoch != Some(epoch) {
+            ctx.history.new_conversation();
+        }
+        ctx.epoch = epoch;
+    }
+    ctx.history
+        .sync(&app.conversation, &sync_meta(app, &ctx.base_url));
+    for done in app.finished.drain(..) {
+        ctx.history
+            .record_request(&ledger_entry(&done, &ctx.base_url));
+    }
+    if let Some(notice) = ctx.history.take_notice() {
+        app.notice = Some(crate::app::state::Notice {
+            text: notice,
+            is_error: false,
+        });
+    }
+}
+
+fn ledger_entry(
+    done: &crate::app::state::FinishedRequest,
+    base_url: &str,
+) -> crate::history::LedgerEntry {
+    let now = Instant::now();
+    let now_ms = crate::store::now_ms();
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let started_at_ms = done
+        .started
+        .map_or(now_ms, |s| now_ms - ms(now.saturating_duration_since(s)));
+    crate::history::LedgerEntry {
+        message: Some(done.message),
+        model: done.model.clone(),
+        base_url: base_url.to_string(),
+        usage: done.usage,
+        status: done.status.to_string(),
+        started_at_ms,
+        duration_ms: done
+            .started
+            .zip(done.ended)
+            .map(|(s, e)| ms(e.saturating_duration_since(s))),
+        ttft_ms: done
+            .started
+            .zip(done.first_text)
+            .map(|(s, f)| ms(f.saturating_duration_since(s))),
+    }
+}
+
+/// Load the browser's list or search results off the loop.
+fn load_history(
+    ctx: &EffectContext,
+    tx: mpsc::UnboundedSender<Msg>,
+    seq: u64,
+    query: String,
+    archived: bool,
+) {
+    let reader = ctx.history.reader();
+    tokio::task::spawn_blocking(move || {
+        let result = reader.map_err(|e| e.to_string()).and_then(|store| {
+            if query.trim().is_empty() {
+                store
+                    .list(archived, HISTORY_PAGE, None)
+                    .map(|rows| rows.into_iter().map(|s| browser_item(&s, None)).collect())
+            } else {
+                store.search(&query, HISTORY_PAGE).map(|hits| {
+                    hits.into_iter()
+                        .filter(|h| h.conversation.archived == archived)
+                        .map(|h| browser_item(&h.conversation, Some(h.snippet)))
+                        .collect()
+                })
+            }
+            .map_err(|e| e.to_string())
+        });
+        let _ = tx.send(Msg::HistoryLoaded { seq, result });
+    });
+}
+
+/// Conversations listed at once; the list query reads an index, so even a
+/// store of 10,000 conversations opens at once; searching finds the rest.
+const HISTORY_PAGE: usize = 500;
+
+fn browser_item(
+    s: &crate::store::ConversationSummary,
+    snippet: Option<String>,
+) -> crate::app::history_browser::BrowserItem {
+    crate::app::history_browser::BrowserItem {
+        uid: s.uid.clone(),
+        title: s
+            .title
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| s.preview.clone()),
+        model: s.model.clone(),
+        when: s.last_active_local.clone(),
+        messages: s.message_count,
+        archived: s.archived,
+        snippet,
+    }
 }
 
 async fn event_loop(
     app: &mut App,
-    ctx: &EffectContext,
+    ctx: &mut EffectContext,
     client: &ApiClient,
     tx: &mpsc::UnboundedSender<Msg>,
     rx: &mut mpsc::UnboundedReceiver<Msg>,
@@ -119,6 +305,14 @@ async fn event_loop(
         tokio::select! {
             biased;
             () = sleep_until(frame_due) => {
+                if app.in_flight.is_some() {
+                    // What is drawn is committed first (bounded: the UI never
+                    // waits long on the disk).
+                    ctx.history.flush(std::time::Duration::from_millis(25));
+                }
+                if let Some(status) = ctx.history.status() {
+                    app.history_status = Some(status);
+                }
                 draw(&mut terminal, &mut ui, app)?;
                 pacer.drawn(Instant::now());
                 continue;
@@ -136,15 +330,25 @@ async fn event_loop(
             batch.push(msg);
         }
         let mut quit = false;
+        let mut effects = Vec::new();
         for msg in batch.drain(..) {
             debug_panic_trigger(&msg);
             let out = update(app, msg);
             if out.changed {
                 pacer.mark_dirty();
             }
-            for effect in out.effects {
-                quit |= run_effect(effect, ctx, client, tx, &mut tasks, &mut terminal)?;
-            }
+            effects.extend(out.effects);
+        }
+        persist(app, ctx);
+        if effects
+            .iter()
+            .any(|e| matches!(e, Effect::StartChat { .. }))
+        {
+            // The question is committed before its request is sent.
+            ctx.history.flush(std::time::Duration::from_millis(500));
+        }
+        for effect in effects {
+            quit |= run_effect(effect, ctx, client, tx, &mut tasks, &mut terminal)?;
         }
         if quit {
             for handle in tasks.values() {
@@ -158,7 +362,7 @@ async fn event_loop(
 /// Perform one effect; returns true on `Quit`.
 fn run_effect(
     effect: Effect,
-    ctx: &EffectContext,
+    ctx: &mut EffectContext,
     client: &ApiClient,
     tx: &mpsc::UnboundedSender<Msg>,
     tasks: &mut HashMap<RequestId, AbortHandle>,
@@ -196,14 +400,95 @@ fn run_effect(
             let path = ctx.state_dir.join(PROMPT_HISTORY_FILE);
             tokio::task::spawn_blocking(move || append_prompt(&path, &prompt));
         }
+        Effect::LoadHistory {
+            seq,
+            query,
+            archived,
+        } => load_history(ctx, tx.clone(), seq, query, archived),
+        Effect::OpenConversation { uid } => {
+            persist_now(ctx);
+            let result = tokio::task::block_in_place(|| ctx.history.resume(&uid));
+            let msg = match result {
+                Ok(resumed) => {
+                    ctx.resumed_epoch = Some(resumed.conversation.epoch());
+                    Ok(crate::app::msg::OpenedConversation {
+                        conversation: resumed.conversation,
+                        title: resumed.title,
+                        model: resumed.model,
+                    })
+                }
+                Err(e) => Err(format!("cannot open that conversation: {e}")),
+            };
+            let _ = tx.send(Msg::ConversationOpened(msg));
+        }
+        Effect::RenameConversation { uid, title } => ctx.history.rename(&uid, title.as_deref()),
+        Effect::ArchiveConversation { uid, archived } => {
+            ctx.history.archive(&uid, archived);
+            let text = if archived {
+                "archived (Tab shows archived ones)"
+            } else {
+                "restored"
+            };
+            let _ = tx.send(Msg::Notice {
+                text: text.into(),
+                is_error: false,
+            });
+        }
+        Effect::DeleteConversation { uid } => {
+            ctx.history.delete_conversation(&uid);
+            let _ = tx.send(Msg::Notice {
+                text: "conversation deleted".into(),
+                is_error: false,
+            });
+        }
+        Effect::ExportConversation { uid } => export_markdown(ctx, tx.clone(), uid),
         Effect::Quit => return Ok(true),
     }
     Ok(false)
 }
 
+/// Wait briefly for the writer before switching conversations.
+fn persist_now(ctx: &EffectContext) {
+    ctx.history.flush(std::time::Duration::from_millis(500));
+}
+
+/// Write a conversation as Markdown under the data folder (0600) and say where.
+fn export_markdown(ctx: &EffectContext, tx: mpsc::UnboundedSender<Msg>, uid: String) {
+    let reader = ctx.history.reader();
+    let dir = ctx.data_dir.join("exports");
+    tokio::task::spawn_blocking(move || {
+        let result = reader.map_err(|e| e.to_string()).and_then(|store| {
+            let text = store.export_markdown(&uid).map_err(|e| e.to_string())?;
+            crate::paths::create_private_dir(&dir).map_err(|e| e.to_string())?;
+            let path = dir.join(format!("{uid}.md"));
+            let mut file = crate::paths::create_private_file(&path).map_err(|e| e.to_string())?;
+            std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| e.to_string())?;
+            Ok(path)
+        });
+        let msg = match result {
+            Ok(path) => Msg::Notice {
+                text: format!("exported to {}", path.display()),
+                is_error: false,
+            },
+            Err(why) => Msg::Notice {
+                text: format!("export failed: {why}"),
+                is_error: true,
+            },
+        };
+        let _ = tx.send(msg);
+    });
+}
+
 /// What effects need besides the client and the channel.
 struct EffectContext {
     state_dir: std::path::PathBuf,
+    data_dir: std::path::PathBuf,
+    base_url: String,
+    history: crate::history::History,
+    /// The conversation last saved (see `persist`).
+    epoch: u64,
+    /// A conversation reopened by `resume`, already tracked by the history.
+    resumed_epoch: Option<u64>,
 }
 
 const PROMPT_HISTORY_FILE: &str = "prompt_history.jsonl";

@@ -125,6 +125,8 @@ pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
             popups::draw_help(app.focus, *scroll, frame.buffer_mut(), area);
         }
         Some(Popup::Raw(raw)) => popups::draw_raw(raw, frame.buffer_mut(), area),
+        Some(Popup::History(browser)) => popups::draw_history(browser, frame.buffer_mut(), area),
+        Some(Popup::ConfirmBudget) => popups::draw_confirm_budget(app, frame.buffer_mut(), area),
         None => {}
     }
 }

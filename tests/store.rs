@@ -9,6 +9,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::wildcard_enum_match_arm,
     reason = "tests"
 )]
 
@@ -377,7 +379,7 @@ fn list_pages_most_recently_active_first() {
         if page.is_empty() {
             break;
         }
-        cursor = page.last().map(|s| s.cursor());
+        cursor = page.last().map(kaiwa::store::ConversationSummary::cursor);
         seen.extend(page);
     }
     assert_eq!(seen.len(), 25);
@@ -679,10 +681,10 @@ fn write_v1_fixture() {
     let _ = std::fs::remove_file(&path);
     let mut store = Store::open(&path).unwrap().store;
     let (uid, ids) = chain(&mut store, &["v1 question 東京", "v1 answer"], T0);
-    let conv = store.load(&uid).unwrap().summary.id;
+    let row = store.load(&uid).unwrap().summary.id;
     let alt = store
         .insert_message(
-            conv,
+            row,
             &msg(
                 Some(ids[0]),
                 StoredRole::Assistant,
@@ -691,14 +693,14 @@ fn write_v1_fixture() {
             ),
         )
         .unwrap();
-    store.set_head(conv, Some(alt), T0 + 5).unwrap();
+    store.set_head(row, Some(alt), T0 + 5).unwrap();
     let streaming = NewMessage {
         state: MessageState::Streaming,
         ..msg(Some(alt), StoredRole::User, "", T0 + 6)
     };
     let s = store
         .insert_message(
-            conv,
+            row,
             &NewMessage {
                 role: StoredRole::Assistant,
                 content: "cut ".into(),
@@ -880,8 +882,8 @@ fn a_locked_file_is_a_distinct_error() {
     let mut store = Store::open(&path).unwrap().store;
     store.set_busy_timeout(Duration::from_millis(100)).unwrap();
     let (uid, _) = chain(&mut store, &["before the lock"], T0);
-    let other = Connection::open(&path).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let locker = Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let started = std::time::Instant::now();
     let err = store.create_conversation("m", "u", T0).unwrap_err();
     assert!(matches!(err, StoreError::Locked), "{err:?}");
@@ -894,6 +896,6 @@ fn a_locked_file_is_a_distinct_error() {
     // A second kaiwa opening the file meanwhile still opens it.
     let second = Store::open(&path).unwrap();
     assert!(!second.read_only);
-    other.execute_batch("COMMIT").unwrap();
+    locker.execute_batch("COMMIT").unwrap();
     store.create_conversation("m", "u", T0).unwrap();
 }

@@ -8,6 +8,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::wildcard_enum_match_arm,
     reason = "tests"
 )]
 
@@ -90,15 +92,32 @@ fn memory_tree(c: &Conversation) -> BTreeSet<(String, String, Option<String>)> {
     let all: Vec<_> = c.all_messages().collect();
     let text = |id: MessageId| all.iter().find(|m| m.id == id).map(|m| m.content.clone());
     all.iter()
-        .map(|m| (m.role.as_str().to_string(), m.content.clone(), m.parent.and_then(text)))
+        .map(|m| {
+            (
+                m.role.as_str().to_string(),
+                m.content.clone(),
+                m.parent.and_then(text),
+            )
+        })
         .collect()
 }
 
 fn file_tree(l: &LoadedConversation) -> BTreeSet<(String, String, Option<String>)> {
-    let text = |id: i64| l.messages.iter().find(|m| m.id == id).map(|m| m.content.clone());
+    let text = |id: i64| {
+        l.messages
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.content.clone())
+    };
     l.messages
         .iter()
-        .map(|m| (m.role.as_str().to_string(), m.content.clone(), m.parent.and_then(text)))
+        .map(|m| {
+            (
+                m.role.as_str().to_string(),
+                m.content.clone(),
+                m.parent.and_then(text),
+            )
+        })
         .collect()
 }
 
@@ -114,7 +133,11 @@ fn nothing_is_saved_until_there_is_a_question() {
     assert_eq!(notice, None);
     let mut c = Conversation::new(Some("You are terse."));
     sync(&mut history, &c);
-    assert_eq!(env.count(), 0, "a system prompt alone is not a conversation");
+    assert_eq!(
+        env.count(),
+        0,
+        "a system prompt alone is not a conversation"
+    );
     c.push(Role::User, "안녕?".into(), MessageStatus::Complete);
     sync(&mut history, &c);
     let loaded = env.only();
@@ -122,7 +145,10 @@ fn nothing_is_saved_until_there_is_a_question() {
     assert_eq!(loaded.summary.preview, "안녕?");
     assert_eq!(loaded.summary.model.as_deref(), Some("gpt-4o-mini"));
     assert_eq!(loaded.base_url.as_deref(), Some(META.base_url));
-    assert_eq!(history.conversation_uid(), Some(loaded.summary.uid.as_str()));
+    assert_eq!(
+        history.conversation_uid(),
+        Some(loaded.summary.uid.as_str())
+    );
     // Nothing changed: nothing more is written.
     sync(&mut history, &c);
     assert_eq!(env.only(), loaded);
@@ -141,16 +167,27 @@ fn a_streaming_answer_is_journalled_and_survives_a_crash() {
         sync(&mut history, &c);
     }
     let conn = Connection::open(env.db()).unwrap();
-    let chunks: i64 = conn.query_row("SELECT count(*) FROM stream_chunks", [], |r| r.get(0)).unwrap();
+    let chunks: i64 = conn
+        .query_row("SELECT count(*) FROM stream_chunks", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(chunks, 4, "one chunk per sync that brought text");
     // kaiwa dies here: the answer never finishes.
     drop(history);
     let (history, _) = env.start();
     drop(history);
     let loaded = env.only();
-    let answer = loaded.messages.iter().find(|m| m.role == StoredRole::Assistant).unwrap();
-    assert_eq!((answer.content.as_str(), answer.state), ("Hello wörld 🎉", MessageState::Interrupted));
-    let chunks: i64 = conn.query_row("SELECT count(*) FROM stream_chunks", [], |r| r.get(0)).unwrap();
+    let answer = loaded
+        .messages
+        .iter()
+        .find(|m| m.role == StoredRole::Assistant)
+        .unwrap();
+    assert_eq!(
+        (answer.content.as_str(), answer.state),
+        ("Hello wörld 🎉", MessageState::Interrupted)
+    );
+    let chunks: i64 = conn
+        .query_row("SELECT count(*) FROM stream_chunks", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(chunks, 0);
 }
 
@@ -177,7 +214,12 @@ fn every_tree_change_reaches_the_file() {
     let l = env.only();
     let a1 = l.messages.iter().find(|m| m.content == "a1").unwrap();
     assert_eq!(
-        (a1.state, a1.finish_reason.as_deref(), a1.skipped, a1.model.as_deref()),
+        (
+            a1.state,
+            a1.finish_reason.as_deref(),
+            a1.skipped,
+            a1.model.as_deref()
+        ),
         (MessageState::Done, Some("length"), 2, Some("gpt-4o"))
     );
     assert_same(&c, &l);
@@ -215,7 +257,10 @@ fn every_tree_change_reaches_the_file() {
     assert_eq!(env.only().messages.len(), 6);
     let store = env.read();
     assert_eq!(store.search("edited", 5).unwrap().len(), 1);
-    assert!(store.search("sys", 5).unwrap().is_empty(), "system prompts are not indexed");
+    assert!(
+        store.search("sys", 5).unwrap().is_empty(),
+        "system prompts are not indexed"
+    );
 }
 
 #[test]
@@ -224,7 +269,11 @@ fn new_conversation_starts_a_new_row_and_keeps_the_old() {
     let (mut history, _) = env.start();
     let mut c = Conversation::new(Some("sys"));
     c.push(Role::User, "first".into(), MessageStatus::Complete);
-    let a = c.push(Role::Assistant, "half an ans".into(), MessageStatus::Streaming);
+    let a = c.push(
+        Role::Assistant,
+        "half an ans".into(),
+        MessageStatus::Streaming,
+    );
     sync(&mut history, &c);
     let first = history.conversation_uid().unwrap().to_string();
     // Ctrl+N mid-answer: the app stops it and clears.
@@ -241,8 +290,15 @@ fn new_conversation_starts_a_new_row_and_keeps_the_old() {
     assert_eq!(env.count(), 2);
     assert_ne!(history.conversation_uid(), Some(first.as_str()));
     let old = env.read().load(&first).unwrap();
-    let answer = old.messages.iter().find(|m| m.role == StoredRole::Assistant).unwrap();
-    assert_eq!((answer.content.as_str(), answer.state), ("half an ans", MessageState::Stopped));
+    let answer = old
+        .messages
+        .iter()
+        .find(|m| m.role == StoredRole::Assistant)
+        .unwrap();
+    assert_eq!(
+        (answer.content.as_str(), answer.state),
+        ("half an ans", MessageState::Stopped)
+    );
 
     // Without the call, a cleared conversation is still kept (never deleted).
     c.clear(None);
@@ -270,7 +326,10 @@ fn a_failed_first_turn_leaves_nothing_behind() {
         // The resent question starts a conversation again.
         c.push(Role::User, "doomed".into(), MessageStatus::Complete);
         sync(&mut history, &c);
-        assert_eq!(path_texts(&env.only()).last().map(String::as_str), Some("doomed"));
+        assert_eq!(
+            path_texts(&env.only()).last().map(String::as_str),
+            Some("doomed")
+        );
     }
 }
 
@@ -327,8 +386,16 @@ fn resumed_ids_keep_growing() {
     let uid = history.conversation_uid().unwrap().to_string();
     let top = c.all_messages().map(|m| m.id).max().unwrap();
     let resumed = history.resume(&uid).unwrap();
-    let lowest = resumed.conversation.all_messages().map(|m| m.id).min().unwrap();
-    assert!(lowest > top, "display caches key on ids: they never repeat in a run");
+    let lowest = resumed
+        .conversation
+        .all_messages()
+        .map(|m| m.id)
+        .min()
+        .unwrap();
+    assert!(
+        lowest > top,
+        "display caches key on ids: they never repeat in a run"
+    );
 }
 
 #[test]
@@ -339,7 +406,12 @@ fn the_ledger_links_to_the_answer() {
     c.push(Role::User, "q".into(), MessageStatus::Complete);
     let a = c.push(Role::Assistant, "a".into(), MessageStatus::Complete);
     sync(&mut history, &c);
-    let usage = RequestUsage { prompt: 17, completion: 188, cost: Some(0.000_115), ..RequestUsage::default() };
+    let usage = RequestUsage {
+        prompt: 17,
+        completion: 188,
+        cost: Some(0.000_115),
+        ..RequestUsage::default()
+    };
     history.record_request(&LedgerEntry {
         message: Some(a),
         model: "gpt-4o-mini".into(),
@@ -359,7 +431,10 @@ fn the_ledger_links_to_the_answer() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    assert_eq!((content.as_str(), prompt, source.as_str()), ("a", 17, "reported"));
+    assert_eq!(
+        (content.as_str(), prompt, source.as_str()),
+        ("a", 17, "reported")
+    );
     let days = env.read().usage_by_day(1, kaiwa::store::now_ms()).unwrap();
     assert_eq!((days[0].prompt, days[0].completion), (17, 188));
     assert!((days[0].cost_usd - 0.000_115).abs() < 1e-12);
@@ -389,11 +464,18 @@ fn a_locked_file_spools_the_turn_and_merges_it_later() {
     // Another kaiwa holds the write lock.
     let other = Connection::open(env.db()).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    c.push(Role::User, "during the lock".into(), MessageStatus::Complete);
+    c.push(
+        Role::User,
+        "during the lock".into(),
+        MessageStatus::Complete,
+    );
     let a = c.push(Role::Assistant, "stream".into(), MessageStatus::Streaming);
     history.sync(&c, &META);
     assert!(history.flush(WAIT), "a lock never blocks the turn for long");
-    assert_eq!(history.status().as_deref(), Some("history: waiting for lock"));
+    assert_eq!(
+        history.status().as_deref(),
+        Some("history: waiting for lock")
+    );
     c.update(a, |m| {
         m.content.push_str("ed");
         m.status = MessageStatus::Complete;
@@ -443,11 +525,17 @@ fn a_spool_left_by_a_dead_kaiwa_is_merged_at_the_next_start() {
 fn a_newer_file_is_read_only_and_the_chat_goes_on() {
     let env = Env::new();
     drop(Store::open(&env.db()).unwrap());
-    Connection::open(env.db()).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
+    Connection::open(env.db())
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
     let before = std::fs::read(env.db()).unwrap();
     let (mut history, notice) = env.start();
     assert!(notice.unwrap().contains("read-only"));
-    assert_eq!(history.status().as_deref(), Some("history: read-only (newer file)"));
+    assert_eq!(
+        history.status().as_deref(),
+        Some("history: read-only (newer file)")
+    );
     let mut c = Conversation::new(None);
     c.push(Role::User, "not saved".into(), MessageStatus::Complete);
     sync(&mut history, &c);
@@ -477,7 +565,10 @@ fn an_unwritable_folder_keeps_the_conversation_in_memory() {
     std::fs::write(&blocker, b"a file where the folder should be").unwrap();
     let (mut history, notice) = env.start();
     let notice = notice.unwrap();
-    assert!(notice.starts_with("history off:") && notice.contains("kept in memory"), "{notice}");
+    assert!(
+        notice.starts_with("history off:") && notice.contains("kept in memory"),
+        "{notice}"
+    );
     assert_eq!(history.status().as_deref(), Some(notice.as_str()));
     let mut c = Conversation::new(None);
     c.push(Role::User, "only in memory".into(), MessageStatus::Complete);
@@ -523,14 +614,24 @@ fn deleting_the_open_conversation_stops_saving_it() {
 fn config_in(home: &Path, no_history: bool) -> Config {
     let home = home.to_string_lossy().into_owned();
     let env = move |name: &str| (name == "HOME").then(|| home.clone());
-    Config::load(&Overrides { no_history, ..Overrides::default() }, &env).unwrap()
+    Config::load(
+        &Overrides {
+            no_history,
+            ..Overrides::default()
+        },
+        &env,
+    )
+    .unwrap()
 }
 
 #[test]
 fn ask_exchanges_are_saved_as_one_turn() {
     let home = tempfile::tempdir().unwrap();
     let config = config_in(home.path(), false);
-    let messages = [ChatMessage::new(Role::System, "be brief"), ChatMessage::new(Role::User, "2+2?")];
+    let messages = [
+        ChatMessage::new(Role::System, "be brief"),
+        ChatMessage::new(Role::User, "2+2?"),
+    ];
     let exchange = AskExchange {
         model: "gpt-4o-mini",
         base_url: "http://x/v1",
@@ -539,7 +640,12 @@ fn ask_exchanges_are_saved_as_one_turn() {
         state: MessageState::Done,
         finish_reason: Some("stop"),
         error: None,
-        usage: Some(RequestUsage { prompt: 12, completion: 1, estimated: true, ..RequestUsage::default() }),
+        usage: Some(RequestUsage {
+            prompt: 12,
+            completion: 1,
+            estimated: true,
+            ..RequestUsage::default()
+        }),
         started_at_ms: kaiwa::store::now_ms(),
         duration_ms: Some(300),
     };
@@ -553,12 +659,18 @@ fn ask_exchanges_are_saved_as_one_turn() {
     assert_eq!(path_texts(&l), ["be brief", "2+2?", "4"]);
     assert_eq!(l.messages[2].model.as_deref(), Some("gpt-4o-mini"));
     let days = store.usage_by_day(1, kaiwa::store::now_ms()).unwrap();
-    assert_eq!((days[0].prompt, days[0].estimated, days[0].unpriced), (12, true, 1));
+    assert_eq!(
+        (days[0].prompt, days[0].estimated, days[0].unpriced),
+        (12, true, 1)
+    );
 
     // Locked: the exchange waits in the spool; the next kaiwa merges it.
     let other = Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let second = AskExchange { answer: "four", ..exchange.clone() };
+    let second = AskExchange {
+        answer: "four",
+        ..exchange.clone()
+    };
     assert_eq!(kaiwa::history::save_ask_exchange(&config, &second), None);
     other.execute_batch("COMMIT").unwrap();
     let spool = config.state_dir.join("spool");
@@ -566,11 +678,25 @@ fn ask_exchanges_are_saved_as_one_turn() {
     let (history, _) = History::start(&config);
     drop(history);
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
-    assert_eq!(Store::open_reader(&path).unwrap().list(false, 10, None).unwrap().len(), 2);
+    assert_eq!(
+        Store::open_reader(&path)
+            .unwrap()
+            .list(false, 10, None)
+            .unwrap()
+            .len(),
+        2
+    );
 
     // --no-history: nothing at all.
     let off = config_in(home.path(), true);
     assert_eq!(off.history_path, None);
     assert_eq!(kaiwa::history::save_ask_exchange(&off, &exchange), None);
-    assert_eq!(Store::open_reader(&path).unwrap().list(false, 10, None).unwrap().len(), 2);
+    assert_eq!(
+        Store::open_reader(&path)
+            .unwrap()
+            .list(false, 10, None)
+            .unwrap()
+            .len(),
+        2
+    );
 }

@@ -8,6 +8,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::wildcard_enum_match_arm,
     reason = "tests"
 )]
 
@@ -130,11 +132,11 @@ proptest! {
         let mut b = Store::open_in_memory().unwrap();
         let report = b.import(bytes("one.json", serde_json::to_vec(&first).unwrap()));
         prop_assert_eq!(report.imported, 1, "{:?}", report);
-        prop_assert_eq!(b.export_json(&uid).unwrap(), first.clone());
+        prop_assert_eq!(&b.export_json(&uid).unwrap(), &first);
         // And once more: nothing changes.
         let again = b.import(bytes("one.json", serde_json::to_vec(&first).unwrap()));
         prop_assert_eq!((again.imported, again.updated, again.skipped.len()), (0, 0, 1));
-        prop_assert_eq!(b.export_json(&uid).unwrap(), first.clone());
+        prop_assert_eq!(&b.export_json(&uid).unwrap(), &first);
         // The path is the same conversation as shown.
         let la = a.load(&uid).unwrap();
         let lb = b.load(&uid).unwrap();
@@ -152,7 +154,11 @@ fn jsonl_of_everything_round_trips() {
             .collect();
         build(&mut a, &specs, Some(usize::from(i)), None, i == 3);
     }
-    let jsonl: String = all_exports(&a).iter().map(|v| format!("{v}\n")).collect();
+    let mut jsonl = String::new();
+    for v in all_exports(&a) {
+        jsonl.push_str(&v.to_string());
+        jsonl.push('\n');
+    }
     let mut b = Store::open_in_memory().unwrap();
     let report = b.import(bytes("all.jsonl", jsonl.clone()));
     assert_eq!((report.imported, report.failed.len()), (5, 0), "{report:?}");

@@ -192,7 +192,8 @@ pub fn run(app: &mut App, command: Command) -> Update {
         | Command::FocusTranscript
         | Command::OpenEditor
         | Command::CycleRole
-        | Command::CancelEdit => return Update::unchanged(),
+        | Command::CancelEdit
+        | Command::OpenHistory => return Update::unchanged(),
     }
     Update::changed()
 }

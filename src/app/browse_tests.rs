@@ -17,7 +17,7 @@ use super::update::{Update, update};
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
 use crate::api::types::{ChatMessage, ChatRequest, Role, Usage};
-use crate::chat::conversation::{MessageId, MessageStatus};
+use crate::chat::conversation::MessageId;
 use crate::chat::pricing::PriceTable;
 
 // ---------------------------------------------------------------- the DSL

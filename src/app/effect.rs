@@ -7,21 +7,57 @@ use crate::api::types::ChatRequest;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Start a streaming chat request on its own task.
-    StartChat { id: RequestId, request: ChatRequest },
+    StartChat {
+        id: RequestId,
+        request: ChatRequest,
+    },
     /// Abort the task of a request (closes its connection).
-    CancelChat { id: RequestId },
+    CancelChat {
+        id: RequestId,
+    },
     /// Fetch `GET /models` in the background.
     FetchModels,
     /// Turn mouse capture on or off.
     SetMouseCapture(bool),
     /// Put text on the clipboard (OSC 52 and the system clipboard); `what`
     /// names it in the status bar.
-    Copy { text: String, what: String },
+    Copy {
+        text: String,
+        what: String,
+    },
     /// Leave the TUI, edit `text` in $VISUAL/$EDITOR, come back with
     /// `Msg::EditorClosed`.
-    OpenEditor { text: String },
+    OpenEditor {
+        text: String,
+    },
     /// Append a sent prompt to the prompt history file.
     SavePrompt(String),
+    /// Load the saved conversations (or search them) for the browser.
+    LoadHistory {
+        seq: u64,
+        query: String,
+        archived: bool,
+    },
+    /// Reopen a saved conversation.
+    OpenConversation {
+        uid: String,
+    },
+    RenameConversation {
+        uid: String,
+        title: Option<String>,
+    },
+    ArchiveConversation {
+        uid: String,
+        archived: bool,
+    },
+    /// Really delete (the usage ledger keeps its rows).
+    DeleteConversation {
+        uid: String,
+    },
+    /// Write the conversation as Markdown and say where.
+    ExportConversation {
+        uid: String,
+    },
     /// Leave kaiwa.
     Quit,
 }

@@ -32,6 +32,7 @@ pub enum Command {
     OpenEditor,
     CycleRole,
     CancelEdit,
+    OpenHistory,
     // Transcript focus.
     FocusInput,
     SelectPrev,
@@ -69,6 +70,8 @@ pub enum Context {
     Transcript,
     /// The raw view is open.
     RawView,
+    /// The history browser is open (its keys are listed for the help).
+    History,
 }
 
 impl Context {
@@ -81,6 +84,7 @@ impl Context {
             Self::Help => "help",
             Self::Transcript => "transcript (Tab from the input)",
             Self::RawView => "raw view",
+            Self::History => "history browser (F3)",
         }
     }
 }
@@ -398,6 +402,62 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         context: Context::Global,
+        keys: &[key(KeyCode::F(3)), ctrl('p')],
+        label: "F3, Ctrl+P",
+        command: Command::OpenHistory,
+        description: "history: saved conversations, search their text",
+    },
+    Binding {
+        context: Context::History,
+        keys: &[key(KeyCode::Enter)],
+        label: "Enter",
+        command: Command::OpenHistory,
+        description: "open the selected conversation (type to search, Up/Down move)",
+    },
+    Binding {
+        context: Context::History,
+        keys: &[ctrl('r')],
+        label: "Ctrl+R",
+        command: Command::OpenHistory,
+        description: "rename it",
+    },
+    Binding {
+        context: Context::History,
+        keys: &[ctrl('a')],
+        label: "Ctrl+A",
+        command: Command::OpenHistory,
+        description: "archive it (restore it from the archived list)",
+    },
+    Binding {
+        context: Context::History,
+        keys: &[ctrl('d')],
+        label: "Ctrl+D",
+        command: Command::OpenHistory,
+        description: "delete it, after a confirmation",
+    },
+    Binding {
+        context: Context::History,
+        keys: &[ctrl('e')],
+        label: "Ctrl+E",
+        command: Command::OpenHistory,
+        description: "export it as Markdown",
+    },
+    Binding {
+        context: Context::History,
+        keys: &[key(KeyCode::Tab)],
+        label: "Tab",
+        command: Command::OpenHistory,
+        description: "show archived conversations / back",
+    },
+    Binding {
+        context: Context::History,
+        keys: &[key(KeyCode::Esc)],
+        label: "Esc",
+        command: Command::ClosePopup,
+        description: "close",
+    },
+    Binding {
+        context: Context::Global,
         keys: &[key(KeyCode::F(1))],
         label: "F1",
         command: Command::OpenHelp,
@@ -540,6 +600,7 @@ mod tests {
             Command::OpenEditor,
             Command::CycleRole,
             Command::CancelEdit,
+            Command::OpenHistory,
             Command::FocusInput,
             Command::SelectPrev,
             Command::SelectNext,

@@ -38,4 +38,21 @@ pub enum Msg {
     PromptHistoryLoaded(Vec<String>),
     /// A copy was done (or failed), for the status bar.
     Copied(String),
+    /// The browser's list or search results (`seq` of the load asked for).
+    HistoryLoaded {
+        seq: u64,
+        result: Result<Vec<super::history_browser::BrowserItem>, String>,
+    },
+    /// A saved conversation was reopened, or why not.
+    ConversationOpened(Result<OpenedConversation, String>),
+    /// Something the runtime did, to say in the status bar.
+    Notice { text: String, is_error: bool },
+}
+
+/// A reopened conversation.
+#[derive(Debug, Clone)]
+pub struct OpenedConversation {
+    pub conversation: crate::chat::conversation::Conversation,
+    pub title: Option<String>,
+    pub model: Option<String>,
 }

@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use super::effect::Effect;
 use super::msg::RequestId;
-use super::state::{App, EditTarget, InFlight, Notice, PROMPT_HISTORY_MAX, RetryWait};
+use super::state::{
+    App, EditTarget, FinishedRequest, InFlight, Notice, PROMPT_HISTORY_MAX, RetryWait,
+};
 use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::types::{ChatRequest, Role};
@@ -58,8 +60,14 @@ pub fn submit(app: &mut App) -> Update {
     if let Some(blocked) = cannot_send(app) {
         return blocked;
     }
+    if app.budget_used().is_some_and(|used| used >= 1.0) && !app.budget_confirmed {
+        // SPEC: a request past the monthly budget asks first.
+        app.popup = Some(super::state::Popup::ConfirmBudget);
+        return Update::changed();
+    }
     let text = app.composer.text();
     app.composer.clear();
+    app.budget_confirmed = false;
     let mut effects = remember_prompt(app, &text);
     let question = app
         .conversation
@@ -217,13 +225,13 @@ pub fn stop(app: &mut App) -> Update {
         .update(flight.message, |m| m.status = MessageStatus::Stopped);
     // The server billed it once it accepted the request.
     if flight.started.is_some() || flight.usage.is_some() {
-        count_usage(app, &flight, &text);
+        count_usage(app, &flight, &text, "stopped");
     }
     notice(app, "stopped", false);
     Update::with(Effect::CancelChat { id: flight.id })
 }
 
-fn count_usage(app: &mut App, flight: &InFlight, answer: &str) {
+fn count_usage(app: &mut App, flight: &InFlight, answer: &str, status: &'static str) {
     let usage = match &flight.usage {
         Some(u) => RequestUsage::from_server(u, &flight.model, &app.prices),
         None => RequestUsage::estimated(
@@ -234,6 +242,15 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str) {
         ),
     };
     app.totals.add(&usage);
+    app.finished.push(FinishedRequest {
+        message: flight.message,
+        model: flight.model.clone(),
+        usage: Some(usage),
+        status,
+        started: flight.started,
+        first_text: flight.first_text,
+        ended: flight.last_event,
+    });
 }
 
 /// An event from the request task `id`.
@@ -301,7 +318,12 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
             exchange.chunks = end.chunks;
         }
     });
-    count_usage(app, &flight, &text);
+    count_usage(
+        app,
+        &flight,
+        &text,
+        if complete { "done" } else { "interrupted" },
+    );
     app.notice = match (&end.error, end.skipped) {
         (Some(e), _) => Some(Notice {
             text: format!("interrupted: {e}"),
@@ -344,7 +366,18 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
         app.conversation.extend_with_branch(old);
     }
     if flight.usage.is_some() {
-        count_usage(app, flight, "");
+        count_usage(app, flight, "", "error");
+    } else {
+        // Refused before billing: in the ledger, with nothing counted.
+        app.finished.push(FinishedRequest {
+            message: flight.message,
+            model: flight.model.clone(),
+            usage: None,
+            status: "error",
+            started: flight.started,
+            first_text: None,
+            ended: flight.last_event,
+        });
     }
     let why = end
         .error

@@ -37,6 +37,31 @@ pub enum Popup {
     },
     /// The raw request and response of an answer.
     Raw(RawView),
+    /// Saved conversations (F3).
+    History(super::history_browser::HistoryBrowser),
+    /// The monthly budget is spent: send anyway? (y/n)
+    ConfirmBudget,
+}
+
+/// `budget_monthly_usd` and what was spent this month before this run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    pub limit_usd: f64,
+    pub spent_before_usd: f64,
+}
+
+/// A request that ended, for the usage ledger (drained by the runtime).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRequest {
+    pub message: MessageId,
+    pub model: String,
+    /// None when nothing was billed (refused before the stream started).
+    pub usage: Option<crate::chat::usage::RequestUsage>,
+    /// `done`, `stopped`, `interrupted` or `error`.
+    pub status: &'static str,
+    pub started: Option<Instant>,
+    pub first_text: Option<Instant>,
+    pub ended: Option<Instant>,
 }
 
 /// The raw view's content (plain text, sanitised when drawn).
@@ -155,6 +180,17 @@ pub struct App {
     pub pending_code_pick: Option<MessageId>,
     /// A mouse click to resolve against the layout (by `ui::prepare`).
     pub pending_click: Option<(u16, u16)>,
+    /// Conversations are saved (not `--no-history`).
+    pub history_enabled: bool,
+    pub budget: Option<Budget>,
+    /// The user said yes to sending past the budget (this run).
+    pub budget_confirmed: bool,
+    /// Requests that ended since the runtime last looked.
+    pub finished: Vec<FinishedRequest>,
+    /// Title of the conversation (a reopened one).
+    pub title: Option<String>,
+    /// What is wrong with saving, if anything ("history: waiting for lock").
+    pub history_status: Option<String>,
 }
 
 /// How often the screen refreshes while an answer streams or a retry waits.
@@ -188,12 +224,25 @@ impl App {
             prompt_history: PromptHistory::default(),
             pending_code_pick: None,
             pending_click: None,
+            history_enabled: false,
+            budget: None,
+            budget_confirmed: false,
+            finished: Vec::new(),
+            title: None,
+            history_status: None,
         }
     }
 
     /// Index of the selected message on the current path.
     pub fn selected_index(&self) -> Option<usize> {
         self.selected.and_then(|id| self.conversation.index_of(id))
+    }
+
+    /// The share of the monthly budget spent (1.0 = all of it).
+    pub fn budget_used(&self) -> Option<f64> {
+        let budget = self.budget?;
+        (budget.limit_usd > 0.0)
+            .then(|| (budget.spent_before_usd + self.totals.cost) / budget.limit_usd)
     }
 
     pub fn is_streaming(&self) -> bool {

@@ -13,7 +13,7 @@ use super::keymap::{self, Command, Context};
 use super::model_menu::{ModelMenu, ModelsState};
 use super::msg::Msg;
 use super::state::{App, Focus, Notice, Popup};
-use super::{browse, requests};
+use super::{browse, history_browser, requests};
 use crate::api::types::Role;
 
 /// What `update` did.
@@ -95,6 +95,60 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::PromptHistoryLoaded(entries) => {
             app.prompt_history.entries = entries;
             Update::unchanged()
+        }
+        Msg::HistoryLoaded { seq, result } => history_browser::loaded(app, seq, result),
+        Msg::ConversationOpened(result) => {
+            match result {
+                Ok(opened) => {
+                    let effects = requests::stop(app).effects;
+                    app.conversation = opened.conversation;
+                    if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
+                        app.settings.model = model;
+                    }
+                    let title = opened.title.clone().or_else(|| {
+                        // Untitled: name it by its first question.
+                        app.conversation
+                            .messages()
+                            .iter()
+                            .find(|m| m.role == Role::User)
+                            .map(|m| {
+                                m.content
+                                    .lines()
+                                    .next()
+                                    .unwrap_or("")
+                                    .chars()
+                                    .take(60)
+                                    .collect()
+                            })
+                    });
+                    app.title = opened.title;
+                    app.popup = None;
+                    app.focus = Focus::Input;
+                    app.selected = None;
+                    app.search = None;
+                    app.editing = None;
+                    app.transcript.to_bottom();
+                    app.notice = Some(Notice {
+                        text: format!("opened: {}", title.as_deref().unwrap_or("conversation")),
+                        is_error: false,
+                    });
+                    return Update {
+                        changed: true,
+                        effects,
+                    };
+                }
+                Err(why) => {
+                    app.notice = Some(Notice {
+                        text: why,
+                        is_error: true,
+                    })
+                }
+            }
+            Update::changed()
+        }
+        Msg::Notice { text, is_error } => {
+            app.notice = Some(Notice { text, is_error });
+            Update::changed()
         }
         Msg::Copied(what) => {
             app.notice = Some(Notice {
@@ -272,6 +326,28 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
                     .unwrap_or(0);
             Some(Update::changed())
         }
+        Popup::History(_) => {
+            // Quit and stop still work with the browser open.
+            if matches!(
+                keymap::lookup(Context::Global, key),
+                Some(Command::Quit | Command::QuitOrStop)
+            ) {
+                return None;
+            }
+            Some(history_browser::key(app, key))
+        }
+        Popup::ConfirmBudget => {
+            app.popup = None;
+            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                app.budget_confirmed = true;
+                return Some(requests::submit(app));
+            }
+            app.notice = Some(Notice {
+                text: "not sent (monthly budget)".into(),
+                is_error: false,
+            });
+            Some(Update::changed())
+        }
         Popup::Help { scroll } => {
             if keymap::lookup(Context::Help, key) == Some(Command::ClosePopup) {
                 return Some(run(app, Command::ClosePopup));
@@ -307,7 +383,22 @@ fn on_paste(app: &mut App, text: &str) -> Update {
             filter.push_str(text.lines().next().unwrap_or_default());
             menu.set_filter(filter);
         }
-        Some(Popup::Help { .. } | Popup::Raw(_)) => return Update::unchanged(),
+        Some(Popup::History(browser)) => {
+            browser
+                .query
+                .push_str(text.lines().next().unwrap_or_default());
+            browser.cursor = 0;
+            browser.seq += 1;
+            browser.loading = true;
+            return Update::with(Effect::LoadHistory {
+                seq: browser.seq,
+                query: browser.query.clone(),
+                archived: browser.archived,
+            });
+        }
+        Some(Popup::Help { .. } | Popup::Raw(_) | Popup::ConfirmBudget) => {
+            return Update::unchanged();
+        }
         None => app.composer.paste(text),
     }
     Update::changed()
@@ -408,6 +499,7 @@ fn run(app: &mut App, command: Command) -> Update {
             };
             Update::changed()
         }
+        Command::OpenHistory => history_browser::open(app),
         Command::CancelEdit => {
             if app.editing.take().is_some() {
                 app.composer.clear();

@@ -828,7 +828,7 @@ fn every_binding_in_the_table_does_what_it_says() {
                     keys(&mut app, "<F1>");
                 }
                 // Browsing keys are covered by the browse tests.
-                Context::Transcript | Context::RawView => continue,
+                Context::Transcript | Context::RawView | Context::History => continue,
             }
             if binding.command == Command::CancelEdit {
                 // Esc cancels an edit in progress: start one.
@@ -896,6 +896,10 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
             assert_eq!(effects, [Effect::OpenEditor { text: "hi".into() }], "{why}");
         }
         Command::CycleRole => assert_eq!(app.compose_role, Role::Assistant, "{why}"),
+        Command::OpenHistory => {
+            // History is off in these tests (no store): it says so.
+            assert_eq!(app.notice, notice("history is off (--no-history)", false), "{why}");
+        }
         Command::CancelEdit => {
             assert_eq!(app.editing, None, "{why}");
             assert_eq!(app.composer.text(), "", "{why}");

@@ -296,27 +296,6 @@ fn resolve(store: &Store, id: &str, io: &mut Io<'_>) -> Result<Result<String, Ex
     })
 }
 
-/// A file name part from a title: letters and digits, `-` between words.
-fn slug(title: &str) -> String {
-    let mut out = String::new();
-    for c in title.chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-        if out.chars().count() >= 48 {
-            break;
-        }
-    }
-    let out = out.trim_matches('-').to_string();
-    if out.is_empty() {
-        "conversation".to_string()
-    } else {
-        out
-    }
-}
-
 fn write_private(path: &Path, text: &str) -> io::Result<()> {
     let mut file = paths::create_private_file(path)?;
     file.write_all(text.as_bytes())?;
@@ -361,26 +340,9 @@ fn export(
     let written = match (format, all) {
         (ExportFormat::Md, true) => {
             let dir = output.unwrap_or_else(|| Path::new("."));
-            if let Err(e) = paths::create_private_dir(dir) {
-                return Ok(fail(
-                    io,
-                    &format!("cannot create {}: {e}", dir.display()),
-                    Exit::Api,
-                ));
-            }
             for uid in &uids {
-                let text = store.export_markdown(uid)?;
-                let title = store
-                    .summary(uid)?
-                    .map(|s| s.display_title().to_string())
-                    .unwrap_or_default();
-                let file = dir.join(format!("{uid}-{}.md", slug(&title)));
-                if let Err(e) = write_private(&file, &text) {
-                    return Ok(fail(
-                        io,
-                        &format!("cannot write {}: {e}", file.display()),
-                        Exit::Api,
-                    ));
+                if let Err(e) = super::export_markdown_file(&store, uid, dir) {
+                    return Ok(fail(io, &e.to_string(), Exit::Api));
                 }
             }
             say(
@@ -666,9 +628,10 @@ mod tests {
 
     #[test]
     fn slugs_and_costs() {
-        assert_eq!(slug("Hello, World!"), "hello-world");
-        assert_eq!(slug("東京 タワー"), "東京-タワー");
-        assert_eq!(slug("!!!"), "conversation");
+        let name = |t: &str| super::super::markdown_file_name("01x", t);
+        assert_eq!(name("Hello, World!"), "01x-hello-world.md");
+        assert_eq!(name("東京 タワー"), "01x-東京-タワー.md");
+        assert_eq!(name("!!!"), "01x-conversation.md");
         assert_eq!(cost_text(0.0, 2, 2, false), "unpriced");
         assert_eq!(cost_text(0.5, 2, 1, false), "≥$0.5000");
         assert_eq!(cost_text(0.00012, 2, 0, true), "~$0.0001");

@@ -132,14 +132,15 @@ impl Tracker {
 
     /// After a resume: everything in `conversation` is saved as it is, in
     /// the row `uid`; `uids` maps its messages to their saved uids.
+    /// Returns the operations that settle the conversation left behind.
     pub(crate) fn seed(
         &mut self,
         uid: &str,
         conversation: &Conversation,
         uids: &HashMap<MessageId, String>,
         floor: u64,
-    ) {
-        self.reset();
+    ) -> Vec<Op> {
+        let ops = self.detach();
         self.detach_next = false;
         self.floor = floor;
         self.conversation = Some(uid.to_string());
@@ -150,6 +151,7 @@ impl Tracker {
             }
         }
         self.head = conversation.head();
+        ops
     }
 
     /// The operations that make the file match `conversation`.

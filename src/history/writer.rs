@@ -109,10 +109,12 @@ pub(crate) struct Writer {
 }
 
 /// The thread's body.
-pub(crate) fn run(path: PathBuf, spool_dir: PathBuf, rx: &Receiver<Cmd>, shared: Arc<Shared>) {
-    let mut writer = Writer::open(path, spool_dir, shared);
+pub(crate) fn run(path: PathBuf, spool_dir: PathBuf, rx: &Receiver<Cmd>, shared: &Arc<Shared>) {
+    let mut writer = Writer::open(path, spool_dir, Arc::clone(shared));
     writer.serve(rx);
-    writer.shared.update(|s| s.stopped = true);
+    // Close the file and release the spool's lock before saying so.
+    drop(writer);
+    shared.update(|s| s.stopped = true);
 }
 
 impl Writer {
@@ -374,7 +376,10 @@ impl Writer {
         if self.mode == Mode::Spooling {
             self.try_merge();
         }
-        if let Some(store) = self.store.as_ref() {
+        // Still locked out: the checkpoint would only wait for the lock.
+        if self.mode != Mode::Spooling
+            && let Some(store) = self.store.as_ref()
+        {
             store.close_cleanly();
         }
     }

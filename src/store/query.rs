@@ -290,34 +290,44 @@ impl Store {
         let sql = format!(
             "WITH hits AS (
                SELECT m.conversation_id AS cid, m.id AS mid, m.uid AS muid,
-                      messages_fts.rank AS score,
-                      snippet(messages_fts, 0, char(57344), char(57345), '…', 16) AS snip
+                      messages_fts.rank AS score
                FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
                WHERE messages_fts MATCH ?1{filters}
              ), ranked AS (
-               SELECT cid, muid, score, snip,
+               SELECT cid, mid, muid, score,
                       row_number() OVER (PARTITION BY cid ORDER BY score, mid DESC) AS rn,
                       count(*) OVER (PARTITION BY cid) AS n
                FROM hits
              )
-             SELECT {SUMMARY}, ranked.muid, ranked.snip, ranked.n
+             SELECT {SUMMARY}, ranked.muid, ranked.mid, ranked.n
              FROM ranked JOIN conversations c ON c.id = ranked.cid
              WHERE ranked.rn = 1
              ORDER BY ranked.score, c.last_active_at DESC
              LIMIT ?{limit_arg}"
         );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
-            Ok((
-                summary(row)?,
-                row.get::<_, String>(SUMMARY_COLUMNS)?,
-                row.get::<_, Option<String>>(SUMMARY_COLUMNS + 1)?,
-                row.get::<_, i64>(SUMMARY_COLUMNS + 2)?,
-            ))
-        })?;
+        let found = {
+            let mut stmt = self.conn.prepare(&sql)?;
+            stmt.query_map(params_from_iter(args.iter()), |row| {
+                Ok((
+                    summary(row)?,
+                    row.get::<_, String>(SUMMARY_COLUMNS)?,
+                    row.get::<_, i64>(SUMMARY_COLUMNS + 1)?,
+                    row.get::<_, i64>(SUMMARY_COLUMNS + 2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        // Snippets only for the hits shown (snippet() re-reads the text).
+        let mut snippet_stmt = self.conn.prepare_cached(
+            "SELECT snippet(messages_fts, 0, char(57344), char(57345), '…', 16)
+             FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = ?2",
+        )?;
         let mut hits = Vec::new();
-        for row in rows {
-            let (conversation, message_uid, snip, n) = row?;
+        for (conversation, message_uid, mid, n) in found {
+            let snip: Option<String> = snippet_stmt
+                .query_row(params![args.first(), mid], |row| row.get(0))
+                .optional()?
+                .flatten();
             let (snippet, mut highlights) = parse_snippet(snip.as_deref().unwrap_or(""));
             for term in short {
                 highlights.extend(find_all(&snippet, term));

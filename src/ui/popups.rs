@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::theme;
 use crate::app::App;
+use crate::app::history_browser::{BrowserMode, HistoryBrowser};
 use crate::app::keymap::{BINDINGS, Context};
 use crate::app::model_menu::{ModelMenu, ModelsState};
 use crate::app::state::{Focus, RawView};
@@ -114,6 +115,7 @@ pub fn help_lines(focus: Focus, width: usize) -> Vec<Line<'static>> {
         Context::Global,
         Context::ModelMenu,
         Context::RawView,
+        Context::History,
         Context::Help,
     ];
     if focus == Focus::Transcript {
@@ -231,4 +233,154 @@ pub fn draw_raw(raw: &RawView, buf: &mut Buffer, area: Rect) {
     // The raw view takes the whole width: JSON reads best wide.
     let padded: Vec<Line<'static>> = lines;
     draw_scrolled(buf, full, &title, &padded, raw.scroll);
+}
+
+/// The history browser: search line, conversations (with a snippet under
+/// search hits), and the rename / delete prompts.
+pub fn draw_history(browser: &HistoryBrowser, buf: &mut Buffer, area: Rect) {
+    let rect = centered(area, 110, area.height.saturating_sub(2).max(3));
+    let title = if browser.archived {
+        " Archived conversations · Tab: active ones · Esc closes "
+    } else {
+        " History · Enter opens · Ctrl+R rename · Ctrl+A archive · Ctrl+D delete · Ctrl+E export · Tab archived "
+    };
+    let inner = frame(buf, rect, title);
+    if inner.height == 0 {
+        return;
+    }
+    let width = usize::from(inner.width);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    lines.push(match &browser.mode {
+        BrowserMode::Rename(text) => Line::from(vec![
+            Span::styled(
+                "new title: ",
+                theme::role_label(crate::api::types::Role::System),
+            ),
+            Span::raw(sanitize_str(text)),
+            Span::styled("▏ Enter saves · Esc cancels", theme::dim()),
+        ]),
+        BrowserMode::ConfirmDelete => Line::styled(
+            format!(
+                "Delete \"{}\" for good? y deletes, any other key keeps it",
+                browser
+                    .selected()
+                    .map(|i| sanitize_str(&i.title))
+                    .unwrap_or_default()
+            ),
+            theme::error(),
+        ),
+        BrowserMode::List => Line::from(vec![
+            Span::styled("search: ", theme::dim()),
+            Span::raw(sanitize_str(&browser.query)),
+            Span::styled("▏", theme::dim()),
+        ]),
+    });
+    if let Some(error) = &browser.error {
+        lines.push(Line::styled(sanitize_str(error), theme::error()));
+    } else if browser.loading && browser.items.is_empty() {
+        lines.push(Line::styled("loading…", theme::dim()));
+    } else if browser.items.is_empty() {
+        let empty = if browser.query.is_empty() {
+            "no saved conversations yet"
+        } else {
+            "no match"
+        };
+        lines.push(Line::styled(empty, theme::dim()));
+    }
+    let header_rows = lines.len();
+    let per_item = if browser.items.iter().any(|i| i.snippet.is_some()) {
+        2
+    } else {
+        1
+    };
+    let visible = (usize::from(inner.height).saturating_sub(header_rows) / per_item).max(1);
+    let first = browser.cursor.saturating_sub(visible.saturating_sub(1));
+    for (i, item) in browser.items.iter().enumerate().skip(first).take(visible) {
+        let style = if i == browser.cursor {
+            theme::selected()
+        } else {
+            Style::default()
+        };
+        let meta = format!(
+            "  {} · {} · {} messages{}",
+            item.when,
+            item.model.as_deref().map(sanitize_str).unwrap_or_default(),
+            item.messages,
+            if item.archived { " · archived" } else { "" }
+        );
+        let room = width.saturating_sub(crate::text::wrap::display_width(&meta));
+        let title = truncate_to(&sanitize_str(&item.title), room);
+        let pad = room.saturating_sub(crate::text::wrap::display_width(&title));
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{title}{}", " ".repeat(pad)),
+                style.patch(Style::default()),
+            ),
+            Span::styled(meta, style.patch(theme::dim())),
+        ]));
+        if per_item == 2 {
+            let snippet = item
+                .snippet
+                .as_deref()
+                .map(sanitize_str)
+                .unwrap_or_default();
+            lines.push(Line::styled(
+                format!("    {}", truncate_to(&snippet, width.saturating_sub(4))),
+                theme::dim(),
+            ));
+        }
+    }
+    for (row, line) in lines.iter().enumerate().take(usize::from(inner.height)) {
+        buf.set_line(
+            inner.x,
+            inner.y + u16::try_from(row).unwrap_or(0),
+            line,
+            inner.width,
+        );
+    }
+}
+
+/// Cut `s` to at most `width` columns, with `…` when cut.
+fn truncate_to(s: &str, width: usize) -> String {
+    if crate::text::wrap::display_width(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for g in unicode_segmentation::UnicodeSegmentation::graphemes(s, true) {
+        let w = crate::text::wrap::display_width(g);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push_str(g);
+    }
+    out.push('…');
+    out
+}
+
+/// Sending past `budget_monthly_usd`: ask first.
+pub fn draw_confirm_budget(app: &App, buf: &mut Buffer, area: Rect) {
+    let Some(budget) = app.budget else { return };
+    let spent = budget.spent_before_usd + app.totals.cost;
+    let lines = [
+        Line::styled(
+            format!(
+                "This month's budget of ${:.2} is spent (${spent:.2}).",
+                budget.limit_usd
+            ),
+            theme::error(),
+        ),
+        Line::raw("Send this request anyway?  y sends · any other key keeps it in the input"),
+    ];
+    let rect = centered(area, 80, 4);
+    let inner = frame(buf, rect, " Monthly budget ");
+    for (row, line) in lines.iter().enumerate().take(usize::from(inner.height)) {
+        buf.set_line(
+            inner.x,
+            inner.y + u16::try_from(row).unwrap_or(0),
+            line,
+            inner.width,
+        );
+    }
 }

@@ -63,6 +63,19 @@ pub fn status_text(app: &App) -> String {
     if let Some(notice) = &app.notice {
         let _ = write!(out, " │ {}", sanitize_str(&notice.text));
     }
+    if let Some(status) = &app.history_status {
+        let _ = write!(out, " │ {}", sanitize_str(status));
+    }
+    if let (Some(used), Some(budget)) = (app.budget_used(), app.budget)
+        && used >= 0.8
+    {
+        let _ = write!(
+            out,
+            " │ budget {:.0}% of ${:.2}",
+            used * 100.0,
+            budget.limit_usd
+        );
+    }
     out
 }
 

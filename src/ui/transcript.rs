@@ -60,6 +60,8 @@ pub struct TranscriptView {
     top: usize,
     /// The area of the last layout (mouse hit tests).
     area: Rect,
+    /// The conversation the cache was built for.
+    epoch: u64,
     /// Entries re-wrapped by the last `prepare` (for tests and benches).
     pub last_rewrapped: usize,
 }
@@ -79,10 +81,11 @@ impl TranscriptView {
     pub fn prepare(&mut self, app: &mut App, area: Rect) {
         app.transcript.page_rows = area.height;
         self.area = area;
-        if area.width != self.width {
+        if area.width != self.width || app.conversation.epoch() != self.epoch {
             self.entries.clear();
             self.prefix.clear();
             self.width = area.width;
+            self.epoch = app.conversation.epoch();
         }
         let contexts = line_contexts(&app.conversation);
         self.sync(app.conversation.messages(), &contexts);

@@ -1,0 +1,343 @@
+//! The history browser (F3 / Ctrl+P): saved conversations, most recently
+//! active first; typing searches the text of every saved conversation.
+//! Loading, searching and changing conversations are effects the runtime
+//! performs on the store; results come back as messages tagged with the
+//! query's sequence number, so a slow answer to an old query is ignored.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::effect::Effect;
+use super::state::{App, Notice, Popup};
+use super::update::Update;
+
+/// One row of the browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserItem {
+    pub uid: String,
+    /// The title, or the first question when there is none.
+    pub title: String,
+    pub model: Option<String>,
+    /// When it was last active, local time, for display.
+    pub when: String,
+    pub messages: u64,
+    pub archived: bool,
+    /// A search match in context (search results only).
+    pub snippet: Option<String>,
+}
+
+/// What the browser is doing besides listing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BrowserMode {
+    #[default]
+    List,
+    /// Typing a new title for the selected conversation.
+    Rename(String),
+    /// Waiting for y/n before deleting the selected conversation.
+    ConfirmDelete,
+}
+
+/// The open browser.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistoryBrowser {
+    pub query: String,
+    /// Show archived conversations instead (Tab).
+    pub archived: bool,
+    pub items: Vec<BrowserItem>,
+    pub cursor: usize,
+    pub loading: bool,
+    pub error: Option<String>,
+    pub mode: BrowserMode,
+    /// Sequence number of the latest load asked for.
+    pub seq: u64,
+}
+
+impl HistoryBrowser {
+    pub fn selected(&self) -> Option<&BrowserItem> {
+        self.items.get(self.cursor)
+    }
+
+    /// Ask for the list (or search results) again.
+    fn reload(&mut self) -> Effect {
+        self.seq += 1;
+        self.loading = true;
+        Effect::LoadHistory {
+            seq: self.seq,
+            query: self.query.clone(),
+            archived: self.archived,
+        }
+    }
+}
+
+/// F3 / Ctrl+P.
+pub fn open(app: &mut App) -> Update {
+    if !app.history_enabled {
+        app.notice = Some(Notice {
+            text: "history is off (--no-history)".into(),
+            is_error: false,
+        });
+        return Update::changed();
+    }
+    let mut browser = HistoryBrowser::default();
+    let effect = browser.reload();
+    app.popup = Some(Popup::History(browser));
+    Update::with(effect)
+}
+
+/// The store answered a load.
+pub fn loaded(app: &mut App, seq: u64, result: Result<Vec<BrowserItem>, String>) -> Update {
+    let Some(Popup::History(browser)) = &mut app.popup else {
+        return Update::unchanged();
+    };
+    if seq != browser.seq {
+        return Update::unchanged();
+    }
+    browser.loading = false;
+    match result {
+        Ok(items) => {
+            browser.items = items;
+            browser.cursor = browser.cursor.min(browser.items.len().saturating_sub(1));
+            browser.error = None;
+        }
+        Err(why) => browser.error = Some(why),
+    }
+    Update::changed()
+}
+
+/// A key while the browser is open; every key is taken.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "crossterm's KeyCode has dozens of variants"
+)]
+pub fn key(app: &mut App, key: &KeyEvent) -> Update {
+    let Some(Popup::History(browser)) = &mut app.popup else {
+        return Update::unchanged();
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let plain = !key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match &mut browser.mode {
+        BrowserMode::Rename(title) => {
+            match key.code {
+                KeyCode::Esc => browser.mode = BrowserMode::List,
+                KeyCode::Enter => {
+                    let title = title.trim().to_string();
+                    browser.mode = BrowserMode::List;
+                    if let Some(item) = browser.items.get_mut(browser.cursor) {
+                        let uid = item.uid.clone();
+                        if !title.is_empty() {
+                            item.title.clone_from(&title);
+                        }
+                        let title = (!title.is_empty()).then_some(title);
+                        return Update::with(Effect::RenameConversation { uid, title });
+                    }
+                }
+                KeyCode::Backspace => {
+                    title.pop();
+                }
+                KeyCode::Char(c) if plain => title.push(c),
+                _ => return Update::unchanged(),
+            }
+            return Update::changed();
+        }
+        BrowserMode::ConfirmDelete => {
+            let confirmed = matches!(key.code, KeyCode::Char('y' | 'Y'));
+            browser.mode = BrowserMode::List;
+            if confirmed && let Some(item) = browser.selected() {
+                let uid = item.uid.clone();
+                browser.items.remove(browser.cursor);
+                browser.cursor = browser.cursor.min(browser.items.len().saturating_sub(1));
+                return Update::with(Effect::DeleteConversation { uid });
+            }
+            return Update::changed();
+        }
+        BrowserMode::List => {}
+    }
+    match key.code {
+        KeyCode::Esc => app.popup = None,
+        KeyCode::Up => browser.cursor = browser.cursor.saturating_sub(1),
+        KeyCode::Down => {
+            browser.cursor = (browser.cursor + 1).min(browser.items.len().saturating_sub(1));
+        }
+        KeyCode::PageUp => browser.cursor = browser.cursor.saturating_sub(10),
+        KeyCode::PageDown => {
+            browser.cursor = (browser.cursor + 10).min(browser.items.len().saturating_sub(1));
+        }
+        KeyCode::Enter => {
+            if let Some(item) = browser.selected() {
+                let uid = item.uid.clone();
+                return Update::with(Effect::OpenConversation { uid });
+            }
+        }
+        KeyCode::Tab => {
+            browser.archived = !browser.archived;
+            browser.cursor = 0;
+            let effect = browser.reload();
+            return Update::with(effect);
+        }
+        KeyCode::Char('r') if ctrl => {
+            if let Some(item) = browser.selected() {
+                browser.mode = BrowserMode::Rename(item.title.clone());
+            }
+        }
+        KeyCode::Char('a') if ctrl => {
+            if let Some(item) = browser.selected() {
+                let uid = item.uid.clone();
+                let archived = !browser.archived;
+                browser.items.remove(browser.cursor);
+                browser.cursor = browser.cursor.min(browser.items.len().saturating_sub(1));
+                return Update::with(Effect::ArchiveConversation { uid, archived });
+            }
+        }
+        KeyCode::Char('d') if ctrl => {
+            if browser.selected().is_some() {
+                browser.mode = BrowserMode::ConfirmDelete;
+            }
+        }
+        KeyCode::Char('e') if ctrl => {
+            if let Some(item) = browser.selected() {
+                return Update::with(Effect::ExportConversation {
+                    uid: item.uid.clone(),
+                });
+            }
+        }
+        KeyCode::Backspace => {
+            browser.query.pop();
+            browser.cursor = 0;
+            let effect = browser.reload();
+            return Update::with(effect);
+        }
+        KeyCode::Char(c) if plain => {
+            browser.query.push(c);
+            browser.cursor = 0;
+            let effect = browser.reload();
+            return Update::with(effect);
+        }
+        // Quit and the like still work from the browser.
+        _ if ctrl && matches!(key.code, KeyCode::Char('q' | 'c')) => {
+            app.popup = None;
+            return Update::unchanged();
+        }
+        _ => return Update::unchanged(),
+    }
+    Update::changed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::state::Settings;
+    use crate::chat::pricing::PriceTable;
+
+    fn app() -> App {
+        let mut app = App::new(
+            Settings {
+                model: "m".into(),
+                ..Settings::default()
+            },
+            PriceTable::default(),
+        );
+        app.history_enabled = true;
+        app
+    }
+
+    fn press(app: &mut App, code: KeyCode, mods: KeyModifiers) -> Update {
+        key(app, &KeyEvent::new(code, mods))
+    }
+
+    fn item(uid: &str) -> BrowserItem {
+        BrowserItem {
+            uid: uid.into(),
+            title: format!("title {uid}"),
+            model: None,
+            when: String::new(),
+            messages: 2,
+            archived: false,
+            snippet: None,
+        }
+    }
+
+    #[test]
+    fn typing_searches_and_stale_results_are_ignored() {
+        let mut app = app();
+        let out = open(&mut app);
+        assert_eq!(
+            out.effects,
+            [Effect::LoadHistory {
+                seq: 1,
+                query: String::new(),
+                archived: false
+            }]
+        );
+        let out = press(&mut app, KeyCode::Char('한'), KeyModifiers::NONE);
+        assert_eq!(
+            out.effects,
+            [Effect::LoadHistory {
+                seq: 2,
+                query: "한".into(),
+                archived: false
+            }]
+        );
+        // The answer to the first load arrives late: ignored.
+        assert_eq!(
+            loaded(&mut app, 1, Ok(vec![item("old")])),
+            Update::unchanged()
+        );
+        loaded(&mut app, 2, Ok(vec![item("a"), item("b")]));
+        let Some(Popup::History(b)) = &app.popup else {
+            panic!()
+        };
+        assert_eq!(b.items.len(), 2);
+    }
+
+    #[test]
+    fn open_rename_archive_delete_export() {
+        let mut app = app();
+        open(&mut app);
+        loaded(&mut app, 1, Ok(vec![item("a"), item("b"), item("c")]));
+        press(&mut app, KeyCode::Down, KeyModifiers::NONE);
+        let out = press(&mut app, KeyCode::Char('e'), KeyModifiers::CONTROL);
+        assert_eq!(
+            out.effects,
+            [Effect::ExportConversation { uid: "b".into() }]
+        );
+        press(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
+        for _ in 0..7 {
+            press(&mut app, KeyCode::Backspace, KeyModifiers::NONE);
+        }
+        press(&mut app, KeyCode::Char('x'), KeyModifiers::NONE);
+        let out = press(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(
+            out.effects,
+            [Effect::RenameConversation {
+                uid: "b".into(),
+                title: Some("x".into())
+            }]
+        );
+        let out = press(&mut app, KeyCode::Char('a'), KeyModifiers::CONTROL);
+        assert_eq!(
+            out.effects,
+            [Effect::ArchiveConversation {
+                uid: "b".into(),
+                archived: true
+            }]
+        );
+        // Delete asks first; n keeps it.
+        press(&mut app, KeyCode::Char('d'), KeyModifiers::CONTROL);
+        assert!(
+            press(&mut app, KeyCode::Char('n'), KeyModifiers::NONE)
+                .effects
+                .is_empty()
+        );
+        press(&mut app, KeyCode::Char('d'), KeyModifiers::CONTROL);
+        let out = press(&mut app, KeyCode::Char('y'), KeyModifiers::NONE);
+        assert_eq!(
+            out.effects,
+            [Effect::DeleteConversation { uid: "c".into() }]
+        );
+        let out = press(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(out.effects, [Effect::OpenConversation { uid: "a".into() }]);
+        press(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(app.popup, None);
+    }
+}

@@ -1,0 +1,559 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+//! Screens of browsing past turns and composing, drawn with ratatui's
+//! `TestBackend` (100×30; the markdown answer 100×40) and compared with
+//! insta snapshots: a markdown answer (heading, list, a Korean table, two
+//! highlighted and numbered code blocks), the selection, the raw view,
+//! search highlights, alternatives `2/3`, the role switch, editing, and the
+//! help of the transcript focus. States are built by driving `update` with
+//! keys and stream events as the runtime does; every event carries the same
+//! instant, so nothing on screen depends on timing. Snapshots do not record
+//! colour, so where colour is the behaviour (highlighted code, search
+//! matches, the selection) cell styles are asserted.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use kaiwa::api::client::{StreamEnd, StreamEvent};
+use kaiwa::api::types::Usage;
+use kaiwa::app::state::{Focus, Popup, Settings};
+use kaiwa::app::{App, Msg, RequestId, update};
+use kaiwa::chat::pricing::PriceTable;
+use kaiwa::text::wrap::display_width;
+use kaiwa::ui::{self, Ui};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use serde_json::json;
+
+const WIDTH: u16 = 100;
+const HEIGHT: u16 = 30;
+
+// ---------------------------------------------------------------- helpers
+
+fn settings() -> Settings {
+    Settings {
+        model: "gpt-4o-mini".into(),
+        system: None,
+        extra_models: vec![],
+        base_url: "https://api.openai.com/v1".into(),
+        needs_key: false,
+        temperature: None,
+        max_tokens: None,
+        mouse: true,
+    }
+}
+
+fn new_app() -> App {
+    App::new(settings(), PriceTable::default())
+}
+
+fn now() -> Instant {
+    use std::sync::OnceLock;
+    static NOW: OnceLock<Instant> = OnceLock::new();
+    *NOW.get_or_init(Instant::now)
+}
+
+fn press(app: &mut App, code: KeyCode, mods: KeyModifiers) {
+    update(app, Msg::Key(KeyEvent::new(code, mods)));
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    press(app, code, KeyModifiers::NONE);
+}
+
+fn ctrl(app: &mut App, c: char) {
+    press(app, KeyCode::Char(c), KeyModifiers::CONTROL);
+}
+
+/// Type characters; upper-case ones carry Shift, as terminals report them.
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        let mods = if c.is_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        press(app, KeyCode::Char(c), mods);
+    }
+}
+
+fn api(app: &mut App, id: u64, event: StreamEvent) {
+    update(
+        app,
+        Msg::Api {
+            id: RequestId(id),
+            event,
+            at: now(),
+        },
+    );
+}
+
+/// Stream `answer` into the request in flight (started, deltas, usage, stop).
+fn stream_answer(app: &mut App, answer: &str) {
+    let id = app.in_flight.as_ref().expect("a request in flight").id.0;
+    api(app, id, StreamEvent::Started);
+    let mut chunks = 1;
+    for piece in answer.split_inclusive(' ') {
+        api(app, id, StreamEvent::Delta(piece.into()));
+        chunks += 1;
+    }
+    api(
+        app,
+        id,
+        StreamEvent::Usage(Usage {
+            prompt_tokens: 12,
+            completion_tokens: 30,
+            total_tokens: 42,
+            ..Usage::default()
+        }),
+    );
+    api(
+        app,
+        id,
+        StreamEvent::End(StreamEnd {
+            finish_reason: Some("stop".into()),
+            error: None,
+            skipped: 0,
+            chunks: chunks + 2,
+            assembled: Some(json!({
+                "id": "chatcmpl-snap",
+                "object": "chat.completion",
+                "created": 1_753_357_673,
+                "model": "gpt-4o-mini-2024-07-18",
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer},
+                    "finish_reason": "stop"
+                }],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42},
+                "system_fingerprint": "fp_snap"
+            })),
+        }),
+    );
+    assert!(app.in_flight.is_none());
+}
+
+/// A whole exchange: question typed and sent, answer streamed.
+fn exchange(app: &mut App, question: &str, answer: &str) {
+    type_text(app, question);
+    key(app, KeyCode::Enter);
+    stream_answer(app, answer);
+}
+
+fn render_with(ui: &mut Ui, app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    ui::prepare(ui, app, Rect::new(0, 0, width, height));
+    terminal.draw(|f| ui::draw(ui, app, f)).unwrap();
+    terminal
+}
+
+fn render(app: &mut App) -> Terminal<TestBackend> {
+    render_with(&mut Ui::default(), app, WIDTH, HEIGHT)
+}
+
+/// Each row as (column, symbol) of the cells that are drawn (the cells
+/// behind a wide symbol left out).
+fn rows_with_columns(buffer: &Buffer) -> Vec<Vec<(u16, String)>> {
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content()
+        .chunks(width.max(1))
+        .map(|row| {
+            let mut out = Vec::new();
+            let mut skip = 0;
+            for (x, cell) in row.iter().enumerate() {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                out.push((u16::try_from(x).unwrap(), cell.symbol().to_string()));
+                skip = display_width(cell.symbol()).saturating_sub(1);
+            }
+            out
+        })
+        .collect()
+}
+
+/// The screen as plain rows, trailing blanks trimmed.
+fn rows(buffer: &Buffer) -> Vec<String> {
+    rows_with_columns(buffer)
+        .into_iter()
+        .map(|row| {
+            let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+    rows(terminal.backend().buffer()).join("\n")
+}
+
+/// The screen for a snapshot: one quoted row per line, the blank cells
+/// behind wide characters left out (a hidden cell that is not blank is
+/// reported: that would be a drawing bug).
+fn screen(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let width = usize::from(buffer.area.width);
+    let mut out = String::new();
+    for row in buffer.content().chunks(width.max(1)) {
+        let mut line = String::new();
+        let mut hidden = Vec::new();
+        let mut skip = 0;
+        for (x, cell) in row.iter().enumerate() {
+            if skip > 0 {
+                skip -= 1;
+                if cell.symbol() != " " {
+                    hidden.push((x, cell.symbol().to_string()));
+                }
+                continue;
+            }
+            line.push_str(cell.symbol());
+            skip = display_width(cell.symbol()).saturating_sub(1);
+        }
+        out.push('"');
+        out.push_str(&line);
+        out.push('"');
+        if !hidden.is_empty() {
+            write!(out, " hidden by wide symbols: {hidden:?}").unwrap();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Every position (x, y) where `text` starts on screen.
+fn find_all(buffer: &Buffer, text: &str) -> Vec<(u16, u16)> {
+    let mut found = Vec::new();
+    for (y, row) in rows_with_columns(buffer).iter().enumerate() {
+        let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
+        for (byte, _) in line.match_indices(text) {
+            let mut acc = 0;
+            for (x, symbol) in row {
+                if acc == byte {
+                    found.push((*x, u16::try_from(y).unwrap()));
+                    break;
+                }
+                acc += symbol.len();
+            }
+        }
+    }
+    found
+}
+
+/// The position of the first cell where `text` starts on screen.
+fn find(buffer: &Buffer, text: &str) -> (u16, u16) {
+    *find_all(buffer, text)
+        .first()
+        .unwrap_or_else(|| panic!("{text:?} not on screen"))
+}
+
+/// The row of the input box's border: the last row above the status bar
+/// that is drawn as a line.
+fn input_border(terminal: &Terminal<TestBackend>) -> String {
+    let rows = rows(terminal.backend().buffer());
+    rows[..rows.len() - 1]
+        .iter()
+        .rev()
+        .find(|r| r.contains("────"))
+        .cloned()
+        .expect("an input border")
+}
+
+// ---------------------------------------------------------------- markdown
+
+const MARKDOWN: &str = "## 초밥 고르기\n\n\
+오늘의 추천은 **참치**와 *연어*입니다.\n\n\
+- 신선한 생선\n- 따뜻한 밥\n  1. 간장\n  2. 와사비\n\n\
+| 이름 | 가격 | 비고 |\n|:---|---:|:---:|\n| 참치 | 3,000원 | 인기 |\n| 연어 | 2,500원 | 신선 |\n\n\
+```rust\nfn main() {\n    let price: u32 = 3000;\n    println!(\"{price}\");\n}\n```\n\n\
+그리고 파이썬으로:\n\n\
+```python\ndef total(items):\n    return sum(items)  # 합계\n```\n";
+
+fn markdown_app() -> App {
+    let mut app = new_app();
+    exchange(&mut app, "초밥 추천해 주세요", MARKDOWN);
+    app
+}
+
+#[test]
+fn markdown_answer_with_a_korean_table_and_two_highlighted_code_blocks() {
+    let mut app = markdown_app();
+    let terminal = render_with(&mut Ui::default(), &mut app, WIDTH, 40);
+    let text = screen_text(&terminal);
+    // The code blocks are framed with their language and the number `c` uses.
+    assert!(text.contains("╭─ rust · 1 ─"), "{text}");
+    assert!(text.contains("╭─ python · 2 ─"), "{text}");
+    // Markdown syntax is rendered, not shown.
+    assert!(!text.contains("**"), "{text}");
+    assert!(!text.contains("```"), "{text}");
+    assert!(!text.contains("## "), "{text}");
+    let buffer = terminal.backend().buffer();
+    // Highlighted code has colours: keywords, function names, literals.
+    for token in ["fn", "main", "let", "3000", "def", "return", "{price}"] {
+        let style = buffer[find(buffer, token)].style();
+        assert!(
+            !matches!(style.fg, None | Some(Color::Reset)),
+            "{token} is not highlighted: {style:?}"
+        );
+    }
+    // The heading is bold; the table's columns line up by display width.
+    let heading = buffer[find(buffer, "초밥 고르기")].style();
+    assert!(heading.add_modifier.contains(Modifier::BOLD));
+    let bars: Vec<Vec<u16>> = ["│ 이름", "│ 참치", "│ 연어"]
+        .iter()
+        .map(|cell| {
+            let (_, y) = find(buffer, cell);
+            rows_with_columns(buffer)[usize::from(y)]
+                .iter()
+                .filter(|(_, s)| s == "│")
+                .map(|(x, _)| *x)
+                .collect()
+        })
+        .collect();
+    assert_eq!(bars[0].len(), 4, "{bars:?}");
+    assert_eq!(bars[0], bars[1]);
+    assert_eq!(bars[0], bars[2]);
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+// ---------------------------------------------------------------- selection
+
+#[test]
+fn the_selection_in_the_transcript_focus() {
+    let mut app = new_app();
+    exchange(
+        &mut app,
+        "Name three fish for sushi.",
+        "1. Tuna\n2. Salmon\n3. Yellowtail",
+    );
+    exchange(&mut app, "And one more?", "Mackerel.");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.focus, Focus::Transcript);
+    let terminal = render(&mut app);
+    let buffer = terminal.backend().buffer();
+    // The header of the selected answer is reversed across the whole row…
+    let (_, header) = find_all(buffer, "▍assistant")[0];
+    for x in 0..WIDTH {
+        assert!(
+            buffer[(x, header)]
+                .style()
+                .add_modifier
+                .contains(Modifier::REVERSED),
+            "({x},{header})"
+        );
+    }
+    // …and a yellow bar runs beside its other rows, down to the separator.
+    for y in header + 1..header + 5 {
+        assert_eq!(buffer[(0, y)].symbol(), "▌", "row {y}");
+        assert_eq!(buffer[(0, y)].style().fg, Some(Color::Yellow), "row {y}");
+    }
+    assert_ne!(buffer[(0, header + 5)].symbol(), "▌");
+    // The other messages are not marked.
+    let (_, other) = find_all(buffer, "▍assistant")[1];
+    assert!(
+        !buffer[(0, other)]
+            .style()
+            .add_modifier
+            .contains(Modifier::REVERSED)
+    );
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+// ---------------------------------------------------------------- raw view
+
+#[test]
+fn raw_view_of_an_answer() {
+    let mut app = App::new(
+        Settings {
+            temperature: Some(0.7),
+            ..settings()
+        },
+        PriceTable::default(),
+    );
+    exchange(&mut app, "ChatGPT란 무엇입니까?", "대화형 AI입니다.");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "v");
+    assert!(matches!(app.popup, Some(Popup::Raw(_))));
+    let terminal = render(&mut app);
+    let text = screen_text(&terminal);
+    assert!(text.contains("Authorization: Bearer ***"), "{text}");
+    assert!(text.contains("\"include_usage\": true"), "{text}");
+    assert!(text.contains("↓ more"), "{text}");
+    insta::assert_snapshot!("raw_view_top", screen(&terminal));
+    // Scrolled to the end: the response with its usage.
+    key(&mut app, KeyCode::End);
+    let terminal = render(&mut app);
+    let text = screen_text(&terminal);
+    assert!(text.contains("\"finish_reason\": \"stop\""), "{text}");
+    assert!(text.contains("\"total_tokens\": 42"), "{text}");
+    insta::assert_snapshot!("raw_view_bottom", screen(&terminal));
+}
+
+// ---------------------------------------------------------------- search
+
+#[test]
+fn search_highlights_every_match() {
+    let mut app = new_app();
+    exchange(
+        &mut app,
+        "What is sushi?",
+        "Sushi is vinegared rice. Nigiri sushi has fish on top.",
+    );
+    exchange(&mut app, "And ramen?", "Ramen is a noodle soup.");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "/sushi");
+    let typing = render(&mut app);
+    assert!(
+        input_border(&typing).contains("search: sushi"),
+        "{}",
+        input_border(&typing)
+    );
+    key(&mut app, KeyCode::Enter);
+    let terminal = render(&mut app);
+    let buffer = terminal.backend().buffer();
+    // Case-insensitive: "sushi" and "Sushi" both.
+    let mut matches = find_all(buffer, "sushi");
+    matches.extend(find_all(buffer, "Sushi"));
+    assert_eq!(matches.len(), 3, "{matches:?}");
+    for (x, y) in matches {
+        for dx in 0..5 {
+            assert_eq!(
+                buffer[(x + dx, y)].style().bg,
+                Some(Color::Yellow),
+                "({},{y})",
+                x + dx
+            );
+        }
+        // The cell after the match is not highlighted.
+        assert_ne!(buffer[(x + 5, y)].style().bg, Some(Color::Yellow));
+    }
+    assert_ne!(
+        buffer[find(buffer, "Ramen")].style().bg,
+        Some(Color::Yellow)
+    );
+    assert!(
+        rows(buffer)
+            .last()
+            .unwrap()
+            .contains("match 1/2 · n next · N previous"),
+        "{:?}",
+        rows(buffer).last()
+    );
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+// ---------------------------------------------------------------- alternatives
+
+#[test]
+fn alternatives_after_two_regenerations() {
+    let mut app = new_app();
+    exchange(&mut app, "Pick a fish.", "Tuna.");
+    key(&mut app, KeyCode::Tab);
+    for answer in ["Salmon.", "Mackerel."] {
+        type_text(&mut app, "r");
+        stream_answer(&mut app, answer);
+    }
+    key(&mut app, KeyCode::Left);
+    let terminal = render(&mut app);
+    let text = screen_text(&terminal);
+    assert!(text.contains("▍assistant · gpt-4o-mini · 2/3"), "{text}");
+    assert!(text.contains("Salmon."), "{text}");
+    assert!(!text.contains("Tuna."), "{text}");
+    let buffer = terminal.backend().buffer();
+    assert_eq!(buffer[find(buffer, "2/3")].style().fg, Some(Color::Yellow));
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+// ---------------------------------------------------------------- composing
+
+#[test]
+fn role_switch_shows_on_the_input_border() {
+    let mut app = new_app();
+    let you = render(&mut app);
+    assert!(
+        input_border(&you).starts_with(" you ─"),
+        "{}",
+        input_border(&you)
+    );
+    ctrl(&mut app, 'r');
+    type_text(&mut app, "Irasshaimase!");
+    let terminal = render(&mut app);
+    let border = input_border(&terminal);
+    assert!(border.contains("assistant (Ctrl+R)"), "{border}");
+    assert!(border.contains("Enter adds it (not sent)"), "{border}");
+    let buffer = terminal.backend().buffer();
+    assert_eq!(
+        buffer[find(buffer, "assistant (Ctrl+R)")].style().fg,
+        Some(Color::Green)
+    );
+    insta::assert_snapshot!("role_switch_assistant", screen(&terminal));
+    ctrl(&mut app, 'r');
+    let terminal = render(&mut app);
+    let border = input_border(&terminal);
+    assert!(border.contains("system (Ctrl+R)"), "{border}");
+    let buffer = terminal.backend().buffer();
+    assert_eq!(
+        buffer[find(buffer, "system (Ctrl+R)")].style().fg,
+        Some(Color::Magenta)
+    );
+    insta::assert_snapshot!("role_switch_system", screen(&terminal));
+}
+
+#[test]
+fn editing_a_message_says_so_on_the_border() {
+    let mut app = new_app();
+    exchange(&mut app, "Name a fish.", "Tuna.");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Up);
+    type_text(&mut app, "e");
+    type_text(&mut app, " for nigiri");
+    let terminal = render(&mut app);
+    let border = input_border(&terminal);
+    assert!(border.contains("editing your question"), "{border}");
+    assert!(border.contains("Enter saves · Esc cancels"), "{border}");
+    insta::assert_snapshot!("editing_a_question", screen(&terminal));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "e");
+    let terminal = render(&mut app);
+    assert!(
+        input_border(&terminal).contains("editing the assistant message"),
+        "{}",
+        input_border(&terminal)
+    );
+}
+
+// ---------------------------------------------------------------- help
+
+#[test]
+fn help_in_the_transcript_focus_lists_its_bindings_first() {
+    let mut app = new_app();
+    exchange(&mut app, "hi", "hello");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "?");
+    let terminal = render(&mut app);
+    let rows = rows(terminal.backend().buffer());
+    let transcript = rows
+        .iter()
+        .position(|r| r.contains("transcript (Tab from the input)"))
+        .expect("the transcript section");
+    let input = rows.iter().position(|r| r.contains("│input "));
+    assert!(
+        input.is_none_or(|i| transcript < i),
+        "transcript first: {rows:#?}"
+    );
+    assert_eq!(transcript, 1, "the first section");
+    insta::assert_snapshot!(screen(&terminal));
+}
