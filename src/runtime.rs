@@ -67,6 +67,7 @@ pub async fn run(config: &Config) -> io::Result<()> {
 /// Run the chat TUI, reopening a conversation or the history browser first
 /// as `-c` / `--resume` asked.
 pub async fn run_with(config: &Config, startup: crate::history::Startup) -> io::Result<()> {
+    crate::ui::theme::set_no_color(std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()));
     let client = ApiClient::new(
         &config.base_url,
         config.api_key.clone(),
@@ -201,6 +202,9 @@ fn persist(app: &mut App, ctx: &mut EffectContext) {
             is_error: false,
         });
     }
+    // Mirror the writer's status both ways: "waiting for lock" goes once the
+    // spool is merged (the frame arm only ever sets it).
+    app.history_status = ctx.history.status();
 }
 
 fn ledger_entry(

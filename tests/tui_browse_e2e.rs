@@ -230,13 +230,12 @@ fn c_copies_a_numbered_code_block_as_osc52() {
 
 /// The JSON after the line starting with `header` in the raw view's text, up to a blank line.
 fn json_after(text: &str, header: &str) -> Value {
-    let start = text
-        .find(header)
+    let (_, rest) = text
+        .split_once(header)
         .unwrap_or_else(|| panic!("{header:?} not in {text}"));
-    let body = &text[start..];
-    let body = &body[body.find('\n').unwrap() + 1..];
-    let end = body.find("\n\n").unwrap_or(body.len());
-    serde_json::from_str(&body[..end]).unwrap_or_else(|e| panic!("{e}: {}", &body[..end]))
+    let (_, body) = rest.split_once('\n').expect("a line after the header");
+    let json = body.split("\n\n").next().unwrap_or(body);
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
 
 #[test]

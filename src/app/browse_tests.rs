@@ -4,6 +4,7 @@
 //! as `update_tests` (`keys(&mut app, "hi<Enter>")`, `<Tab>`, `<A-Up>`,
 //! `<C-r>`…), asserting the whole state that matters and every `Effect`.
 
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use pretty_assertions::assert_eq;
@@ -270,10 +271,10 @@ fn selected_text(app: &App) -> String {
         .clone()
 }
 
-fn notice_text(app: &App) -> Option<&str> {
-    app.notice.as_ref().map(|n| n.text.as_str())
-}
-
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "compared with `App::notice`, an Option"
+)]
 fn info(text: &str) -> Option<Notice> {
     Some(Notice {
         text: text.into(),
@@ -486,6 +487,29 @@ fn a_non_digit_after_c_cancels_and_does_nothing_else() {
     keys(&mut app, "c<Esc>");
     assert_eq!(app.notice, info("copy cancelled"));
     assert_eq!(app.focus, Focus::Transcript);
+}
+
+#[test]
+#[ignore = "bug: the code block number after `c` is one key (browse::code_pick_key), so with \
+            ten or more blocks `1` copies block 1 at once and blocks 10+ cannot be picked"]
+fn c_picks_a_code_block_numbered_ten_or_more() {
+    let mut source = String::new();
+    for i in 1..=12 {
+        writeln!(source, "```\nblock {i}\n```\n").unwrap();
+    }
+    let mut app = app_with_answer(&source);
+    keys(&mut app, "c");
+    assert_eq!(app.notice, info("copy which code block? press 1–12"));
+    let mut effects = keys(&mut app, "1");
+    effects.extend(keys(&mut app, "2"));
+    effects.extend(keys(&mut app, "<Enter>"));
+    assert_eq!(
+        effects,
+        vec![Effect::Copy {
+            text: "block 12\n".into(),
+            what: "copied code block 12".into(),
+        }]
+    );
 }
 
 #[test]
@@ -1160,6 +1184,17 @@ fn up_recalls_earlier_prompts_and_down_returns_to_the_draft() {
 }
 
 #[test]
+#[ignore = "bug: Msg::PromptHistoryLoaded replaces PromptHistory::entries, so prompts sent \
+            before the file finished loading vanish from Up/Down (update.rs)"]
+fn prompts_sent_before_the_history_loaded_are_kept() {
+    let mut app = new_app();
+    let id = send(&mut app, "early");
+    answer(&mut app, id, "a");
+    update(&mut app, Msg::PromptHistoryLoaded(vec!["from disk".into()]));
+    assert_eq!(app.prompt_history.entries, ["from disk", "early"]);
+}
+
+#[test]
 fn up_and_down_inside_a_multiline_input_move_the_cursor() {
     let mut app = new_app();
     update(&mut app, Msg::PromptHistoryLoaded(vec!["old".into()]));
@@ -1412,6 +1447,44 @@ fn undo_while_an_answer_streams_only_says_so() {
     assert_eq!(path(&app), before);
     api(&mut app, id, StreamEvent::Delta("text".into()));
     assert_eq!(app.conversation.messages().last().unwrap().content, "text");
+}
+
+// ---------------------------------------------------------------- mouse
+
+#[test]
+fn a_click_selects_the_message_under_the_pointer() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    use ratatui::layout::Rect;
+
+    let mut app = two_turns();
+    let mut ui = crate::ui::Ui::default();
+    let area = Rect::new(0, 0, 60, 20);
+    crate::ui::prepare(&mut ui, &mut app, area);
+    // Each message is a header, one row of text and a blank: q1's text is row 4.
+    let click = |row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 7,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    update(&mut app, click(4));
+    crate::ui::prepare(&mut ui, &mut app, area);
+    assert_eq!(app.focus, Focus::Transcript);
+    assert_eq!(selected_text(&app), "q1");
+    // The transcript keys act on it.
+    assert_eq!(
+        keys(&mut app, "y"),
+        vec![Effect::Copy {
+            text: "q1".into(),
+            what: "copied 2 chars".into()
+        }]
+    );
+    // A click on the input box selects nothing.
+    update(&mut app, click(18));
+    crate::ui::prepare(&mut ui, &mut app, area);
+    assert_eq!(selected_text(&app), "q1");
 }
 
 // ---------------------------------------------------------------- help

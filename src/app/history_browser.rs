@@ -108,6 +108,7 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<Vec<BrowserItem>, String>)
     clippy::wildcard_enum_match_arm,
     reason = "crossterm's KeyCode has dozens of variants"
 )]
+#[allow(clippy::too_many_lines, reason = "one arm per key of the browser")]
 pub fn key(app: &mut App, key: &KeyEvent) -> Update {
     let Some(Popup::History(browser)) = &mut app.popup else {
         return Update::unchanged();

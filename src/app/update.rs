@@ -97,55 +97,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             Update::unchanged()
         }
         Msg::HistoryLoaded { seq, result } => history_browser::loaded(app, seq, result),
-        Msg::ConversationOpened(result) => {
-            match result {
-                Ok(opened) => {
-                    let effects = requests::stop(app).effects;
-                    app.conversation = opened.conversation;
-                    if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
-                        app.settings.model = model;
-                    }
-                    let title = opened.title.clone().or_else(|| {
-                        // Untitled: name it by its first question.
-                        app.conversation
-                            .messages()
-                            .iter()
-                            .find(|m| m.role == Role::User)
-                            .map(|m| {
-                                m.content
-                                    .lines()
-                                    .next()
-                                    .unwrap_or("")
-                                    .chars()
-                                    .take(60)
-                                    .collect()
-                            })
-                    });
-                    app.title = opened.title;
-                    app.popup = None;
-                    app.focus = Focus::Input;
-                    app.selected = None;
-                    app.search = None;
-                    app.editing = None;
-                    app.transcript.to_bottom();
-                    app.notice = Some(Notice {
-                        text: format!("opened: {}", title.as_deref().unwrap_or("conversation")),
-                        is_error: false,
-                    });
-                    return Update {
-                        changed: true,
-                        effects,
-                    };
-                }
-                Err(why) => {
-                    app.notice = Some(Notice {
-                        text: why,
-                        is_error: true,
-                    })
-                }
-            }
-            Update::changed()
-        }
+        Msg::ConversationOpened(result) => conversation_opened(app, result),
         Msg::Notice { text, is_error } => {
             app.notice = Some(Notice { text, is_error });
             Update::changed()
@@ -181,6 +133,59 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
                 Update::unchanged()
             }
         }
+    }
+}
+
+/// A saved conversation was reopened (or could not be).
+fn conversation_opened(
+    app: &mut App,
+    result: Result<super::msg::OpenedConversation, String>,
+) -> Update {
+    let opened = match result {
+        Ok(opened) => opened,
+        Err(why) => {
+            app.notice = Some(Notice {
+                text: why,
+                is_error: true,
+            });
+            return Update::changed();
+        }
+    };
+    let effects = requests::stop(app).effects;
+    app.conversation = opened.conversation;
+    if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
+        app.settings.model = model;
+    }
+    let title = opened.title.clone().or_else(|| {
+        // Untitled: name it by its first question.
+        app.conversation
+            .messages()
+            .iter()
+            .find(|m| m.role == Role::User)
+            .map(|m| {
+                m.content
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(60)
+                    .collect()
+            })
+    });
+    app.title = opened.title;
+    app.popup = None;
+    app.focus = Focus::Input;
+    app.selected = None;
+    app.search = None;
+    app.editing = None;
+    app.transcript.to_bottom();
+    app.notice = Some(Notice {
+        text: format!("opened: {}", title.as_deref().unwrap_or("conversation")),
+        is_error: false,
+    });
+    Update {
+        changed: true,
+        effects,
     }
 }
 

@@ -898,7 +898,11 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
         Command::CycleRole => assert_eq!(app.compose_role, Role::Assistant, "{why}"),
         Command::OpenHistory => {
             // History is off in these tests (no store): it says so.
-            assert_eq!(app.notice, notice("history is off (--no-history)", false), "{why}");
+            assert_eq!(
+                app.notice,
+                notice("history is off (--no-history)", false),
+                "{why}"
+            );
         }
         Command::CancelEdit => {
             assert_eq!(app.editing, None, "{why}");

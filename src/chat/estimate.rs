@@ -55,7 +55,6 @@ static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(
 /// machine), off the UI thread.
 pub fn warm_up(model: &str) {
     let _ = bpe_for(model);
-    let _ = tiktoken_rs::cl100k_base_singleton();
     WARM.store(true, std::sync::atomic::Ordering::Release);
 }
 

@@ -80,7 +80,11 @@ fn open(config: &Config, io: &mut Io<'_>, create: bool) -> Result<Option<Store>,
             if let Some(notice) = &opened.notice {
                 say(io, &format!("kaiwa: {notice}"));
             }
-            Ok(Some(opened.store))
+            let mut store = opened.store;
+            if !opened.read_only {
+                merge_spool(config, &mut store);
+            }
+            Ok(Some(store))
         }
         Err(e) => Err(fail(
             io,
@@ -88,6 +92,31 @@ fn open(config: &Config, io: &mut Io<'_>, create: bool) -> Result<Option<Store>,
             Exit::Api,
         )),
     }
+}
+
+/// Merges turns a kaiwa left in the spool (the file was locked until it
+/// quit), so `-c`, the listings and the exports see them. Quiet: a file
+/// that is locked again waits for the next chance.
+fn merge_spool(config: &Config, store: &mut Store) {
+    let found = super::spool::Spool::new(config.state_dir.join("spool")).leftovers();
+    if found.is_empty() {
+        return;
+    }
+    let _ = store.set_busy_timeout(super::writer::WRITER_BUSY_TIMEOUT);
+    let mut ids = super::ops::Ids::default();
+    super::spool::replay(found, |ops| {
+        let result = store.transaction(|s| {
+            for op in ops {
+                super::ops::apply(s, &mut ids, op)?;
+            }
+            Ok(())
+        });
+        if result.is_err() {
+            ids.clear();
+        }
+        result
+    });
+    let _ = store.set_busy_timeout(crate::store::DEFAULT_BUSY_TIMEOUT);
 }
 
 fn store_error(io: &mut Io<'_>, e: &StoreError) -> Exit {

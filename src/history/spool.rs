@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::ops::Op;
 use crate::paths;
-use crate::store::now_ms;
+use crate::store::{StoreError, now_ms};
 
 /// This process's spool file, opened on first use.
 #[derive(Debug)]
@@ -101,6 +101,33 @@ impl Spool {
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found
     }
+}
+
+/// Replays `found` (from [`Spool::leftovers`]) in order through `commit`,
+/// deleting each file once its operations are committed; stops at the first
+/// that fails (the file is locked again: the rest waits for the next
+/// chance). Returns how many files were merged.
+pub(crate) fn replay(
+    found: Vec<(PathBuf, File)>,
+    mut commit: impl FnMut(&[Op]) -> Result<(), StoreError>,
+) -> usize {
+    let mut merged = 0;
+    for (path, file) in found {
+        let ops = read_ops(&path);
+        match commit(&ops) {
+            Ok(()) => {
+                let _ = fs::remove_file(&path);
+                merged += 1;
+                tracing::info!(path = %path.display(), n = ops.len(), "spool merged");
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "spool not merged");
+                break;
+            }
+        }
+        drop(file);
+    }
+    merged
 }
 
 /// Every readable operation in a spool file, in order.

@@ -356,20 +356,8 @@ impl Writer {
 
     /// Replays spool files left by kaiwas that are gone.
     fn merge_leftovers(&mut self) {
-        for (path, file) in self.spool.leftovers() {
-            let ops = spool::read_ops(&path);
-            match self.commit(&ops) {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(&path);
-                    tracing::info!(path = %path.display(), n = ops.len(), "spool merged");
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "spool not merged");
-                    break;
-                }
-            }
-            drop(file);
-        }
+        let found = self.spool.leftovers();
+        spool::replay(found, |ops| self.commit(ops));
     }
 
     fn finish(&mut self) {
