@@ -154,7 +154,7 @@ fn input_titles(app: &App) -> (ratatui::text::Line<'static>, &'static str) {
     let hint = if app.search.as_ref().is_some_and(|s| s.editing) {
         " Enter finds · Esc cancels "
     } else if app.focus == crate::app::state::Focus::Transcript {
-        " ↑↓ select · y copy · c code · e edit · r regenerate · ←→ alternatives · d delete · v raw · / search · Tab input "
+        " ↑↓ · y copy · c code · e edit · r regen · ←→ alt · d del · v raw · / find · ? help "
     } else if app.is_streaming() {
         " Esc stops the answer "
     } else if app.settings.needs_key {

@@ -78,7 +78,7 @@ pub fn run(app: &mut App, command: Command) -> Update {
                 0 => notice(app, "this message has no code block"),
                 1 => return copy_code(app, &message, 1),
                 n => {
-                    app.pending_code_pick = Some(message.id);
+                    app.pending_code_pick = Some((message.id, 0));
                     notice(app, format!("copy which code block? press 1–{n}"));
                 }
             }
@@ -150,13 +150,16 @@ pub fn run(app: &mut App, command: Command) -> Update {
             // Putting a message back would reshape the path under the stream.
             notice(app, "an answer is streaming — Esc stops it first");
         }
-        Command::UndoDelete => match app.conversation.undo_delete() {
-            Some(index) => {
+        Command::UndoDelete => {
+            if !app.conversation.can_undo() {
+                notice(app, "nothing to undo");
+            } else if let Some(index) = app.conversation.undo_delete() {
                 select_index(app, index);
                 notice(app, "delete undone");
+            } else {
+                notice(app, "delete undone — the message is back on its own branch");
             }
-            None => notice(app, "nothing to undo"),
-        },
+        }
         Command::RawView => {
             let Some(message) = selected else {
                 return Update::unchanged();
@@ -198,9 +201,22 @@ pub fn run(app: &mut App, command: Command) -> Update {
     Update::changed()
 }
 
+/// `1234567` → `1,234,567` (how the status bar says what was copied).
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn copy(text: &str, what: Option<String>) -> Update {
     let text = clipboard_text(text);
-    let what = what.unwrap_or_else(|| format!("copied {} chars", text.chars().count()));
+    let what = what.unwrap_or_else(|| format!("copied {} chars", thousands(text.chars().count())));
     Update::with(Effect::Copy { text, what })
 }
 
@@ -217,21 +233,38 @@ fn copy_code(app: &mut App, message: &Message, number: usize) -> Update {
 /// The key after `c` on a message with several code blocks.
 #[allow(clippy::wildcard_enum_match_arm, reason = "only digits matter")]
 pub fn code_pick_key(app: &mut App, key: &KeyEvent) -> Update {
-    let Some(id) = app.pending_code_pick.take() else {
+    let Some((id, typed)) = app.pending_code_pick.take() else {
         return Update::unchanged();
     };
-    let digit = match key.code {
-        KeyCode::Char(c) if key.modifiers.difference(KeyModifiers::SHIFT).is_empty() => {
-            c.to_digit(10)
+    let Some(message) = app.conversation.get(id).cloned() else {
+        return Update::unchanged();
+    };
+    let count = u32::try_from(code_blocks(&message.content).len()).unwrap_or(u32::MAX);
+    let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
+    let number = match key.code {
+        KeyCode::Char(c) if plain => c
+            .to_digit(10)
+            .map(|d| typed.saturating_mul(10).saturating_add(d)),
+        KeyCode::Enter if typed > 0 => {
+            return copy_code(app, &message, usize::try_from(typed).unwrap_or(0));
         }
         _ => None,
     };
-    let message = app.conversation.get(id).cloned();
-    if let (Some(n), Some(message)) = (digit, message) {
-        copy_code(app, &message, usize::try_from(n).unwrap_or(0))
-    } else {
-        notice(app, "copy cancelled");
-        Update::changed()
+    match number {
+        Some(0) | None => {
+            notice(app, "copy cancelled");
+            Update::changed()
+        }
+        // More digits could still name a block (10, 11… of 12): wait.
+        Some(n) if n.saturating_mul(10) <= count => {
+            app.pending_code_pick = Some((id, n));
+            notice(
+                app,
+                format!("code block {n}… (another digit, or Enter copies it)"),
+            );
+            Update::changed()
+        }
+        Some(n) => copy_code(app, &message, usize::try_from(n).unwrap_or(0)),
     }
 }
 

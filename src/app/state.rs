@@ -177,7 +177,8 @@ pub struct App {
     pub editing: Option<EditTarget>,
     pub prompt_history: PromptHistory,
     /// `c` on a message with several code blocks waits for a digit.
-    pub pending_code_pick: Option<MessageId>,
+    /// (the message, the digits typed so far as a number; 0 = none yet)
+    pub pending_code_pick: Option<(MessageId, u32)>,
     /// A mouse click to resolve against the layout (by `ui::prepare`).
     pub pending_click: Option<(u16, u16)>,
     /// Conversations are saved (not `--no-history`).

@@ -92,7 +92,9 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             }
             Update::changed()
         }
-        Msg::PromptHistoryLoaded(entries) => {
+        Msg::PromptHistoryLoaded(mut entries) => {
+            // Prompts sent before the file finished loading come after it.
+            entries.append(&mut app.prompt_history.entries);
             app.prompt_history.entries = entries;
             Update::unchanged()
         }
@@ -312,7 +314,10 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
                 Some(Command::ClosePopup) => return Some(run(app, Command::ClosePopup)),
                 Some(Command::CopyMessage) => {
                     let text = crate::clipboard::clipboard_text(&raw.text);
-                    let what = format!("copied raw JSON ({} chars)", text.chars().count());
+                    let what = format!(
+                        "copied raw JSON ({} chars)",
+                        browse::thousands(text.chars().count())
+                    );
                     return Some(Update::with(Effect::Copy { text, what }));
                 }
                 _ => {}

@@ -295,22 +295,47 @@ impl Conversation {
         Some(id)
     }
 
-    /// Undo the last delete; returns the index it is back at.
+    /// Undo the last delete; returns the index it is back at on the path, or
+    /// None when the path has changed since and it went back onto its branch
+    /// (or there was nothing to undo: see `can_undo`).
     pub fn undo_delete(&mut self) -> Option<usize> {
         let Deleted {
             index,
             message,
             children,
         } = self.deleted.pop()?;
+        let _ = index;
         for m in self.messages.iter_mut().chain(self.off_path.iter_mut()) {
             if children.contains(&m.id) {
                 m.parent = Some(message.id);
                 m.rev += 1;
             }
         }
-        let index = index.min(self.messages.len());
-        self.messages.insert(index, message);
-        Some(index)
+        // Back where it belongs in the tree: right after its parent when the
+        // parent is on the path and what follows it is one of its children
+        // (or nothing); otherwise the path has moved on (a regenerate, an
+        // edit, another alternative) and it goes back onto its branch.
+        let at = match message.parent {
+            None => Some(0),
+            Some(parent) => self.index_of(parent).map(|i| i + 1),
+        };
+        let fits = at.is_some_and(|i| {
+            self.messages
+                .get(i)
+                .is_none_or(|next| children.contains(&next.id))
+        });
+        match at {
+            Some(i) if fits => {
+                self.messages.insert(i, message);
+                Some(i)
+            }
+            _ => {
+                let id = message.id;
+                let pos = self.off_path.partition_point(|m| m.id < id);
+                self.off_path.insert(pos, message);
+                None
+            }
+        }
     }
 
     /// Whether there is a delete to undo.

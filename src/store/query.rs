@@ -243,8 +243,11 @@ impl Store {
     }
 
     /// Conversations whose saved text contains every term of `query`
-    /// (case-insensitive), best match first, one hit per conversation with
-    /// a snippet. An empty query finds nothing.
+    /// (case-insensitive; the terms must share a message), the one with the
+    /// most recent matching message first, one hit per conversation with a
+    /// snippet of that message. An empty query finds nothing. Newest first
+    /// lets a search stop as soon as it has `limit` conversations, so even
+    /// a word in every message of a large history answers in milliseconds.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
         let terms = terms(query);
         if terms.is_empty() || limit == 0 {
@@ -252,12 +255,7 @@ impl Store {
         }
         let (long, short): (Vec<&String>, Vec<&String>) =
             terms.iter().partition(|t| t.chars().count() >= 3);
-        let result = if long.is_empty() {
-            self.search_short(&short, limit)
-        } else {
-            self.search_fts(&long, &short, limit)
-        };
-        match result {
+        match self.search_terms(&long, &short, limit) {
             // Quoting makes any query valid; should SQLite still object,
             // the answer is "nothing found", not an error.
             Err(StoreError::Sqlite(e)) => {
@@ -268,12 +266,13 @@ impl Store {
         }
     }
 
-    fn search_fts(
+    fn search_terms(
         &self,
         long: &[&String],
         short: &[&String],
         limit: usize,
     ) -> Result<Vec<SearchHit>, StoreError> {
+        // ?1 is the MATCH expression (or unused), ?2.. the short terms.
         let expr = long
             .iter()
             .map(|t| phrase(t))
@@ -285,116 +284,108 @@ impl Store {
             args.push(Value::Text(term.to_lowercase()));
             let _ = write!(filters, " AND instr(lower(m.content), ?{}) > 0", args.len());
         }
-        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        let limit_arg = args.len();
-        let sql = format!(
-            "WITH hits AS (
-               SELECT m.conversation_id AS cid, m.id AS mid, m.uid AS muid,
-                      messages_fts.rank AS score
-               FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-               WHERE messages_fts MATCH ?1{filters}
-             ), ranked AS (
-               SELECT cid, mid, muid, score,
-                      row_number() OVER (PARTITION BY cid ORDER BY score, mid DESC) AS rn,
-                      count(*) OVER (PARTITION BY cid) AS n
-               FROM hits
-             )
-             SELECT {SUMMARY}, ranked.muid, ranked.mid, ranked.n
-             FROM ranked JOIN conversations c ON c.id = ranked.cid
-             WHERE ranked.rn = 1
-             ORDER BY ranked.score, c.last_active_at DESC
-             LIMIT ?{limit_arg}"
-        );
-        let found = {
-            let mut stmt = self.conn.prepare(&sql)?;
-            stmt.query_map(params_from_iter(args.iter()), |row| {
-                Ok((
-                    summary(row)?,
-                    row.get::<_, String>(SUMMARY_COLUMNS)?,
-                    row.get::<_, i64>(SUMMARY_COLUMNS + 1)?,
-                    row.get::<_, i64>(SUMMARY_COLUMNS + 2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?
+        let fts = !long.is_empty();
+        let (scan, count) = if fts {
+            (
+                format!(
+                    "SELECT m.id, m.conversation_id, m.uid
+                     FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+                     WHERE messages_fts MATCH ?1{filters}
+                     ORDER BY messages_fts.rowid DESC"
+                ),
+                // The rowid range goes to FTS5 in a subquery: as a join
+                // constraint it would probe the index once per message.
+                format!(
+                    "SELECT count(*) FROM messages m WHERE m.conversation_id = ?{c}
+                     AND m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
+                                  AND rowid >= ?{a} AND rowid <= ?{b}){filters}",
+                    a = args.len() + 1,
+                    b = args.len() + 2,
+                    c = args.len() + 3,
+                ),
+            )
+        } else {
+            let searchable = "m.role IN ('user','assistant') AND m.state <> 'streaming'";
+            (
+                format!(
+                    "SELECT m.id, m.conversation_id, m.uid FROM messages m
+                     WHERE {searchable} AND ?1 IS NOT NULL{filters} ORDER BY m.id DESC"
+                ),
+                format!(
+                    "SELECT count(*) FROM messages m WHERE {searchable} AND ?1 IS NOT NULL
+                     AND m.id >= ?{a} AND m.id <= ?{b} AND m.conversation_id = ?{c}{filters}",
+                    a = args.len() + 1,
+                    b = args.len() + 2,
+                    c = args.len() + 3,
+                ),
+            )
         };
-        // Snippets only for the hits shown (snippet() re-reads the text).
-        let mut snippet_stmt = self.conn.prepare_cached(
-            "SELECT snippet(messages_fts, 0, char(57344), char(57345), '…', 16)
-             FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = ?2",
-        )?;
-        let mut hits = Vec::new();
-        for (conversation, message_uid, mid, n) in found {
-            let snip: Option<String> = snippet_stmt
-                .query_row(params![args.first(), mid], |row| row.get(0))
-                .optional()?
-                .flatten();
-            let (snippet, mut highlights) = parse_snippet(snip.as_deref().unwrap_or(""));
-            for term in short {
-                highlights.extend(find_all(&snippet, term));
+        // The newest matching message of each conversation, newest first.
+        let mut picks: Vec<(i64, i64, String)> = Vec::new();
+        {
+            let mut stmt = self.conn.prepare(&scan)?;
+            let mut rows = stmt.query(params_from_iter(args.iter()))?;
+            let mut seen = HashSet::new();
+            while let Some(row) = rows.next()? {
+                let conversation: i64 = row.get(1)?;
+                if seen.insert(conversation) {
+                    picks.push((row.get(0)?, conversation, row.get(2)?));
+                    if picks.len() >= limit {
+                        break;
+                    }
+                }
             }
-            highlights.sort_by_key(|r| r.start);
-            hits.push(SearchHit {
-                conversation,
-                message_uid,
-                snippet,
-                highlights,
-                matches: n.try_into().unwrap_or(0),
-            });
         }
-        Ok(hits)
-    }
-
-    fn search_short(&self, short: &[&String], limit: usize) -> Result<Vec<SearchHit>, StoreError> {
-        let mut args: Vec<Value> = Vec::new();
-        let mut filters = String::new();
-        for term in short {
-            args.push(Value::Text(term.to_lowercase()));
-            let _ = write!(filters, " AND instr(lower(m.content), ?{}) > 0", args.len());
-        }
-        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        let limit_arg = args.len();
-        let sql = format!(
-            "WITH hits AS (
-               SELECT m.conversation_id AS cid, m.id AS mid, m.uid AS muid FROM messages m
-               WHERE m.role IN ('user','assistant') AND m.state <> 'streaming'{filters}
-             ), ranked AS (
-               SELECT cid, mid, muid,
-                      row_number() OVER (PARTITION BY cid ORDER BY mid DESC) AS rn,
-                      count(*) OVER (PARTITION BY cid) AS n
-               FROM hits
-             )
-             SELECT {SUMMARY}, ranked.muid, ranked.mid, ranked.n
-             FROM ranked JOIN conversations c ON c.id = ranked.cid
-             WHERE ranked.rn = 1
-             ORDER BY c.last_active_at DESC, c.id DESC
-             LIMIT ?{limit_arg}"
-        );
-        let found = {
-            let mut stmt = self.conn.prepare(&sql)?;
-            stmt.query_map(params_from_iter(args.iter()), |row| {
-                Ok((
-                    summary(row)?,
-                    row.get::<_, String>(SUMMARY_COLUMNS)?,
-                    row.get::<_, i64>(SUMMARY_COLUMNS + 1)?,
-                    row.get::<_, i64>(SUMMARY_COLUMNS + 2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?
-        };
-        let mut hits = Vec::new();
-        for (conversation, message_uid, mid, n) in found {
-            let content: String = self.conn.query_row(
-                "SELECT content FROM messages WHERE id = ?1",
-                [mid],
-                |row| row.get(0),
+        let mut count_stmt = self.conn.prepare(&count)?;
+        let mut hits = Vec::with_capacity(picks.len());
+        for (message, conversation, message_uid) in picks {
+            let sql = format!("SELECT {SUMMARY} FROM conversations c WHERE c.id = ?1");
+            let Some(summary) = self
+                .conn
+                .query_row(&sql, [conversation], summary)
+                .optional()?
+            else {
+                continue;
+            };
+            let (low, high): (i64, i64) = self.conn.query_row(
+                "SELECT min(id), max(id) FROM messages WHERE conversation_id = ?1",
+                [conversation],
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )?;
-            let (snippet, highlights) = make_snippet(&content, short);
+            let mut count_args = args.clone();
+            count_args.extend([low, high, conversation].map(Value::Integer));
+            let matches: i64 =
+                count_stmt.query_row(params_from_iter(count_args.iter()), |row| row.get(0))?;
+            let (snippet, highlights) = if fts {
+                let snip: Option<String> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT snippet(messages_fts, 0, char(57344), char(57345), '…', 16)
+                         FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = ?2",
+                    )?
+                    .query_row(params![args.first(), message], |row| row.get(0))
+                    .optional()?
+                    .flatten();
+                let (snippet, mut highlights) = parse_snippet(snip.as_deref().unwrap_or(""));
+                for term in short {
+                    highlights.extend(find_all(&snippet, term));
+                }
+                highlights.sort_by_key(|r| r.start);
+                (snippet, highlights)
+            } else {
+                let content: String = self.conn.query_row(
+                    "SELECT content FROM messages WHERE id = ?1",
+                    [message],
+                    |row| row.get(0),
+                )?;
+                make_snippet(&content, short)
+            };
             hits.push(SearchHit {
-                conversation,
+                conversation: summary,
                 message_uid,
                 snippet,
                 highlights,
-                matches: n.try_into().unwrap_or(0),
+                matches: matches.try_into().unwrap_or(0),
             });
         }
         Ok(hits)

@@ -166,14 +166,22 @@ pub fn help_lines(focus: Focus, width: usize) -> Vec<Line<'static>> {
 }
 
 /// Draw `lines` in a scrolled popup, with a hint when more is below.
-fn draw_scrolled(buf: &mut Buffer, area: Rect, title: &str, lines: &[Line<'static>], scroll: u16) {
+fn draw_scrolled(
+    buf: &mut Buffer,
+    area: Rect,
+    title: &str,
+    lines: &[Line<'static>],
+    scroll: u16,
+    min_width: usize,
+) {
     let width = lines
         .iter()
         .map(Line::width)
         .max()
         .unwrap_or(20)
         .saturating_add(2)
-        .max(20);
+        .max(20)
+        .max(min_width);
     let width = u16::try_from(width)
         .unwrap_or(u16::MAX)
         .min(area.width.saturating_sub(2).max(1));
@@ -202,7 +210,14 @@ fn draw_scrolled(buf: &mut Buffer, area: Rect, title: &str, lines: &[Line<'stati
 pub fn draw_help(focus: Focus, scroll: u16, buf: &mut Buffer, area: Rect) {
     let width = usize::from(area.width.saturating_sub(4).clamp(10, 96));
     let lines = help_lines(focus, width);
-    draw_scrolled(buf, area, " Keys · Esc closes · ↑↓ scroll ", &lines, scroll);
+    draw_scrolled(
+        buf,
+        area,
+        " Keys · Esc closes · ↑↓ scroll ",
+        &lines,
+        scroll,
+        0,
+    );
 }
 
 /// The raw view: the request and response JSON, sanitised line by line.
@@ -232,7 +247,14 @@ pub fn draw_raw(raw: &RawView, buf: &mut Buffer, area: Rect) {
     let title = sanitize_str(&raw.title);
     // The raw view takes the whole width: JSON reads best wide.
     let padded: Vec<Line<'static>> = lines;
-    draw_scrolled(buf, full, &title, &padded, raw.scroll);
+    draw_scrolled(
+        buf,
+        full,
+        &title,
+        &padded,
+        raw.scroll,
+        usize::from(area.width),
+    );
 }
 
 /// The history browser: search line, conversations (with a snippet under

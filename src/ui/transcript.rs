@@ -35,6 +35,8 @@ const INDENT: u16 = 2;
 pub struct LineContext {
     /// `(position, count)` among its alternatives.
     pub alternatives: Option<(usize, usize)>,
+    /// It is being edited in the input box.
+    pub editing: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -87,7 +89,7 @@ impl TranscriptView {
             self.width = area.width;
             self.epoch = app.conversation.epoch();
         }
-        let contexts = line_contexts(&app.conversation);
+        let contexts = line_contexts(&app.conversation, app.editing.map(|e| e.id));
         self.sync(app.conversation.messages(), &contexts);
         self.footer = footer_lines(app, area.width);
         self.resolve_scroll(app, usize::from(area.height));
@@ -311,12 +313,24 @@ impl TranscriptView {
 
 /// Alternatives of every path message that has some, computed once per
 /// frame from the branches (cheap: none at all in most conversations).
-fn line_contexts(conversation: &Conversation) -> HashMap<MessageId, LineContext> {
+fn line_contexts(
+    conversation: &Conversation,
+    editing: Option<MessageId>,
+) -> HashMap<MessageId, LineContext> {
     let mut siblings: HashMap<Option<MessageId>, Vec<MessageId>> = HashMap::new();
     for m in conversation.branches() {
         siblings.entry(m.parent).or_default().push(m.id);
     }
     let mut out = HashMap::new();
+    if let Some(id) = editing {
+        out.insert(
+            id,
+            LineContext {
+                alternatives: None,
+                editing: true,
+            },
+        );
+    }
     if siblings.is_empty() {
         return out;
     }
@@ -326,12 +340,7 @@ fn line_contexts(conversation: &Conversation) -> HashMap<MessageId, LineContext>
             ids.push(m.id);
             ids.sort();
             if let Some(pos) = ids.iter().position(|id| *id == m.id) {
-                out.insert(
-                    m.id,
-                    LineContext {
-                        alternatives: Some((pos + 1, ids.len())),
-                    },
-                );
+                out.entry(m.id).or_default().alternatives = Some((pos + 1, ids.len()));
             }
         }
     }
@@ -419,6 +428,9 @@ fn render_message(
             format!(" · {}", sanitize(model).as_str()),
             theme::dim(),
         ));
+    }
+    if context.editing {
+        header.push(Span::styled(" · ✎ editing", theme::alternatives()));
     }
     if let Some((pos, count)) = context.alternatives {
         header.push(Span::styled(
