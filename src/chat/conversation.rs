@@ -252,22 +252,7 @@ impl Conversation {
             return false;
         };
         self.branch_at(index);
-        let mut next = Some(target);
-        while let Some(id) = next {
-            let Ok(at) = self.off_path.binary_search_by_key(&id, |m| m.id) else {
-                break;
-            };
-            let mut message = self.off_path.remove(at);
-            message.rev += 1;
-            self.messages.push(message);
-            // Follow the newest child.
-            next = self
-                .off_path
-                .iter()
-                .filter(|m| m.parent == Some(id))
-                .map(|m| m.id)
-                .max();
-        }
+        self.extend_with_branch(target);
         true
     }
 
