@@ -183,8 +183,16 @@ impl History {
     /// before its request goes out when the runtime syncs before running
     /// `StartChat`).
     pub fn sync(&mut self, conversation: &Conversation, meta: &SyncMeta<'_>) {
-        if self.inner.is_none() {
+        let Some(inner) = &self.inner else {
             return;
+        };
+        let resync = inner
+            .shared
+            .state
+            .lock()
+            .is_ok_and(|mut s| std::mem::take(&mut s.resync));
+        if resync {
+            self.tracker.resync();
         }
         let ops = self.tracker.sync(conversation, meta, now_ms());
         self.send(ops);

@@ -16,6 +16,7 @@
 mod chatgpt;
 mod export;
 mod import;
+mod owner;
 mod query;
 mod schema;
 pub mod time;
@@ -94,6 +95,8 @@ pub struct Store {
     read_only: bool,
     /// Inside `Store::transaction`: steps use savepoints instead of BEGIN.
     in_tx: bool,
+    /// This writer's token, when it journals streaming answers.
+    claim: Option<owner::Claim>,
 }
 
 impl std::fmt::Debug for Store {
@@ -126,16 +129,23 @@ impl Store {
                 tracing::warn!(path = %moved.display(), %why, "history file damaged; moved aside");
                 prepare_file(path)?;
                 let mut opened = open_rw(path)?;
-                opened.notice = Some(format!(
-                    "the history file was damaged and was moved to {} (sqlite3 can try to \
-                     recover it: sqlite3 '{}' .recover); a new one was started",
-                    moved.display(),
-                    moved.display()
-                ));
+                opened.notice = Some(damaged_notice(&moved));
                 Ok(opened)
             }
             other => other,
         }
+    }
+
+    /// Moves a damaged file found while running aside and opens a fresh
+    /// one at the same path (see `open`); the notice says where the old one
+    /// went. Call it with no other `Store` of this process on the file.
+    pub fn reopen_after_damage(path: &Path) -> Result<Opened, StoreError> {
+        let moved = quarantine(path)?;
+        tracing::warn!(path = %moved.display(), "history file damaged while running; moved aside");
+        prepare_file(path)?;
+        let mut opened = open_rw(path)?;
+        opened.notice = Some(damaged_notice(&moved));
+        Ok(opened)
     }
 
     /// A read-only connection (for the history browser and the CLI's
@@ -157,6 +167,7 @@ impl Store {
             path: None,
             read_only: false,
             in_tx: false,
+            claim: None,
         })
     }
 
@@ -167,6 +178,21 @@ impl Store {
 
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Marks this store as the writer of answers that stream (the TUI's
+    /// writer thread): answers it starts are never settled by another
+    /// kaiwa's recovery while this store is open.
+    pub fn claim_writer(&mut self) -> Result<(), StoreError> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let claim = owner::claim(&path, now_ms()).map_err(|source| StoreError::Io {
+            context: format!("cannot claim {}", owner::dir_of(&path).display()),
+            source,
+        })?;
+        self.claim = Some(claim);
+        Ok(())
     }
 
     /// How long a write waits for another writer before `Locked`.
@@ -335,6 +361,7 @@ fn open_rw(path: &Path) -> Result<Opened, StoreError> {
             path: Some(path.to_path_buf()),
             read_only: false,
             in_tx: false,
+            claim: None,
         },
         notice: None,
         read_only: false,
@@ -352,7 +379,18 @@ fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         path: Some(path.to_path_buf()),
         read_only: true,
         in_tx: false,
+        claim: None,
     })
+}
+
+/// What the user is told about a damaged file moved aside.
+fn damaged_notice(moved: &Path) -> String {
+    format!(
+        "the history file was damaged and was moved to {} (sqlite3 can try to recover it: \
+         sqlite3 '{}' .recover); a new one was started",
+        moved.display(),
+        moved.display()
+    )
 }
 
 /// Renames `path` (and its `-wal`/`-shm`) to `<name>.corrupt-<time>`;

@@ -715,11 +715,6 @@ fn kill_at(mut tui: Tui, prefix: char, at: usize) -> usize {
 }
 
 #[test]
-#[ignore = "bug: a second kaiwa started while one streams settles that live answer as \
-            `interrupted` (Writer::open → Store::recover_interrupted folds every `streaming` \
-            row, whoever owns it); the first kaiwa keeps journalling chunks for it, and when \
-            it is then killed those chunks are never folded (recovery only looks at \
-            state = 'streaming'): every word drawn after the second start is lost"]
 fn a_second_kaiwa_does_not_cut_short_an_answer_streaming_in_the_first() {
     let mock = MockServer::start_blocking();
     mock.enqueue(slow_story('a'));
@@ -738,10 +733,6 @@ fn a_second_kaiwa_does_not_cut_short_an_answer_streaming_in_the_first() {
 }
 
 #[test]
-#[ignore = "bug: after a crash, `kaiwa history export/search` (run before any TUI starts \
-            again) show the killed answer with its text missing and state `streaming`: the \
-            drawn text is only in `stream_chunks`, which Store::load and search never read; \
-            only the TUI's writer folds it, at its next start"]
 fn export_right_after_a_crash_has_the_drawn_text() {
     let mock = MockServer::start_blocking();
     mock.enqueue(slow_story('a'));

@@ -899,3 +899,47 @@ fn a_locked_file_is_a_distinct_error() {
     locker.execute_batch("COMMIT").unwrap();
     store.create_conversation("m", "u", T0).unwrap();
 }
+
+#[test]
+fn recovery_leaves_answers_of_a_live_writer_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    let mut live = Store::open(&path).unwrap().store;
+    live.claim_writer().unwrap();
+    let (uid, ids) = chain(&mut live, &["q"], T0);
+    let conv = live.load(&uid).unwrap().summary.id;
+    let streaming = NewMessage {
+        state: MessageState::Streaming,
+        ..msg(Some(ids[0]), StoredRole::Assistant, "", T0 + 1)
+    };
+    let a = live.insert_message(conv, &streaming).unwrap();
+    live.append_chunk(a, 0, "still ").unwrap();
+    // Another kaiwa (or `kaiwa history list`) starts: the answer is live.
+    let mut other = Store::open(&path).unwrap().store;
+    assert_eq!(other.recover_interrupted().unwrap(), 0);
+    live.append_chunk(a, 1, "coming").unwrap();
+    // The live writer dies (its lock goes with it): now it is settled.
+    drop(live);
+    assert_eq!(other.recover_interrupted().unwrap(), 1);
+    let loaded = other.load(&uid).unwrap();
+    let m = loaded.messages.iter().find(|m| m.id == a).unwrap();
+    assert_eq!(
+        (m.content.as_str(), m.state),
+        ("still coming", MessageState::Interrupted)
+    );
+    let writers = path.with_file_name("history.db.writers");
+    assert_eq!(
+        std::fs::read_dir(&writers).unwrap().count(),
+        0,
+        "stale locks are swept"
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&writers), 0o700);
+
+    // Chunks journalled after someone else settled the answer are kept too.
+    other.append_chunk(a, 5, " and more").unwrap();
+    assert_eq!(other.recover_interrupted().unwrap(), 0);
+    let loaded = other.load(&uid).unwrap();
+    let m = loaded.messages.iter().find(|m| m.id == a).unwrap();
+    assert_eq!(m.content, "still coming and more");
+}

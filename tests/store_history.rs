@@ -700,3 +700,87 @@ fn ask_exchanges_are_saved_as_one_turn() {
         2
     );
 }
+
+#[test]
+fn a_second_kaiwa_leaves_a_live_answer_streaming() {
+    let env = Env::new();
+    let (mut first, _) = env.start();
+    let mut c = Conversation::new(None);
+    c.push(Role::User, "q".into(), MessageStatus::Complete);
+    let a = c.push(Role::Assistant, "part one".into(), MessageStatus::Streaming);
+    sync(&mut first, &c);
+    let (second, _) = env.start();
+    drop(second);
+    let answer = |env: &Env| {
+        let l = env.only();
+        let m = l
+            .messages
+            .iter()
+            .find(|m| m.role == StoredRole::Assistant)
+            .unwrap()
+            .clone();
+        (m.content, m.state)
+    };
+    assert_eq!(
+        answer(&env),
+        ("part one".to_string(), MessageState::Streaming)
+    );
+    c.update(a, |m| {
+        m.content.push_str(", part two");
+        m.status = MessageStatus::Complete;
+    });
+    sync(&mut first, &c);
+    assert_eq!(
+        answer(&env),
+        ("part one, part two".to_string(), MessageState::Done)
+    );
+}
+
+#[test]
+fn a_file_damaged_while_running_is_replaced_and_the_chat_saved_again() {
+    let env = Env::new();
+    let (mut history, _) = env.start();
+    let mut c = Conversation::new(Some("sys"));
+    c.push(
+        Role::User,
+        "before the damage".into(),
+        MessageStatus::Complete,
+    );
+    sync(&mut history, &c);
+    // Something scribbles over the file (same inode), its WAL and index.
+    let db = env.db();
+    let len = std::fs::metadata(&db).unwrap().len();
+    std::fs::write(&db, vec![0x5A; usize::try_from(len).unwrap()]).unwrap();
+    for side in ["history.db-wal", "history.db-shm"] {
+        let p = db.with_file_name(side);
+        if p.exists() {
+            let n = std::fs::metadata(&p).unwrap().len();
+            std::fs::write(&p, vec![0u8; usize::try_from(n).unwrap()]).unwrap();
+        }
+    }
+    c.push(
+        Role::User,
+        "after the damage".into(),
+        MessageStatus::Complete,
+    );
+    sync(&mut history, &c);
+    let notice = history.take_notice().expect("the user is told");
+    assert!(notice.contains("history.db.corrupt-"), "{notice}");
+    // The next sync sends the whole conversation to the fresh file.
+    sync(&mut history, &c);
+    assert_eq!(
+        path_texts(&env.only()),
+        ["sys", "before the damage", "after the damage"]
+    );
+    let moved = std::fs::read_dir(db.parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("history.db.corrupt-")
+        })
+        .count();
+    assert!(moved >= 1);
+}

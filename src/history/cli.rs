@@ -83,6 +83,12 @@ fn open(config: &Config, io: &mut Io<'_>, create: bool) -> Result<Option<Store>,
             let mut store = opened.store;
             if !opened.read_only {
                 merge_spool(config, &mut store);
+                // Answers cut off by a crash read as interrupted, with the
+                // text that arrived (answers still streaming in a live kaiwa
+                // are left alone).
+                if let Err(e) = store.recover_interrupted() {
+                    tracing::warn!(error = %e, "recovering interrupted answers");
+                }
             }
             Ok(Some(store))
         }

@@ -106,6 +106,13 @@ impl Tracker {
         }
     }
 
+    /// The file was replaced: everything still on screen is new again
+    /// (a new row), earlier conversations stay behind the floor.
+    pub(crate) fn resync(&mut self) {
+        self.reset();
+        self.detach_next = false;
+    }
+
     fn reset(&mut self) {
         self.conversation = None;
         self.saved.clear();

@@ -50,6 +50,9 @@ pub(crate) struct SharedState {
     pub opened: bool,
     /// The thread has ended.
     pub stopped: bool,
+    /// The file was replaced (a damaged one moved aside): the front must
+    /// send the whole conversation again.
+    pub resync: bool,
 }
 
 #[derive(Debug, Default)]
@@ -139,13 +142,13 @@ impl Writer {
             }
             Ok(mut opened) => {
                 let _ = opened.store.set_busy_timeout(WRITER_BUSY_TIMEOUT);
-                match opened.store.recover_interrupted() {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(n, "interrupted answers recovered"),
-                    Err(e) => tracing::warn!(error = %e, "recovering interrupted answers"),
+                if let Err(e) = opened.store.claim_writer() {
+                    tracing::warn!(error = %e, "no writer lock; recovery cannot tell live answers");
                 }
                 writer.store = Some(opened.store);
+                // Spools first: an answer they start is settled just after.
                 writer.merge_leftovers();
+                writer.recover();
                 (None, opened.notice)
             }
             Err(StoreError::Locked) => {
@@ -247,9 +250,8 @@ impl Writer {
                     self.set_status(Some("history: waiting for lock"));
                     self.spool_ops(&ops);
                 }
-                Err(e @ (StoreError::DiskFull | StoreError::ReadOnly | StoreError::Corrupt(_))) => {
-                    self.off(&e);
-                }
+                Err(StoreError::Corrupt(why)) => self.replace_damaged(&why),
+                Err(e @ (StoreError::DiskFull | StoreError::ReadOnly)) => self.off(&e),
                 Err(e) => {
                     // Something unexpected in one operation: save the rest.
                     tracing::warn!(error = %e, "history batch failed; retrying one by one");
@@ -325,10 +327,12 @@ impl Writer {
                 }
                 Ok(mut opened) => {
                     let _ = opened.store.set_busy_timeout(WRITER_BUSY_TIMEOUT);
+                    let _ = opened.store.claim_writer();
                     if let Some(notice) = opened.notice {
                         self.shared.update(|s| s.notice = Some(notice));
                     }
                     self.store = Some(opened.store);
+                    self.recover();
                 }
                 Err(StoreError::Locked) => return,
                 Err(e) => {
@@ -351,6 +355,40 @@ impl Writer {
             }
             Err(StoreError::Locked) => {}
             Err(e) => self.off(&e),
+        }
+    }
+
+    /// The file turned out damaged while running: move it aside, start a
+    /// fresh one, and have the front send the open conversation again.
+    fn replace_damaged(&mut self, why: &str) {
+        tracing::warn!(%why, "history file damaged");
+        // Our connection (and writer lock) must be gone before the rename.
+        self.store = None;
+        self.ids.clear();
+        match Store::reopen_after_damage(&self.path) {
+            Ok(mut opened) => {
+                let _ = opened.store.set_busy_timeout(WRITER_BUSY_TIMEOUT);
+                let _ = opened.store.claim_writer();
+                let notice = opened.notice.take();
+                self.store = Some(opened.store);
+                self.shared.update(|s| {
+                    s.notice = notice;
+                    s.resync = true;
+                });
+            }
+            Err(e) => self.off(&e),
+        }
+    }
+
+    /// Settles the answers of kaiwas that died while they streamed.
+    fn recover(&mut self) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        match store.recover_interrupted() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "interrupted answers recovered"),
+            Err(e) => tracing::warn!(error = %e, "recovering interrupted answers"),
         }
     }
 

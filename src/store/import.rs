@@ -424,6 +424,7 @@ fn add_missing<'m>(
                 skipped: m.skipped,
                 created_at_ms: m.created_at_ms,
             },
+            None,
         )?;
         rows.insert(&m.uid, id);
         added += 1;

@@ -282,7 +282,13 @@ impl Store {
         let mut filters = String::new();
         for term in short {
             args.push(Value::Text(term.to_lowercase()));
-            let _ = write!(filters, " AND instr(lower(m.content), ?{}) > 0", args.len());
+            // SQLite's lower() folds ASCII only: skip it when it cannot matter.
+            let column = if term.bytes().any(|b| b.is_ascii_alphabetic()) {
+                "lower(m.content)"
+            } else {
+                "m.content"
+            };
+            let _ = write!(filters, " AND instr({column}, ?{}) > 0", args.len());
         }
         let fts = !long.is_empty();
         let (scan, count) = if fts {
@@ -336,59 +342,73 @@ impl Store {
                 }
             }
         }
-        let mut count_stmt = self.conn.prepare(&count)?;
         let mut hits = Vec::with_capacity(picks.len());
-        for (message, conversation, message_uid) in picks {
-            let sql = format!("SELECT {SUMMARY} FROM conversations c WHERE c.id = ?1");
-            let Some(summary) = self
-                .conn
-                .query_row(&sql, [conversation], summary)
-                .optional()?
-            else {
-                continue;
-            };
-            let (low, high): (i64, i64) = self.conn.query_row(
-                "SELECT min(id), max(id) FROM messages WHERE conversation_id = ?1",
-                [conversation],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )?;
-            let mut count_args = args.clone();
-            count_args.extend([low, high, conversation].map(Value::Integer));
-            let matches: i64 =
-                count_stmt.query_row(params_from_iter(count_args.iter()), |row| row.get(0))?;
-            let (snippet, highlights) = if fts {
-                let snip: Option<String> = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT snippet(messages_fts, 0, char(57344), char(57345), '…', 16)
-                         FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = ?2",
-                    )?
-                    .query_row(params![args.first(), message], |row| row.get(0))
-                    .optional()?
-                    .flatten();
-                let (snippet, mut highlights) = parse_snippet(snip.as_deref().unwrap_or(""));
-                for term in short {
-                    highlights.extend(find_all(&snippet, term));
-                }
-                highlights.sort_by_key(|r| r.start);
-                (snippet, highlights)
-            } else {
-                let content: String = self.conn.query_row(
-                    "SELECT content FROM messages WHERE id = ?1",
-                    [message],
-                    |row| row.get(0),
-                )?;
-                make_snippet(&content, short)
-            };
-            hits.push(SearchHit {
-                conversation: summary,
-                message_uid,
-                snippet,
-                highlights,
-                matches: matches.try_into().unwrap_or(0),
-            });
+        for pick in picks {
+            hits.extend(self.hit(pick, &args, &count, fts, short)?);
         }
         Ok(hits)
+    }
+
+    /// One search hit: the conversation, how many of its messages match,
+    /// a snippet of the picked message.
+    fn hit(
+        &self,
+        (message, conversation, message_uid): (i64, i64, String),
+        args: &[Value],
+        count_sql: &str,
+        fts: bool,
+        short: &[&String],
+    ) -> Result<Option<SearchHit>, StoreError> {
+        let sql = format!("SELECT {SUMMARY} FROM conversations c WHERE c.id = ?1");
+        let Some(summary) = self
+            .conn
+            .query_row(&sql, [conversation], summary)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let (low, high): (i64, i64) = self.conn.query_row(
+            "SELECT min(id), max(id) FROM messages WHERE conversation_id = ?1",
+            [conversation],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let mut count_args = args.to_vec();
+        count_args.extend([low, high, conversation].map(Value::Integer));
+        let matches: i64 = self
+            .conn
+            .prepare_cached(count_sql)?
+            .query_row(params_from_iter(count_args.iter()), |row| row.get(0))?;
+        let (snippet, highlights) = if fts {
+            let snip: Option<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT snippet(messages_fts, 0, char(57344), char(57345), '…', 16)
+                     FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = ?2",
+                )?
+                .query_row(params![args.first(), message], |row| row.get(0))
+                .optional()?
+                .flatten();
+            let (snippet, mut highlights) = parse_snippet(snip.as_deref().unwrap_or(""));
+            for term in short {
+                highlights.extend(find_all(&snippet, term));
+            }
+            highlights.sort_by_key(|r| r.start);
+            (snippet, highlights)
+        } else {
+            let content: String = self.conn.query_row(
+                "SELECT content FROM messages WHERE id = ?1",
+                [message],
+                |row| row.get(0),
+            )?;
+            make_snippet(&content, short)
+        };
+        Ok(Some(SearchHit {
+            conversation: summary,
+            message_uid,
+            snippet,
+            highlights,
+            matches: matches.try_into().unwrap_or(0),
+        }))
     }
 }
 

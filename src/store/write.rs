@@ -96,7 +96,8 @@ impl Store {
     /// conversation's `last_active_at` and sets its preview from the first
     /// question.
     pub fn insert_message(&mut self, conv: i64, m: &NewMessage) -> Result<i64, StoreError> {
-        self.atomic(|conn| insert_message(conn, conv, m))
+        let writer = self.claim.as_ref().map(|c| c.token.clone());
+        self.atomic(|conn| insert_message(conn, conv, m, writer.as_deref()))
     }
 
     /// Journals `text` as piece `seq` of the streaming answer `message`.
@@ -247,20 +248,74 @@ impl Store {
         })
     }
 
-    /// At startup: every answer still marked `streaming` (kaiwa died while
-    /// it arrived) gets the text that was journalled and becomes
-    /// `interrupted`. Returns how many.
+    /// At startup (and before the CLI reads): every answer still marked
+    /// `streaming` whose writer is gone (kaiwa died while it arrived) gets
+    /// the text that was journalled and becomes `interrupted`; answers
+    /// still arriving in a live kaiwa are left alone. Returns how many were
+    /// settled.
     pub fn recover_interrupted(&mut self) -> Result<usize, StoreError> {
-        self.atomic(|conn| {
-            let ids: Vec<i64> = conn
-                .prepare("SELECT id FROM messages WHERE state = 'streaming'")?
-                .query_map([], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
-            for id in &ids {
-                fold_chunks(conn, *id, MessageState::Interrupted)?;
+        // Usually there is nothing to do: find out without a write lock.
+        let pending: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE state = 'streaming')
+                 OR EXISTS (SELECT 1 FROM stream_chunks)",
+            [],
+            |row| row.get(0),
+        )?;
+        if !pending {
+            if let Some(db) = &self.path {
+                super::owner::sweep(db, self.claim.as_ref().map(|c| c.token.as_str()));
             }
-            Ok(ids.len())
-        })
+            return Ok(0);
+        }
+        let own = self.claim.as_ref().map(|c| c.token.clone());
+        let path = self.path.clone();
+        let live = |meta: Option<&str>| -> bool {
+            let token = meta
+                .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+                .and_then(|v| v.get("writer").and_then(|w| w.as_str()).map(str::to_string));
+            match (&path, token) {
+                (Some(db), Some(token)) => super::owner::is_alive(db, &token, own.as_deref()),
+                _ => false,
+            }
+        };
+        let settled = self.atomic(|conn| {
+            let rows: Vec<(i64, Option<String>)> = conn
+                .prepare("SELECT id, meta_json FROM messages WHERE state = 'streaming'")?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut settled = 0;
+            for (id, meta) in &rows {
+                if !live(meta.as_deref()) {
+                    fold_chunks(conn, *id, MessageState::Interrupted)?;
+                    settled += 1;
+                }
+            }
+            // A safety net: chunks left on a settled answer (journalled by
+            // a writer after someone else settled it) are folded in too.
+            let leftovers: Vec<(i64, String)> = conn
+                .prepare(
+                    "SELECT DISTINCT m.id, m.state FROM stream_chunks c
+                     JOIN messages m ON m.id = c.message_id WHERE m.state <> 'streaming'",
+                )?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, state) in leftovers {
+                if state == MessageState::Interrupted.as_str() {
+                    conn.execute(
+                        "UPDATE messages SET content = content || coalesce((SELECT
+                           group_concat(text, '') FROM (SELECT text FROM stream_chunks
+                           WHERE message_id = ?1 ORDER BY seq)), '') WHERE id = ?1",
+                        [id],
+                    )?;
+                }
+                conn.execute("DELETE FROM stream_chunks WHERE message_id = ?1", [id])?;
+            }
+            Ok(settled)
+        })?;
+        if let Some(db) = &self.path {
+            super::owner::sweep(db, self.claim.as_ref().map(|c| c.token.as_str()));
+        }
+        Ok(settled)
     }
 
     /// Settles one streaming answer from what was journalled (its content
@@ -354,10 +409,12 @@ fn to_nano(usd: f64) -> Option<i64> {
     (nano >= 0).then_some(nano)
 }
 
+/// Inserts `m`; a streaming answer records `writer` (see `owner`).
 pub(crate) fn insert_message(
     conn: &Connection,
     conversation: i64,
     m: &NewMessage,
+    writer: Option<&str>,
 ) -> Result<i64, StoreError> {
     if let Some(uid) = &m.uid {
         let existing: Option<i64> = conn
@@ -384,10 +441,13 @@ pub(crate) fn insert_message(
         }
     }
     let uid = m.uid.clone().unwrap_or_else(|| new_uid(m.created_at_ms));
+    let meta = writer
+        .filter(|_| m.state == MessageState::Streaming)
+        .map(|token| serde_json::json!({ "writer": token }).to_string());
     conn.execute(
         "INSERT INTO messages (uid, conversation_id, parent_id, role, content, state, model,
-         finish_reason, error, skipped, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         finish_reason, error, skipped, created_at, meta_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             uid,
             conversation,
@@ -400,6 +460,7 @@ pub(crate) fn insert_message(
             m.error,
             m.skipped,
             m.created_at_ms,
+            meta,
         ],
     )?;
     let id = conn.last_insert_rowid();
