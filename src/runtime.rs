@@ -439,7 +439,13 @@ fn run_effect(
             });
         }
         Effect::DeleteConversation { uid } => {
+            let current = ctx.history.conversation_uid() == Some(uid.as_str());
             ctx.history.delete_conversation(&uid);
+            if current {
+                // The open conversation is gone from the file: start afresh
+                // so what follows is saved as a new one.
+                let _ = tx.send(Msg::OpenConversationDeleted);
+            }
             let _ = tx.send(Msg::Notice {
                 text: "conversation deleted".into(),
                 is_error: false,

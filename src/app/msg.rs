@@ -45,6 +45,8 @@ pub enum Msg {
     },
     /// A saved conversation was reopened, or why not.
     ConversationOpened(Result<OpenedConversation, String>),
+    /// The conversation on screen was deleted from the history.
+    OpenConversationDeleted,
     /// Something the runtime did, to say in the status bar.
     Notice { text: String, is_error: bool },
 }

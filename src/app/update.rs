@@ -100,6 +100,15 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         }
         Msg::HistoryLoaded { seq, result } => history_browser::loaded(app, seq, result),
         Msg::ConversationOpened(result) => conversation_opened(app, result),
+        Msg::OpenConversationDeleted => {
+            let mut out = new_conversation(app);
+            app.notice = Some(Notice {
+                text: "conversation deleted — this is a new one".into(),
+                is_error: false,
+            });
+            out.changed = true;
+            out
+        }
         Msg::Notice { text, is_error } => {
             app.notice = Some(Notice { text, is_error });
             Update::changed()
