@@ -328,10 +328,6 @@ fn markdown_answer_with_a_korean_table_and_two_highlighted_code_blocks() {
 
 /// A message streamed and drawn frame by frame reads the same as drawn once at the end.
 #[test]
-#[ignore = "bug: MarkdownCache (ui/markdown.rs) parses an answer in separate pieces (the \
-            finished blocks, then the last block), so a reference link `[the docs][1]` whose \
-            definition `[1]: url` is in a later piece — usually the last — is drawn as raw \
-            text, streamed or not"]
 fn a_reference_link_defined_below_renders_the_same_streamed_or_not() {
     let answer = "See [the docs][1] for more.\n\nAnother paragraph.\n\n[1]: https://example.com\n";
     let mut app = new_app();

@@ -301,7 +301,20 @@ pub fn search_key(app: &mut App, key: &KeyEvent) -> Update {
 
 /// Whether `message` contains `query`, case-insensitively.
 pub fn matches(message: &Message, query_lower: &str) -> bool {
-    !query_lower.is_empty() && message.content.to_lowercase().contains(query_lower)
+    if query_lower.is_empty() {
+        return false;
+    }
+    if query_lower.is_ascii() {
+        // No allocation per message: ASCII bytes compared case-blind (UTF-8
+        // continuation bytes are never ASCII, so no false match).
+        let needle = query_lower.as_bytes();
+        return message
+            .content
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle));
+    }
+    message.content.to_lowercase().contains(query_lower)
 }
 
 /// Select the next (or previous) message that matches the search;

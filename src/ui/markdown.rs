@@ -755,39 +755,55 @@ fn ansi_from_rgb(c: syntect::highlighting::Color) -> Option<Color> {
 #[derive(Debug, Clone, Default)]
 pub struct MarkdownCache {
     width: usize,
-    stable_len: usize,
+    /// The source text the stable part was rendered from (so an edit in
+    /// place, not only growth, is noticed).
+    stable_src: String,
     stable: Rendered,
+    /// Reference-link definitions of the whole text, appended to every
+    /// piece parsed, so `[x][1]` renders the same streamed or not.
+    definitions: String,
 }
 
 impl MarkdownCache {
     /// Render `src` at `width`, reusing the finished part from last time
     /// when `src` only grew.
     pub fn render(&mut self, src: &str, width: usize) -> Rendered {
+        let definitions = link_definitions(src);
         let reusable = self.width == width
-            && self.stable_len <= src.len()
-            && src.is_char_boundary(self.stable_len);
+            && src.starts_with(self.stable_src.as_str())
+            && definitions == self.definitions;
         if !reusable {
             *self = Self {
                 width,
+                definitions,
                 ..Self::default()
             };
         }
-        let boundary = stable_boundary(src, self.stable_len);
-        if boundary > self.stable_len
-            && let Some(chunk) = src.get(self.stable_len..boundary)
+        let stable_len = self.stable_src.len();
+        let boundary = stable_boundary(src, stable_len);
+        if boundary > stable_len
+            && let Some(chunk) = src.get(stable_len..boundary)
         {
-            let more = render(chunk, width, 1 + self.stable.code_blocks.len());
+            let more = render(
+                &self.with_definitions(chunk),
+                width,
+                1 + self.stable.code_blocks.len(),
+            );
             if !self.stable.lines.is_empty() && !more.lines.is_empty() {
                 self.stable.lines.push(Line::default());
             }
             self.stable.lines.extend(more.lines);
             self.stable.code_blocks.extend(more.code_blocks);
-            self.stable_len = boundary;
+            self.stable_src.push_str(chunk);
         }
-        let tail = src.get(self.stable_len..).unwrap_or("");
+        let tail = src.get(self.stable_src.len()..).unwrap_or("");
         let mut out = self.stable.clone();
         if !tail.trim().is_empty() {
-            let rendered = render(tail, width, 1 + out.code_blocks.len());
+            let rendered = render(
+                &self.with_definitions(tail),
+                width,
+                1 + out.code_blocks.len(),
+            );
             if !out.lines.is_empty() && !rendered.lines.is_empty() {
                 out.lines.push(Line::default());
             }
@@ -796,6 +812,43 @@ impl MarkdownCache {
         }
         out
     }
+
+    fn with_definitions(&self, piece: &str) -> String {
+        if self.definitions.is_empty() {
+            piece.to_string()
+        } else {
+            format!("{piece}\n\n{}", self.definitions)
+        }
+    }
+}
+
+/// The reference-link definitions (`[1]: https://…`) of a text, one a line.
+/// They render as nothing, so adding them to a piece changes only how its
+/// `[text][1]` links resolve.
+fn link_definitions(src: &str) -> String {
+    let mut out = String::new();
+    let mut in_fence = false;
+    for line in src.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        if in_fence || indent > 3 || !trimmed.starts_with('[') || trimmed.starts_with("[^") {
+            continue;
+        }
+        if let Some(close) = trimmed.find("]:")
+            && close > 1
+            && !trimmed
+                .get(1..close)
+                .is_some_and(|label| label.contains(']'))
+        {
+            out.push_str(trimmed);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The end of the last blank line after `from` that is outside a code
@@ -979,6 +1032,30 @@ mod tests {
             text_of(&r.lines),
             ["• alpha beta", "  gamma delta", "  epsilon"]
         );
+    }
+
+    #[test]
+    fn an_edit_in_place_is_not_mistaken_for_growth() {
+        let mut cache = MarkdownCache::default();
+        let first = "First paragraph.\n\nSecond.";
+        cache.render(first, 30);
+        let edited = "Changed paragraph, longer than before.\n\nSecond.";
+        let t = text_of(&cache.render(edited, 40).lines);
+        assert_eq!(t[0], "Changed paragraph, longer than before.");
+        let t = text_of(&cache.render(edited, 40).lines);
+        assert!(!t.iter().any(|l| l.contains("First")), "{t:?}");
+    }
+
+    #[test]
+    fn reference_links_resolve_while_streaming() {
+        let src = "See [the docs][1].\n\nMore.\n\n[1]: https://x.org\n";
+        let mut cache = MarkdownCache::default();
+        let mut last = Vec::new();
+        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+            last = text_of(&cache.render(src.get(..end).unwrap(), 40).lines);
+        }
+        assert_eq!(last, text_of(&render(src, 40, 1).lines));
+        assert_eq!(last[0], "See the docs (https://x.org).");
     }
 
     #[test]
