@@ -117,25 +117,7 @@ pub async fn run_with(config: &Config, startup: crate::history::Startup) -> io::
             spent_before_usd: spent,
         });
     }
-    if let Some(uid) = &startup.resume {
-        match ctx.history.resume(uid) {
-            Ok(resumed) => {
-                ctx.resumed_epoch = Some(resumed.conversation.epoch());
-                let opened = crate::app::msg::OpenedConversation {
-                    conversation: resumed.conversation,
-                    title: resumed.title,
-                    model: resumed.model,
-                };
-                update(&mut app, Msg::ConversationOpened(Ok(opened)));
-            }
-            Err(e) => {
-                app.notice = Some(crate::app::state::Notice {
-                    text: format!("cannot reopen {uid}: {e}"),
-                    is_error: true,
-                });
-            }
-        }
-    }
+    reopen(&mut app, &mut ctx, startup.resume.as_deref());
     ctx.epoch = app.conversation.epoch();
     if startup.open_browser {
         let out = update(
@@ -149,9 +131,10 @@ pub async fn run_with(config: &Config, startup: crate::history::Startup) -> io::
                 seq,
                 query,
                 archived,
+                after,
             } = effect
             {
-                load_history(&ctx, tx.clone(), seq, query, archived);
+                load_history(&ctx, tx.clone(), (seq, query, archived, after));
             }
         }
     }
@@ -169,6 +152,29 @@ pub async fn run_with(config: &Config, startup: crate::history::Startup) -> io::
         .sync(&app.conversation, &sync_meta(&app, &ctx.base_url));
     ctx.history.shutdown(std::time::Duration::from_secs(3));
     result
+}
+
+/// `-c` / `--resume`: open the saved conversation before the first frame.
+fn reopen(app: &mut App, ctx: &mut EffectContext, uid: Option<&str>) {
+    if let Some(uid) = uid {
+        match ctx.history.resume(uid) {
+            Ok(resumed) => {
+                ctx.resumed_epoch = Some(resumed.conversation.epoch());
+                let opened = crate::app::msg::OpenedConversation {
+                    conversation: resumed.conversation,
+                    title: resumed.title,
+                    model: resumed.model,
+                };
+                update(app, Msg::ConversationOpened(Ok(opened)));
+            }
+            Err(e) => {
+                app.notice = Some(crate::app::state::Notice {
+                    text: format!("cannot reopen {uid}: {e}"),
+                    is_error: true,
+                });
+            }
+        }
+    }
 }
 
 fn sync_meta<'a>(app: &'a App, base_url: &'a str) -> crate::history::SyncMeta<'a> {
@@ -236,22 +242,20 @@ fn ledger_entry(
 }
 
 /// Load the browser's list or search results off the loop.
-fn load_history(
-    ctx: &EffectContext,
-    tx: mpsc::UnboundedSender<Msg>,
-    seq: u64,
-    query: String,
-    archived: bool,
-) {
+/// What the browser asked for: (seq, query, archived, the page after).
+type HistoryQuery = (u64, String, bool, Option<(i64, i64)>);
+
+fn load_history(ctx: &EffectContext, tx: mpsc::UnboundedSender<Msg>, ask: HistoryQuery) {
+    let (seq, query, archived, after) = ask;
     let reader = ctx.history.reader();
     tokio::task::spawn_blocking(move || {
         let result = reader.map_err(|e| e.to_string()).and_then(|store| {
             if query.trim().is_empty() {
                 store
-                    .list(archived, HISTORY_PAGE, None)
+                    .list(archived, crate::app::history_browser::PAGE, after)
                     .map(|rows| rows.into_iter().map(|s| browser_item(&s, None)).collect())
             } else {
-                store.search(&query, HISTORY_PAGE).map(|hits| {
+                store.search(&query, SEARCH_LIMIT).map(|hits| {
                     hits.into_iter()
                         .filter(|h| h.conversation.archived == archived)
                         .map(|h| browser_item(&h.conversation, Some(h.snippet)))
@@ -264,9 +268,8 @@ fn load_history(
     });
 }
 
-/// Conversations listed at once; the list query reads an index, so even a
-/// store of 10,000 conversations opens at once; searching finds the rest.
-const HISTORY_PAGE: usize = 500;
+/// Conversations a search shows at most (newest matches first).
+const SEARCH_LIMIT: usize = 500;
 
 fn browser_item(
     s: &crate::store::ConversationSummary,
@@ -284,6 +287,7 @@ fn browser_item(
         messages: s.message_count,
         archived: s.archived,
         snippet,
+        key: s.cursor(),
     }
 }
 
@@ -408,7 +412,10 @@ fn run_effect(
             seq,
             query,
             archived,
-        } => load_history(ctx, tx.clone(), seq, query, archived),
+            after,
+        } => {
+            load_history(ctx, tx.clone(), (seq, query, archived, after));
+        }
         Effect::OpenConversation { uid } => {
             persist_now(ctx);
             let result = tokio::task::block_in_place(|| ctx.history.resume(&uid));

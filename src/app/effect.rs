@@ -37,6 +37,8 @@ pub enum Effect {
         seq: u64,
         query: String,
         archived: bool,
+        /// The next page after this key (`ConversationSummary::cursor`).
+        after: Option<(i64, i64)>,
     },
     /// Reopen a saved conversation.
     OpenConversation {

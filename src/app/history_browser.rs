@@ -23,7 +23,14 @@ pub struct BrowserItem {
     pub archived: bool,
     /// A search match in context (search results only).
     pub snippet: Option<String>,
+    /// Where the next page starts after this row (last active, id).
+    pub key: (i64, i64),
 }
+
+/// Conversations loaded at a time; the list reads an index, so a page is
+/// instant however many are saved, and the next loads when the cursor
+/// reaches the end.
+pub const PAGE: usize = 200;
 
 /// What the browser is doing besides listing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -49,6 +56,10 @@ pub struct HistoryBrowser {
     pub mode: BrowserMode,
     /// Sequence number of the latest load asked for.
     pub seq: u64,
+    /// The latest load adds a page to the list instead of replacing it.
+    pub appending: bool,
+    /// The last page was full: there may be more.
+    pub has_more: bool,
 }
 
 impl HistoryBrowser {
@@ -60,11 +71,30 @@ impl HistoryBrowser {
     fn reload(&mut self) -> Effect {
         self.seq += 1;
         self.loading = true;
+        self.appending = false;
         Effect::LoadHistory {
             seq: self.seq,
             query: self.query.clone(),
             archived: self.archived,
+            after: None,
         }
+    }
+
+    /// Ask for the next page of the list.
+    fn load_more(&mut self) -> Option<Effect> {
+        if !self.has_more || self.loading || !self.query.is_empty() {
+            return None;
+        }
+        let after = self.items.last()?.key;
+        self.seq += 1;
+        self.loading = true;
+        self.appending = true;
+        Some(Effect::LoadHistory {
+            seq: self.seq,
+            query: String::new(),
+            archived: self.archived,
+            after: Some(after),
+        })
     }
 }
 
@@ -93,8 +123,13 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<Vec<BrowserItem>, String>)
     }
     browser.loading = false;
     match result {
-        Ok(items) => {
-            browser.items = items;
+        Ok(mut items) => {
+            browser.has_more = browser.query.is_empty() && items.len() >= PAGE;
+            if browser.appending {
+                browser.items.append(&mut items);
+            } else {
+                browser.items = items;
+            }
             browser.cursor = browser.cursor.min(browser.items.len().saturating_sub(1));
             browser.error = None;
         }
@@ -159,10 +194,20 @@ pub fn key(app: &mut App, key: &KeyEvent) -> Update {
         KeyCode::Up => browser.cursor = browser.cursor.saturating_sub(1),
         KeyCode::Down => {
             browser.cursor = (browser.cursor + 1).min(browser.items.len().saturating_sub(1));
+            if browser.cursor + 1 >= browser.items.len()
+                && let Some(effect) = browser.load_more()
+            {
+                return Update::with(effect);
+            }
         }
         KeyCode::PageUp => browser.cursor = browser.cursor.saturating_sub(10),
         KeyCode::PageDown => {
             browser.cursor = (browser.cursor + 10).min(browser.items.len().saturating_sub(1));
+            if browser.cursor + 10 >= browser.items.len()
+                && let Some(effect) = browser.load_more()
+            {
+                return Update::with(effect);
+            }
         }
         KeyCode::Enter => {
             if let Some(item) = browser.selected() {
@@ -255,7 +300,49 @@ mod tests {
             messages: 2,
             archived: false,
             snippet: None,
+            key: (0, 0),
         }
+    }
+
+    #[test]
+    fn the_next_page_loads_at_the_end_of_the_list() {
+        let mut app = app();
+        open(&mut app);
+        let page: Vec<_> = (0..PAGE)
+            .map(|i| {
+                let n = i64::try_from(i).unwrap();
+                BrowserItem {
+                    key: (1000 - n, n),
+                    ..item(&i.to_string())
+                }
+            })
+            .collect();
+        loaded(&mut app, 1, Ok(page));
+        for _ in 0..PAGE - 2 {
+            assert!(
+                press(&mut app, KeyCode::Down, KeyModifiers::NONE)
+                    .effects
+                    .is_empty()
+            );
+        }
+        let out = press(&mut app, KeyCode::Down, KeyModifiers::NONE);
+        let end = i64::try_from(PAGE).unwrap() - 1;
+        let last = 1000 - end;
+        assert_eq!(
+            out.effects,
+            [Effect::LoadHistory {
+                seq: 2,
+                query: String::new(),
+                archived: false,
+                after: Some((last, end))
+            }]
+        );
+        loaded(&mut app, 2, Ok(vec![item("older")]));
+        let Some(Popup::History(b)) = &app.popup else {
+            panic!()
+        };
+        assert_eq!(b.items.len(), PAGE + 1);
+        assert!(!b.has_more);
     }
 
     #[test]
@@ -267,7 +354,8 @@ mod tests {
             [Effect::LoadHistory {
                 seq: 1,
                 query: String::new(),
-                archived: false
+                archived: false,
+                after: None
             }]
         );
         let out = press(&mut app, KeyCode::Char('한'), KeyModifiers::NONE);
@@ -276,7 +364,8 @@ mod tests {
             [Effect::LoadHistory {
                 seq: 2,
                 query: "한".into(),
-                archived: false
+                archived: false,
+                after: None
             }]
         );
         // The answer to the first load arrives late: ignored.

@@ -409,10 +409,12 @@ fn on_paste(app: &mut App, text: &str) -> Update {
             browser.cursor = 0;
             browser.seq += 1;
             browser.loading = true;
+            browser.appending = false;
             return Update::with(Effect::LoadHistory {
                 seq: browser.seq,
                 query: browser.query.clone(),
                 archived: browser.archived,
+                after: None,
             });
         }
         Some(Popup::Help { .. } | Popup::Raw(_) | Popup::ConfirmBudget) => {
