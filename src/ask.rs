@@ -28,6 +28,34 @@ pub enum Exit {
     Ok = 0,
     Api = 1,
     Usage = 2,
+    /// Stopped by Ctrl+C / SIGTERM (the shell's 128 + SIGINT).
+    Interrupted = 130,
+}
+
+/// Ctrl+C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Where `ask` reads and writes; real stdio in `main`, buffers in tests.
@@ -262,6 +290,8 @@ struct Collected {
     end: Option<StreamEnd>,
     stdout_closed: bool,
     ends_with_newline: bool,
+    /// Ctrl+C / SIGTERM stopped the answer.
+    stopped: bool,
 }
 
 /// Save the exchange as a conversation of one turn (unless --no-history);
@@ -338,7 +368,15 @@ async fn ask_stream(
                 collected.end = Some(end);
             }
         };
-        client.stream_chat(request, &mut sink).await;
+        // Ctrl+C (or SIGTERM) stops the answer as Esc does in the TUI: what
+        // arrived is kept, saved and counted, and kaiwa exits 130.
+        tokio::select! {
+            () = client.stream_chat(request, &mut sink) => {}
+            () = interrupted() => {
+                collected.end = Some(StreamEnd::default());
+                collected.stopped = true;
+            }
+        }
     }
     if !collected.ends_with_newline && !collected.stdout_closed {
         let _ = io.stdout.write_all(b"\n").and_then(|()| io.stdout.flush());
@@ -363,6 +401,7 @@ async fn ask_stream(
         let _ = writeln!(io.stderr, "{}", usage_line(&usage));
     }
     let state = match (&end.error, answered, end.finish_reason.is_some()) {
+        _ if collected.stopped => MessageState::Stopped,
         (None, _, true) => MessageState::Done,
         (_, true, _) => MessageState::Interrupted,
         _ => MessageState::Error,
@@ -381,6 +420,10 @@ async fn ask_stream(
         }),
         started,
     );
+    if collected.stopped {
+        io.error_line("stopped (Ctrl+C); the text that arrived was kept");
+        return Exit::Interrupted;
+    }
     match end.error {
         None => Exit::Ok,
         Some(error) => {

@@ -78,6 +78,15 @@ pub struct Ui {
 pub fn prepare(ui: &mut Ui, app: &mut App, area: Rect) {
     if let Some(layout) = layout(area, app) {
         ui.transcript.prepare(app, layout.transcript);
+        // ratatui-textarea never scrolls back up on its own when the text
+        // shrinks (or the box grows): with everything fitting, show it from
+        // the top, or the first lines stay hidden above an empty row.
+        let rows = app.composer.rows(usize::from(layout.input.width));
+        let (top, _) = app.composer.textarea.scroll_offset();
+        if top > 0 && rows <= usize::from(layout.input.height.saturating_sub(1)) {
+            let up = i16::try_from(top).unwrap_or(i16::MAX);
+            app.composer.textarea.scroll((-up, 0));
+        }
     }
 }
 
@@ -133,7 +142,7 @@ pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
 
 /// The input border: who is writing (the role, or the message being
 /// edited, or the search being typed) and a hint of the keys that matter now.
-fn input_titles(app: &App) -> (ratatui::text::Line<'static>, &'static str) {
+fn input_titles(app: &App) -> (ratatui::text::Line<'static>, std::borrow::Cow<'static, str>) {
     use crate::api::types::Role;
     let role = app.compose_role;
     let title = if let Some(search) = app.search.as_ref().filter(|s| s.editing) {
@@ -151,6 +160,12 @@ fn input_titles(app: &App) -> (ratatui::text::Line<'static>, &'static str) {
         };
         ratatui::text::Line::styled(label, theme::role_label(role))
     };
+    if let Some(notice) = app.notice.as_ref().filter(|n| !n.is_error) {
+        // What just happened is said beside the input, so the status bar
+        // keeps SPEC's exact format (model, counts, cost).
+        let text = format!(" {} ", crate::text::sanitize::sanitize_str(&notice.text));
+        return (title, text.into());
+    }
     let hint = if app.search.as_ref().is_some_and(|s| s.editing) {
         " Enter finds · Esc cancels "
     } else if app.focus == crate::app::state::Focus::Transcript {
@@ -159,6 +174,8 @@ fn input_titles(app: &App) -> (ratatui::text::Line<'static>, &'static str) {
         " Esc stops the answer "
     } else if app.settings.needs_key {
         " Ctrl+Q quits · F1 help "
+    } else if app.editing.is_some_and(|e| e.role == Role::User) {
+        " Enter resends from here · Esc cancels "
     } else if app.editing.is_some() {
         " Enter saves · Esc cancels "
     } else if role == Role::User {
@@ -166,7 +183,7 @@ fn input_titles(app: &App) -> (ratatui::text::Line<'static>, &'static str) {
     } else {
         " Enter adds it (not sent) · Ctrl+R role "
     };
-    (title, hint)
+    (title, hint.into())
 }
 
 fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
@@ -176,11 +193,31 @@ fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .borders(Borders::TOP)
         .border_style(theme::border())
         .title(title);
-    if crate::text::wrap::display_width(hint) <= room {
-        block = block.title(
-            ratatui::text::Line::styled(hint, Style::default().add_modifier(Modifier::DIM))
-                .right_aligned(),
-        );
+    let is_notice = app.notice.as_ref().is_some_and(|n| !n.is_error);
+    let mut hint = hint;
+    if is_notice && crate::text::wrap::display_width(&hint) > room && room > 8 {
+        // Keep the end of a long notice (a file name, say), marked as cut.
+        let chars: Vec<char> = hint.chars().collect();
+        let mut tail = String::new();
+        let mut width = 1;
+        for c in chars.iter().rev() {
+            let w = crate::text::wrap::display_width(c.encode_utf8(&mut [0; 4]));
+            if width + w > room {
+                break;
+            }
+            width += w;
+            tail.insert(0, *c);
+        }
+        hint = format!("…{tail}").into();
+    }
+    let hint_width = crate::text::wrap::display_width(&hint);
+    if hint_width <= room {
+        let style = if app.notice.as_ref().is_some_and(|n| !n.is_error) {
+            theme::notice()
+        } else {
+            Style::default().add_modifier(Modifier::DIM)
+        };
+        block = block.title(ratatui::text::Line::styled(hint, style).right_aligned());
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -264,7 +264,7 @@ fn input_border(terminal: &Terminal<TestBackend>) -> String {
     rows[..rows.len() - 1]
         .iter()
         .rev()
-        .find(|r| r.contains("────"))
+        .find(|r| r.contains("──"))
         .cloned()
         .expect("an input border")
 }
@@ -474,13 +474,11 @@ fn search_highlights_every_match() {
         buffer[find(buffer, "Ramen")].style().bg,
         Some(Color::Yellow)
     );
+    // Where the search stands is said on the input's border.
     assert!(
-        rows(buffer)
-            .last()
-            .unwrap()
-            .contains("match 1/2 · n next · N previous"),
+        input_border(&terminal).contains("match 1/2 · n next · N previous"),
         "{:?}",
-        rows(buffer).last()
+        input_border(&terminal)
     );
     insta::assert_snapshot!(screen(&terminal));
 }
@@ -553,7 +551,9 @@ fn editing_a_message_says_so_on_the_border() {
     let terminal = render(&mut app);
     let border = input_border(&terminal);
     assert!(border.contains("editing your question"), "{border}");
-    assert!(border.contains("Enter saves · Esc cancels"), "{border}");
+    // The notice beside the input says how an edited question goes out.
+    assert!(border.contains("Enter resends from here"), "{border}");
+    assert!(border.contains("Esc cancels"), "{border}");
     insta::assert_snapshot!("editing_a_question", screen(&terminal));
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Tab);

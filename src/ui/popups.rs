@@ -84,7 +84,10 @@ pub fn draw_model_menu(app: &App, menu: &ModelMenu, buf: &mut Buffer, area: Rect
     }
     let list_rows = usize::from(inner.height).saturating_sub(lines.len());
     if visible.is_empty() {
-        lines.push(Line::styled("no model matches", theme::dim()));
+        lines.push(Line::styled(
+            "no model matches — Enter uses the typed id",
+            theme::dim(),
+        ));
     }
     // Keep the cursor in view.
     let first = menu.cursor.saturating_sub(list_rows.saturating_sub(1));
@@ -388,8 +391,9 @@ pub fn draw_confirm_budget(app: &App, buf: &mut Buffer, area: Rect) {
     let lines = [
         Line::styled(
             format!(
-                "This month's budget of ${:.2} is spent (${spent:.2}).",
-                budget.limit_usd
+                "This month's budget of ${} is spent (${}).",
+                crate::chat::usage::format_usd(budget.limit_usd),
+                crate::chat::usage::format_usd(spent)
             ),
             theme::error(),
         ),

@@ -50,17 +50,31 @@ fn activity(app: &App) -> Option<String> {
     Some(out)
 }
 
+/// The counts, with the cost once known — before the first request, a
+/// priced model already shows `$0.0000` (SPEC's format has the cost).
+fn counts_text(app: &App) -> String {
+    let mut text = app.totals.status_text();
+    let counted = app.totals.priced_requests + app.totals.unpriced_requests;
+    if counted == 0 && app.prices.lookup(&app.settings.model).is_some() {
+        text.push_str(" · $");
+        text.push_str(&crate::chat::usage::format_usd(0.0));
+    }
+    text
+}
+
 /// The full text of the status bar.
 pub fn status_text(app: &App) -> String {
     let mut out = format!(
         "{} │ {}",
         sanitize_str(&app.settings.model),
-        app.totals.status_text()
+        counts_text(app)
     );
     if let Some(activity) = activity(app) {
         let _ = write!(out, " │ {activity}");
     }
-    if let Some(notice) = &app.notice {
+    // Errors stay in the status bar (SPEC); other notices are shown beside
+    // the input, so the bar keeps its exact format.
+    if let Some(notice) = app.notice.as_ref().filter(|n| n.is_error) {
         let _ = write!(out, " │ {}", sanitize_str(&notice.text));
     }
     if let Some(status) = &app.history_status {
@@ -83,7 +97,7 @@ pub fn status_text(app: &App) -> String {
 /// is cut first, then the model id is shortened; the counts go last.
 pub fn fitted_text(app: &App, width: usize) -> String {
     let model = sanitize_str(&app.settings.model);
-    let counts = app.totals.status_text();
+    let counts = counts_text(app);
     let base = format!("{model} │ {counts}");
     if display_width(&base) <= width {
         // The counts fit: what follows (activity, notice) is cut at the edge.

@@ -123,6 +123,11 @@ pub fn stopped() -> Style {
     c(Style::default().fg(Color::Yellow))
 }
 
+/// What just happened (beside the input).
+pub fn notice() -> Style {
+    c(Style::default().fg(Color::Yellow))
+}
+
 /// The `2/3` of an answer with alternatives.
 pub fn alternatives() -> Style {
     c({

@@ -560,16 +560,22 @@ fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     match &app.notice {
         Some(notice) if notice.is_error && app.in_flight.is_none() && !shown_on_a_message => {
             let text = sanitize(&format!("⚠ {}", notice.text));
-            let mut lines = styled_rows(
+            // A header of its own, so the error does not read as part of the
+            // answer above it.
+            let header = Line::styled("▍error", theme::error().add_modifier(Modifier::BOLD));
+            let mut lines = vec![header];
+            lines.extend(styled_rows(
                 &text,
                 usize::from(width.saturating_sub(INDENT).max(1)),
                 theme::error(),
                 INDENT,
-            );
-            lines.push(Line::styled(
-                "  (the question is back in the input box: Enter resends it)",
-                theme::dim(),
             ));
+            if !app.composer.is_blank() {
+                lines.push(Line::styled(
+                    "  (the question is back in the input box: Enter resends it)",
+                    theme::dim(),
+                ));
+            }
             lines
         }
         _ => Vec::new(),
