@@ -24,8 +24,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::mock::{MockServer, RecordedRequest, Reply, StreamEnd};
-use support::pty::{TEST_KEY, Tui, TuiBuilder, keys, screen_rows, status_of, wait_timeout};
+use support::mock::{MockServer, Reply, StreamEnd};
+use support::pty::{
+    TEST_KEY, Tui, TuiBuilder, keys, messages, msg, screen_rows, status_of, wait_chat_requests,
+    wait_timeout,
+};
 use tempfile::TempDir;
 
 const KAIWA: &str = env!("CARGO_BIN_EXE_kaiwa");
@@ -188,38 +191,6 @@ fn has_uid(rows: &[Value], uid: &str) -> bool {
 fn quit(mut tui: Tui) {
     tui.send(keys::CTRL_Q);
     assert_eq!(tui.wait_exit(), 0, "kaiwa should exit 0 on Ctrl+Q");
-}
-
-/// `(role, content)` of every message a request carried.
-fn messages(request: &RecordedRequest) -> Vec<(String, String)> {
-    request
-        .messages()
-        .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap_or_default().to_owned(),
-                m["content"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn msg(role: &str, content: &str) -> (String, String) {
-    (role.to_owned(), content.to_owned())
-}
-
-/// Waits until the mock has received `n` chat requests and returns them.
-fn wait_chat_requests(mock: &MockServer, n: usize) -> Vec<RecordedRequest> {
-    mock.wait_until_blocking(wait_timeout(), |all| {
-        all.iter().filter(|r| r.is_chat()).count() >= n
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "expected {n} chat requests, got {:#?}",
-            mock.chat_requests()
-        )
-    });
-    mock.chat_requests()
 }
 
 /// Waits until the answer that is streaming has ended (the bar no longer shows a stream).

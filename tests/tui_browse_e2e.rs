@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::Value;
-use support::mock::{MockServer, RecordedRequest, Reply};
-use support::pty::{TEST_KEY, Tui, TuiBuilder, keys, screen_rows, status_of, wait_timeout};
+use support::mock::{MockServer, Reply};
+use support::pty::{
+    TEST_KEY, Tui, TuiBuilder, keys, messages, msg, screen_rows, status_of, wait_chat_requests,
+    wait_timeout,
+};
 
 // -------------------------------------------------------------------------------------------
 // Helpers
@@ -35,38 +38,6 @@ const CTRL_R: &str = "\x12";
 
 fn start(mock: &MockServer) -> Tui {
     TuiBuilder::new(&mock.base_url()).spawn()
-}
-
-/// `(role, content)` of every message a request carried.
-fn messages(request: &RecordedRequest) -> Vec<(String, String)> {
-    request
-        .messages()
-        .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap_or_default().to_owned(),
-                m["content"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn msg(role: &str, content: &str) -> (String, String) {
-    (role.to_owned(), content.to_owned())
-}
-
-/// Waits until the mock has received `n` chat requests and returns them.
-fn wait_chat_requests(mock: &MockServer, n: usize) -> Vec<RecordedRequest> {
-    mock.wait_until_blocking(wait_timeout(), |all| {
-        all.iter().filter(|r| r.is_chat()).count() >= n
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "expected {n} chat requests, got {:#?}",
-            mock.chat_requests()
-        )
-    });
-    mock.chat_requests()
 }
 
 /// The row of the input box's top border: the last row above the status bar drawn as a line.

@@ -23,8 +23,11 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::mock::{MockServer, RecordedRequest, Reply, StreamEnd};
-use support::pty::{TEST_KEY, Tui, TuiBuilder, keys, screen_rows, status_of, wait_timeout};
+use support::mock::{MockServer, Reply, StreamEnd};
+use support::pty::{
+    TEST_KEY, Tui, TuiBuilder, keys, messages, msg, screen_rows, status_of, wait_chat_requests,
+    wait_timeout,
+};
 
 // -------------------------------------------------------------------------------------------
 // Helpers
@@ -53,38 +56,6 @@ fn usd(cost: f64) -> String {
         decimals += 1;
     }
     format!("{cost:.decimals$}")
-}
-
-/// `(role, content)` of every message a request carried.
-fn messages(request: &RecordedRequest) -> Vec<(String, String)> {
-    request
-        .messages()
-        .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap_or_default().to_owned(),
-                m["content"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn msg(role: &str, content: &str) -> (String, String) {
-    (role.to_owned(), content.to_owned())
-}
-
-/// Waits until the mock has received `n` chat requests and returns them.
-fn wait_chat_requests(mock: &MockServer, n: usize) -> Vec<RecordedRequest> {
-    mock.wait_until_blocking(wait_timeout(), |all| {
-        all.iter().filter(|r| r.is_chat()).count() >= n
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "expected {n} chat requests, got {:#?}",
-            mock.chat_requests()
-        )
-    });
-    mock.chat_requests()
 }
 
 /// Waits until `text` is on screen and the answer that brought it has ended (the input's

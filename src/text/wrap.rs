@@ -19,6 +19,26 @@ pub fn display_width(s: &str) -> usize {
     s.graphemes(true).map(grapheme_width).sum()
 }
 
+/// `s` cut to at most `width` columns, ending in `…` when it was cut; whole
+/// grapheme clusters only, measured as `display_width` measures.
+pub fn truncate_to_width(s: &str, width: usize) -> String {
+    if display_width(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for g in s.graphemes(true) {
+        let w = display_width(g);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push_str(g);
+    }
+    out.push('…');
+    out
+}
+
 /// Width of one grapheme cluster as ratatui draws it; graphemes with a control char are not drawn.
 fn grapheme_width(g: &str) -> usize {
     if g.len() == 1 {

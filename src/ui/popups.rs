@@ -14,6 +14,7 @@ use crate::app::keymap::{BINDINGS, Context};
 use crate::app::model_menu::{ModelMenu, ModelsState};
 use crate::app::state::{Focus, RawView};
 use crate::text::sanitize::sanitize_str;
+use crate::text::wrap::truncate_to_width;
 
 /// A centred rectangle of at most `width`×`height` inside `area`.
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -334,7 +335,7 @@ pub fn draw_history(browser: &HistoryBrowser, buf: &mut Buffer, area: Rect) {
             if item.archived { " · archived" } else { "" }
         );
         let room = width.saturating_sub(crate::text::wrap::display_width(&meta));
-        let title = truncate_to(&sanitize_str(&item.title), room);
+        let title = truncate_to_width(&sanitize_str(&item.title), room);
         let pad = room.saturating_sub(crate::text::wrap::display_width(&title));
         lines.push(Line::from(vec![
             Span::styled(
@@ -349,10 +350,8 @@ pub fn draw_history(browser: &HistoryBrowser, buf: &mut Buffer, area: Rect) {
                 .as_deref()
                 .map(sanitize_str)
                 .unwrap_or_default();
-            lines.push(Line::styled(
-                format!("    {}", truncate_to(&snippet, width.saturating_sub(4))),
-                theme::dim(),
-            ));
+            let cut = truncate_to_width(&snippet, width.saturating_sub(4));
+            lines.push(Line::styled(format!("    {cut}"), theme::dim()));
         }
     }
     for (row, line) in lines.iter().enumerate().take(usize::from(inner.height)) {
@@ -363,25 +362,6 @@ pub fn draw_history(browser: &HistoryBrowser, buf: &mut Buffer, area: Rect) {
             inner.width,
         );
     }
-}
-
-/// Cut `s` to at most `width` columns, with `…` when cut.
-fn truncate_to(s: &str, width: usize) -> String {
-    if crate::text::wrap::display_width(s) <= width {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for g in unicode_segmentation::UnicodeSegmentation::graphemes(s, true) {
-        let w = crate::text::wrap::display_width(g);
-        if used + w + 1 > width {
-            break;
-        }
-        used += w;
-        out.push_str(g);
-    }
-    out.push('…');
-    out
 }
 
 /// Sending past `budget_monthly_usd`: ask first.

@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 use super::theme;
 use crate::app::App;
 use crate::text::sanitize::sanitize_str;
-use crate::text::wrap::display_width;
+use crate::text::wrap::{display_width, truncate_to_width};
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
@@ -108,24 +108,9 @@ pub fn fitted_text(app: &App, width: usize) -> String {
     // even that, the id stays whole and the counts are cut at the edge.
     let room = width.saturating_sub(display_width(&counts) + 3);
     if room >= 12 {
-        let short = truncate(&model, room - 1);
-        return format!("{short}… │ {counts}");
+        return format!("{} │ {counts}", truncate_to_width(&model, room));
     }
     base
-}
-
-fn truncate(s: &str, max_width: usize) -> String {
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = display_width(c.encode_utf8(&mut [0; 4]));
-        if w + cw > max_width {
-            break;
-        }
-        w += cw;
-        out.push(c);
-    }
-    out
 }
 
 pub fn draw(app: &App, buf: &mut Buffer, area: Rect) {

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+use super::mock::{MockServer, RecordedRequest};
+
 /// The acceptance size (SPEC "How kaiwa is checked").
 pub const COLS: u16 = 120;
 pub const ROWS: u16 = 40;
@@ -616,4 +618,37 @@ impl Drop for Tui {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The (role, content) pairs a chat request carried.
+pub fn messages(request: &RecordedRequest) -> Vec<(String, String)> {
+    request
+        .messages()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap_or_default().to_owned(),
+                m["content"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A (role, content) pair, to compare with `messages`.
+pub fn msg(role: &str, content: &str) -> (String, String) {
+    (role.to_owned(), content.to_owned())
+}
+
+/// Waits until the mock has received `n` chat requests and returns them.
+pub fn wait_chat_requests(mock: &MockServer, n: usize) -> Vec<RecordedRequest> {
+    mock.wait_until_blocking(wait_timeout(), |all| {
+        all.iter().filter(|r| r.is_chat()).count() >= n
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "expected {n} chat requests, got {:#?}",
+            mock.chat_requests()
+        )
+    });
+    mock.chat_requests()
 }
