@@ -523,7 +523,7 @@ async fn fixture_is_streamed_byte_exact() {
     let name = "llmock_stream_usage.sse";
     let expected = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/sse/llmock_stream_usage.sse"
+        "/tests/fixtures/sse/llmock_stream_usage.sse"
     ))
     .unwrap();
     let reply = Reply::fixture(name, 7);

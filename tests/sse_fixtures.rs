@@ -1,5 +1,5 @@
 //! The SSE decoder and payload parser against recordings of real servers
-//! (`../shared/fixtures/sse/`): every fixture gives the same events however its
+//! (`tests/fixtures/sse/`): every fixture gives the same events however its
 //! bytes are cut into reads, and what it means (answer text, finish reason,
 //! usage, unreadable events) is what the server actually said.
 #![allow(
@@ -19,7 +19,7 @@ use kaiwa::api::sse::{SseDecoder, SseEvent, SseItem, decode_all};
 use kaiwa::api::types::{Payload, ServerError, Usage, parse_payload};
 use proptest::prelude::*;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sse/");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/");
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{FIXTURES}{name}");

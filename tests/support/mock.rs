@@ -168,12 +168,12 @@ impl Reply {
         }
     }
 
-    /// A fixture file from `../shared/fixtures/sse/`, streamed as `200 text/event-stream` in
+    /// A fixture file from `tests/fixtures/sse/`, streamed as `200 text/event-stream` in
     /// pieces of `n` bytes. An unreadable file becomes a 500 whose body names it.
     pub fn fixture(name: &str, n: usize) -> Self {
         let path = format!(
             "{}{name}",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sse/")
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/")
         );
         match std::fs::read(&path) {
             Ok(bytes) => Self::Stream {
