@@ -16,7 +16,7 @@ use crate::api::types::{ChatMessage, ChatRequest, Role, Usage};
 use crate::chat::estimate;
 use crate::chat::pricing::PriceTable;
 use crate::chat::usage::{RequestUsage, UsageTotals};
-use crate::cli::AskArgs;
+use crate::cli::{AskArgs, ModelsArgs};
 use crate::config::Config;
 use crate::history;
 use crate::store::MessageState;
@@ -113,16 +113,15 @@ pub fn read_prompt(args: &[String], io: &mut Io<'_>) -> Result<String, String> {
 }
 
 fn client_for(config: &Config, io: &mut Io<'_>) -> Result<ApiClient, Exit> {
-    if config.api_key.is_none() && config.is_openai() {
+    if config.lacks_needed_key() {
         io.error_line(Config::missing_key_message());
         return Err(Exit::Usage);
     }
-    ApiClient::new(
-        &config.base_url,
-        config.api_key.clone(),
-        config.stream_idle_timeout,
-    )
-    .map_err(|e| {
+    let key = config.api_key().map_err(|e| {
+        io.error_line(&e.to_string());
+        Exit::Usage
+    })?;
+    ApiClient::new(&config.base_url, key, config.stream_idle_timeout).map_err(|e| {
         io.error_line(&e.to_string());
         Exit::Usage
     })
@@ -453,13 +452,33 @@ fn write_out(io: &mut Io<'_>, collected: &mut Collected, text: &str) {
     }
 }
 
-/// `kaiwa models`: ids sorted, one a line.
-pub async fn run_models(config: &Config, io: &mut Io<'_>) -> Exit {
+/// `kaiwa config`: the settings in effect and where each came from.
+pub fn run_config(config: &Config, io: &mut Io<'_>) -> Exit {
+    let report = crate::config::show::report(config);
+    let report = if io.stdout_is_terminal {
+        sanitize_str(&report)
+    } else {
+        report
+    };
+    let _ = io.stdout.write_all(report.as_bytes());
+    let _ = io.stdout.flush();
+    Exit::Ok
+}
+
+/// `kaiwa models`: ids sorted, one a line; `--json`: the server's objects.
+pub async fn run_models(config: &Config, args: &ModelsArgs, io: &mut Io<'_>) -> Exit {
     let client = match client_for(config, io) {
         Ok(c) => c,
         Err(code) => return code,
     };
     match client.list_models().await {
+        Ok(models) if args.json => {
+            let list: Vec<&serde_json::Value> = models.iter().map(|m| &m.raw).collect();
+            let text = serde_json::to_string_pretty(&list).unwrap_or_default();
+            let _ = writeln!(io.stdout, "{text}");
+            let _ = io.stdout.flush();
+            Exit::Ok
+        }
         Ok(models) => {
             for model in models {
                 let id = if io.stdout_is_terminal {

@@ -4,10 +4,39 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+/// Examples at the end of `kaiwa --help`.
+const EXAMPLES: &str = "\
+Examples:
+  kaiwa                                          open the chat (F1 lists the keys)
+  kaiwa -c                                       reopen the last conversation
+  kaiwa -m gpt-4o -s 'Answer briefly.'           another model and a system prompt
+  kaiwa --base-url http://localhost:8080/v1      a local llama.cpp server (no key needed)
+  kaiwa ask \"ChatGPT란 무엇입니까?\"                one answer to stdout
+  git diff | kaiwa ask 'review this'             stdin is appended after the prompt
+  kaiwa models --json                            the server's models, for scripts
+  kaiwa history search 'ramen tokyo'             find a saved conversation
+  kaiwa config                                   the settings in effect and where each came from
+  kaiwa completions bash > ~/.local/share/bash-completion/completions/kaiwa";
+
+const ASK_EXAMPLES: &str = "\
+Examples:
+  kaiwa ask \"ChatGPT란 무엇입니까?\"
+  git diff | kaiwa ask 'review this'
+  kaiwa ask -m gpt-4o -s 'You are a translator.' 'Hello'
+  kaiwa ask --usage 'Hello'                  prompt N · completion N · total N on stderr
+  kaiwa ask --raw 'Hello'                    the server's full JSON, with usage
+  kaiwa --base-url http://localhost:11434/v1 ask -m llama3.2 'Hello'";
+
+const MODELS_EXAMPLES: &str = "\
+Examples:
+  kaiwa models
+  kaiwa models --json | jq -r '.[].id'
+  kaiwa --base-url http://localhost:8080/v1 models";
+
 /// kaiwa — a terminal chat client for the OpenAI Chat Completions API and
 /// every server that speaks it.
 #[derive(Debug, Parser)]
-#[command(name = "kaiwa", version, about, long_about = None)]
+#[command(name = "kaiwa", version, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -26,13 +55,13 @@ pub struct Cli {
 #[derive(Debug, Clone, Args, Default)]
 pub struct CommonArgs {
     /// Model id for requests (env KAIWA_MODEL; config `model`).
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(short = 'm', long, global = true, value_name = "ID")]
     pub model: Option<String>,
     /// API base URL, e.g. http://localhost:8080/v1 (env OPENAI_BASE_URL).
     #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,
-    /// System prompt (config `system`).
-    #[arg(long, global = true, value_name = "TEXT")]
+    /// System prompt (config `system`); `-s ''` sends none.
+    #[arg(short = 's', long, global = true, value_name = "TEXT")]
     pub system: Option<String>,
     /// Config file (env KAIWA_CONFIG; default $XDG_CONFIG_HOME/kaiwa/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
@@ -45,13 +74,37 @@ pub struct CommonArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// One-shot: stream the answer to stdout and exit.
+    #[command(after_help = ASK_EXAMPLES)]
     Ask(AskArgs),
     /// List the server's models, one id a line.
-    Models,
+    #[command(after_help = MODELS_EXAMPLES)]
+    Models(ModelsArgs),
     /// Saved conversations: list, search, export, import, path.
     History(HistoryArgs),
     /// Tokens and cost per day and model, from every request made.
     Usage(UsageArgs),
+    /// The config file's path and the settings in effect, each with where it
+    /// came from (the API key shown as ***).
+    Config,
+    /// Print shell completions: bash, zsh, fish, elvish, powershell.
+    #[command(after_help = "Examples:
+  kaiwa completions bash > ~/.local/share/bash-completion/completions/kaiwa
+  kaiwa completions zsh > \"${fpath[1]}/_kaiwa\"
+  kaiwa completions fish > ~/.config/fish/completions/kaiwa.fish")]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `kaiwa man | man -l -`.
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct ModelsArgs {
+    /// A JSON array of the server's model objects (each with its `id`), for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

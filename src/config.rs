@@ -3,11 +3,15 @@
 //! precedence (SPEC's table), into one typed `Config`. Invariants: a value
 //! that cannot be used is an error (`ConfigError`, exit 2), never a silent
 //! default; the API key is held only as `ApiKey`, so neither `Config`'s
-//! `Debug` nor any error can show it.
+//! `Debug` nor any error can show it; `api_key_cmd` runs only when a request
+//! needs the key (`Config::api_key`), never for `history`, `usage` or
+//! `config`. Every setting remembers where it came from (`Origins`), for
+//! `kaiwa config`.
 
 mod diagnose;
 mod error;
 mod file;
+pub mod show;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +46,56 @@ pub struct Overrides {
     pub no_history: bool,
 }
 
+/// Where the API key comes from. The command is run by
+/// [`Config::api_key`], only when a request needs the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    None,
+    /// `OPENAI_API_KEY`, or `api_key` in the file.
+    Value(ApiKey),
+    /// `api_key_cmd`: a shell command whose stdout is the key.
+    Command(String),
+}
+
+/// Where one setting's value came from (`kaiwa config` shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// A command-line flag, e.g. `--model`.
+    Flag(&'static str),
+    /// An environment variable, e.g. `KAIWA_MODEL`.
+    Env(&'static str),
+    /// The config file.
+    File,
+    /// The built-in default.
+    #[default]
+    Default,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Flag(flag) => write!(f, "flag {flag}"),
+            Self::Env(name) => write!(f, "env {name}"),
+            Self::File => f.write_str("config file"),
+            Self::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// The origin of each setting that can come from more than one place or
+/// has a default that is not "unset".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origins {
+    pub config_path: Origin,
+    pub base_url: Origin,
+    pub api_key: Origin,
+    pub model: Origin,
+    pub system: Origin,
+    pub mouse: Origin,
+    pub stream_idle_timeout: Origin,
+    pub history_path: Origin,
+}
+
 /// Everything kaiwa needs to know from its configuration, resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -50,7 +104,8 @@ pub struct Config {
     pub config_file_found: bool,
     /// Validated (http or https, with a host); no trailing `/`.
     pub base_url: String,
-    pub api_key: Option<ApiKey>,
+    /// Where the key comes from; [`Config::api_key`] resolves it.
+    pub key: KeySource,
     pub model: String,
     pub system: Option<String>,
     /// Extra ids for the model menu.
@@ -67,56 +122,95 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     pub state_dir: PathBuf,
     pub data_dir: PathBuf,
+    /// Where each setting came from.
+    pub origins: Origins,
 }
 
 impl Config {
     /// Loads the configuration: flags > environment > file > defaults,
-    /// exactly SPEC's table. Reads the config file, and runs `api_key_cmd`
-    /// (once) when the file sets it and `OPENAI_API_KEY` is unset. `env`
-    /// reads an environment variable (`paths::real_env` in `main`); empty
-    /// values count as unset.
+    /// exactly SPEC's table. Reads the config file; runs nothing
+    /// (`api_key_cmd` waits for [`Config::api_key`]). `env` reads an
+    /// environment variable (`paths::real_env` in `main`); empty values
+    /// count as unset.
     pub fn load(
         overrides: &Overrides,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let var = |name: &str| paths::non_empty(env, name);
         let home = paths::home_dir(env);
-        let (config_path, file) = read_file(overrides, env, &home)?;
+        let (config_path, config_origin, file) = read_file(overrides, env, &home)?;
         let config_file_found = file.is_some();
         let file = file.unwrap_or_default();
+        let from_file = |set: bool| if set { Origin::File } else { Origin::Default };
+        let mut origins = Origins {
+            config_path: config_origin,
+            system: from_file(file.system.is_some()),
+            mouse: from_file(file.mouse.is_some()),
+            stream_idle_timeout: from_file(file.stream_idle_timeout.is_some()),
+            ..Origins::default()
+        };
 
         let base_url = match (&overrides.base_url, var("OPENAI_BASE_URL")) {
-            (Some(url), _) => flag_base_url(url, "--base-url")?,
-            (None, Some(url)) => flag_base_url(&url, "OPENAI_BASE_URL")?,
-            (None, None) => file
-                .base_url
-                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+            (Some(url), _) => {
+                origins.base_url = Origin::Flag("--base-url");
+                flag_base_url(url, "--base-url")?
+            }
+            (None, Some(url)) => {
+                origins.base_url = Origin::Env("OPENAI_BASE_URL");
+                flag_base_url(&url, "OPENAI_BASE_URL")?
+            }
+            (None, None) => {
+                origins.base_url = from_file(file.base_url.is_some());
+                file.base_url
+                    .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
+            }
         };
         let model = match (&overrides.model, var("KAIWA_MODEL")) {
             (Some(model), _) if model.trim().is_empty() => {
                 return Err(ConfigError::Empty { what: "--model" });
             }
-            (Some(model), _) => model.clone(),
-            (None, Some(model)) => model,
-            (None, None) => file.model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+            (Some(model), _) => {
+                origins.model = Origin::Flag("--model");
+                model.clone()
+            }
+            (None, Some(model)) => {
+                origins.model = Origin::Env("KAIWA_MODEL");
+                model
+            }
+            (None, None) => {
+                origins.model = from_file(file.model.is_some());
+                file.model.unwrap_or_else(|| DEFAULT_MODEL.to_string())
+            }
         };
         let system = match &overrides.system {
-            Some(system) => Some(system.clone()).filter(|system| !system.is_empty()),
+            Some(system) => {
+                origins.system = Origin::Flag("--system");
+                Some(system.clone()).filter(|system| !system.is_empty())
+            }
             None => file.system,
         };
-        let api_key = match (var("OPENAI_API_KEY"), file.api_key, &file.api_key_cmd) {
+        let key = match (var("OPENAI_API_KEY"), file.api_key, file.api_key_cmd) {
             (Some(key), _, _) if !key.trim().is_empty() => {
-                Some(ApiKey::new(key.trim().to_string()))
+                origins.api_key = Origin::Env("OPENAI_API_KEY");
+                KeySource::Value(ApiKey::new(key.trim().to_string()))
             }
-            (_, Some(key), _) => Some(key),
-            (_, None, Some(command)) => Some(run_key_command(command)?),
-            (_, None, None) => None,
+            (_, Some(key), _) => {
+                origins.api_key = Origin::File;
+                KeySource::Value(key)
+            }
+            (_, None, Some(command)) => {
+                origins.api_key = Origin::File;
+                KeySource::Command(command)
+            }
+            (_, None, None) => KeySource::None,
         };
         let state_dir = paths::state_dir(env);
         let data_dir = paths::data_dir(env);
         let history_path = if overrides.no_history {
+            origins.history_path = Origin::Flag("--no-history");
             None
         } else {
+            origins.history_path = from_file(file.history_path.is_some());
             Some(
                 file.history_path
                     .unwrap_or_else(|| data_dir.join("history.db")),
@@ -126,7 +220,7 @@ impl Config {
             config_path,
             config_file_found,
             base_url,
-            api_key,
+            key,
             model,
             system,
             models: file.models,
@@ -141,7 +235,25 @@ impl Config {
             prices: file.prices,
             state_dir,
             data_dir,
+            origins,
         })
+    }
+
+    /// The API key, running `api_key_cmd` when that is where it comes from.
+    /// Call it only when a request is about to need the key: the command may
+    /// be a password manager that prompts.
+    pub fn api_key(&self) -> Result<Option<ApiKey>, ConfigError> {
+        match &self.key {
+            KeySource::None => Ok(None),
+            KeySource::Value(key) => Ok(Some(key.clone())),
+            KeySource::Command(command) => run_key_command(command).map(Some),
+        }
+    }
+
+    /// True when the `OpenAI` API is the server and no key is set anywhere:
+    /// the first-run case (SPEC, Configuration).
+    pub fn lacks_needed_key(&self) -> bool {
+        self.key == KeySource::None && self.is_openai()
     }
 
     /// True when the base URL's host is `api.openai.com`.
@@ -170,18 +282,25 @@ fn read_file(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
     home: &Path,
-) -> Result<(PathBuf, Option<file::FileSettings>), ConfigError> {
+) -> Result<(PathBuf, Origin, Option<file::FileSettings>), ConfigError> {
     let (path, named_by) = match (&overrides.config, paths::non_empty(env, "KAIWA_CONFIG")) {
         (Some(path), _) => (expand_home(path.clone(), home), Some("--config")),
         (None, Some(path)) => (expand_home(PathBuf::from(path), home), Some("KAIWA_CONFIG")),
         (None, None) => (paths::config_file_default(env), None),
     };
+    let origin = match named_by {
+        Some("--config") => Origin::Flag("--config"),
+        Some(name) => Origin::Env(name),
+        None => Origin::Default,
+    };
     match (std::fs::read(&path), named_by) {
         (Ok(bytes), _) => {
             let settings = file::parse(&bytes, &path, home)?;
-            Ok((path, Some(settings)))
+            Ok((path, origin, Some(settings)))
         }
-        (Err(error), None) if error.kind() == std::io::ErrorKind::NotFound => Ok((path, None)),
+        (Err(error), None) if error.kind() == std::io::ErrorKind::NotFound => {
+            Ok((path, origin, None))
+        }
         (Err(error), Some(origin)) if error.kind() == std::io::ErrorKind::NotFound => {
             Err(ConfigError::NotFound { path, origin })
         }

@@ -2,10 +2,10 @@
 //! the chosen mode and map the outcome to the exit code (0 ok, 1 API or
 //! network error, 2 usage or config error). Nothing else lives here.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use kaiwa::ask::{self, Exit};
 use kaiwa::cli::{Cli, Command};
 use kaiwa::config::Config;
@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             };
         }
     };
+    // What needs no configuration comes first: a broken config file must not
+    // keep anyone from completions or the manual.
+    if let Some(code) = without_config(cli.command.as_ref()) {
+        return code;
+    }
     let config = match Config::load(&cli.common.overrides(), &paths::real_env) {
         Ok(config) => config,
         Err(e) => {
@@ -57,9 +62,11 @@ fn main() -> ExitCode {
         Some(Command::Ask(args)) => {
             ask::with_stdio(|io| runtime.block_on(ask::run_ask(&config, args, io)))
         }
-        Some(Command::Models) => {
-            ask::with_stdio(|io| runtime.block_on(ask::run_models(&config, io)))
+        Some(Command::Models(args)) => {
+            ask::with_stdio(|io| runtime.block_on(ask::run_models(&config, args, io)))
         }
+        Some(Command::Config) => ask::with_stdio(|io| ask::run_config(&config, io)),
+        Some(Command::Completions { .. } | Command::Man) => Exit::Ok,
         Some(Command::History(args)) => {
             ask::with_stdio(|io| history::cli::run_history(&config, &args.command, io))
         }
@@ -67,6 +74,15 @@ fn main() -> ExitCode {
             ask::with_stdio(|io| history::cli::run_usage(&config, args, io))
         }
         None => {
+            // The key first, before the screen changes: api_key_cmd may be a
+            // password manager that asks on this terminal.
+            let key = match config.api_key() {
+                Ok(key) => key,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let resume = cli.resume.as_ref().map(Option::as_deref);
             let startup = match ask::with_stdio(|io| {
                 history::cli::startup(&config, cli.continue_last, resume, io)
@@ -74,7 +90,7 @@ fn main() -> ExitCode {
                 Ok(startup) => startup,
                 Err(code) => return ExitCode::from(code as u8),
             };
-            match runtime.block_on(kaiwa::runtime::run_with(&config, startup)) {
+            match runtime.block_on(kaiwa::runtime::run_with(&config, key, startup)) {
                 Ok(()) => Exit::Ok,
                 Err(e) => {
                     let _ = writeln!(std::io::stderr(), "error: {e}");
@@ -86,4 +102,32 @@ fn main() -> ExitCode {
     // Don't wait for stray blocking tasks (stdin readers) at exit.
     runtime.shutdown_background();
     ExitCode::from(exit as u8)
+}
+
+/// Commands that need no configuration, and the check that the chat has a
+/// terminal; `Some` ends the process with that code.
+fn without_config(command: Option<&Command>) -> Option<ExitCode> {
+    match command {
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "kaiwa", &mut std::io::stdout());
+            Some(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            let page = clap_mangen::Man::new(Cli::command());
+            Some(match page.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            })
+        }
+        None if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: the chat needs a terminal (stdin and stdout are not both one); \
+                 from a script or cron use `kaiwa ask PROMPT` (see kaiwa ask --help)"
+            );
+            Some(ExitCode::from(2))
+        }
+        _ => None,
+    }
 }

@@ -41,7 +41,7 @@ pub fn settings_from(config: &Config) -> Settings {
         system: config.system.clone(),
         extra_models: config.models.clone(),
         base_url: config.base_url.clone(),
-        needs_key: config.api_key.is_none() && config.is_openai(),
+        needs_key: config.lacks_needed_key(),
         temperature: config.temperature,
         max_tokens: config.max_tokens,
         mouse: config.mouse,
@@ -59,21 +59,17 @@ pub fn msg_from_event(event: Event) -> Option<Msg> {
     }
 }
 
-/// Run the chat TUI until the user quits.
-pub async fn run(config: &Config) -> io::Result<()> {
-    run_with(config, crate::history::Startup::default()).await
-}
-
-/// Run the chat TUI, reopening a conversation or the history browser first
-/// as `-c` / `--resume` asked.
-pub async fn run_with(config: &Config, startup: crate::history::Startup) -> io::Result<()> {
+/// Run the chat TUI until the user quits, reopening a conversation or the
+/// history browser first as `-c` / `--resume` asked. `key` is the resolved
+/// API key ([`Config::api_key`]).
+pub async fn run_with(
+    config: &Config,
+    key: Option<crate::secret::ApiKey>,
+    startup: crate::history::Startup,
+) -> io::Result<()> {
     crate::ui::theme::set_no_color(std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()));
-    let client = ApiClient::new(
-        &config.base_url,
-        config.api_key.clone(),
-        config.stream_idle_timeout,
-    )
-    .map_err(|e| io::Error::other(e.to_string()))?;
+    let client = ApiClient::new(&config.base_url, key, config.stream_idle_timeout)
+        .map_err(|e| io::Error::other(e.to_string()))?;
     let mut app = App::new(
         settings_from(config),
         PriceTable::new(config.prices.clone()),

@@ -835,3 +835,278 @@ fn the_key_never_appears_in_output_or_files() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Prices in the ledger
+// ---------------------------------------------------------------------------------------------
+
+/// `gpt-5-pro` costs about 12× `gpt-5`: it must not be priced as `gpt-5` (which would also
+/// defeat the budget guard). A dated id still takes its undated price.
+#[test]
+fn no_model_borrows_another_models_price_in_the_ledger() {
+    let mock = MockServer::start_blocking();
+    let sandbox = Sandbox::new();
+    for model in ["gpt-5-pro", "gpt-4o-mini-2024-07-18"] {
+        mock.enqueue(Reply::openai_stream(
+            model,
+            ANSWER,
+            4,
+            Some((1_000_000, 1_000_000)),
+        ));
+        let out = run(sandbox.against(&mock, &["ask", "-m", model, "hi"]), None);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = run(sandbox.kaiwa(&["usage", "--json"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let usage: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = usage["rows"].as_array().unwrap();
+    let row = |model: &str| {
+        rows.iter()
+            .find(|r| r["model"].as_str().is_some_and(|m| m.ends_with(model)))
+            .unwrap_or_else(|| panic!("no row for {model}: {usage:#}"))
+    };
+    let pro = row("gpt-5-pro");
+    assert_eq!(pro["unpriced_requests"], 1, "{pro:#}");
+    assert_eq!(pro["cost_usd"].as_f64(), Some(0.0), "{pro:#}");
+    // gpt-4o-mini: $0.15 + $0.60 for a million tokens each.
+    let mini = row("gpt-4o-mini-2024-07-18");
+    assert_eq!(mini["unpriced_requests"], 0, "{mini:#}");
+    assert!(
+        (mini["cost_usd"].as_f64().unwrap() - 0.75).abs() < 1e-9,
+        "{mini:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI conventions: -m/-s, help with examples, completions, config, models --json, no terminal
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn short_model_and_system_flags() {
+    let mock = MockServer::start_blocking();
+    let out = run(
+        Sandbox::new().against(&mock, &["ask", "-m", "gpt-4o", "-s", "Be brief.", "hi"]),
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let request = only_request(&mock);
+    assert_eq!(request["model"], "gpt-4o");
+    assert_eq!(
+        request["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+    );
+    // Before the command too, as global options.
+    let out = run(
+        Sandbox::new().against(&mock, &["-m", "llama3.2:3b", "ask", "hi"]),
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        mock.chat_requests()[1].json_str("model"),
+        Some("llama3.2:3b")
+    );
+}
+
+#[test]
+fn help_ends_with_examples() {
+    let sandbox = Sandbox::new();
+    for args in [
+        &["--help"][..],
+        &["-h"][..],
+        &["ask", "--help"][..],
+        &["models", "--help"][..],
+    ] {
+        let out = run(sandbox.kaiwa(args), None);
+        assert_eq!(code(&out), 0, "{args:?}");
+        let help = stdout(&out);
+        let (_, examples) = help
+            .rsplit_once("Examples:")
+            .unwrap_or_else(|| panic!("{args:?}: no examples\n{help}"));
+        // Nothing but example lines after the heading.
+        assert!(
+            examples
+                .lines()
+                .skip(1)
+                .all(|l| l.starts_with("  ") || l.is_empty()),
+            "{args:?}\n{help}"
+        );
+        assert!(examples.contains("kaiwa"), "{args:?}");
+    }
+    let help = stdout(&run(sandbox.kaiwa(&["--help"]), None));
+    for option in [
+        "-m, --model",
+        "-s, --system",
+        "--base-url",
+        "--config",
+        "-V, --version",
+    ] {
+        assert!(help.contains(option), "{option} missing:\n{help}");
+    }
+    for command in ["ask", "models", "config", "completions", "history", "usage"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command} missing:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    let sandbox = Sandbox::new();
+    // A broken config does not keep anyone from completions.
+    std::fs::create_dir_all(sandbox.path("config/kaiwa")).unwrap();
+    std::fs::write(sandbox.path("config/kaiwa/config.toml"), "model = \n").unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef kaiwa"),
+        ("fish", "complete -c kaiwa"),
+        ("elvish", "edit:completion:arg-completer[kaiwa]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = run(sandbox.kaiwa(&["completions", shell]), None);
+        assert_eq!(code(&out), 0, "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains(marker), "{shell}:\n{script}");
+        assert!(script.contains("history"), "{shell}: subcommands missing");
+    }
+    let out = run(sandbox.kaiwa(&["completions", "tcsh"]), None);
+    assert_eq!(code(&out), 2);
+    let out = run(sandbox.kaiwa(&["man"]), None);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).starts_with(".ie \\n(.g .ds Aq"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains(".TH kaiwa 1"));
+}
+
+#[test]
+fn config_shows_the_path_and_each_settings_origin_with_the_key_hidden() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.path("config/kaiwa/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "model = \"gpt-4.1\"\nsystem = \"Be terse.\"\nmouse = false\napi_key = \"sk-file-secret-777\"\n",
+    )
+    .unwrap();
+    let mut cmd = sandbox.kaiwa(&["config", "-m", "gpt-4o"]);
+    cmd.env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1");
+    let out = run(cmd, None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} line:\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        text.starts_with(&format!(
+            "# config file: {} (found; default)",
+            config.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(line("model"), "model = \"gpt-4o\" # flag --model");
+    assert_eq!(
+        line("base_url"),
+        "base_url = \"http://127.0.0.1:9/v1\" # env OPENAI_BASE_URL"
+    );
+    assert_eq!(line("system"), "system = \"Be terse.\" # config file");
+    assert_eq!(line("mouse"), "mouse = false # config file");
+    assert_eq!(line("api_key"), "api_key = \"***\" # config file");
+    assert_eq!(
+        line("stream_idle_timeout"),
+        "stream_idle_timeout = 120 # default"
+    );
+    assert!(!text.contains("sk-file-secret-777"), "{text}");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn commands_that_need_no_key_never_run_api_key_cmd() {
+    let sandbox = Sandbox::new();
+    let trace = sandbox.path("key-cmd-ran");
+    let config = sandbox.path("config/kaiwa/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "api_key_cmd = \"touch '{}'; printf sk-from-cmd\"\n",
+            trace.display()
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["history", "path"][..],
+        &["history", "list"][..],
+        &["history", "list", "--json"][..],
+        &["history", "search", "x"][..],
+        &["usage"][..],
+        &["usage", "--json"][..],
+        &["config"][..],
+        &["completions", "bash"][..],
+    ] {
+        let out = run(sandbox.kaiwa(args), None);
+        assert!(
+            !trace.exists(),
+            "{args:?} ran api_key_cmd: {}",
+            stderr(&out)
+        );
+    }
+    let text = stdout(&run(sandbox.kaiwa(&["config"]), None));
+    assert!(text.contains("api_key_cmd = \"touch"), "{text}");
+    // A request does run it, and sends what it printed.
+    let mock = MockServer::start_blocking();
+    let mut cmd = sandbox.kaiwa(&["ask", "hi"]);
+    cmd.env("OPENAI_BASE_URL", mock.base_url());
+    let out = run(cmd, None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(trace.exists());
+    assert_eq!(
+        mock.chat_requests()[0].header("authorization"),
+        Some("Bearer sk-from-cmd")
+    );
+}
+
+#[test]
+fn models_json_gives_the_servers_objects() {
+    let mock = MockServer::start_blocking();
+    mock.set_models_reply(Reply::json(
+        200,
+        &json!({"object": "list", "data": [
+            {"id": "zeta", "object": "model", "owned_by": "me", "meta": {"n_ctx": 8192}},
+            {"id": "alpha", "object": "model", "created": 1}
+        ]}),
+        &[],
+    ));
+    let out = run(Sandbox::new().against(&mock, &["models", "--json"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        list,
+        json!([
+            {"id": "alpha", "object": "model", "created": 1},
+            {"id": "zeta", "object": "model", "owned_by": "me", "meta": {"n_ctx": 8192}}
+        ])
+    );
+}
+
+#[test]
+fn the_chat_without_a_terminal_says_so_and_exits_2() {
+    let sandbox = Sandbox::new();
+    for args in [&[][..], &["-c"][..], &["-m", "gpt-4o"][..]] {
+        let out = run(sandbox.kaiwa(args), None);
+        assert_eq!(code(&out), 2, "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("needs a terminal"), "{err}");
+        assert!(err.contains("kaiwa ask"), "{err}");
+        assert!(!err.contains("os error"), "{err}");
+        assert_eq!(stdout(&out), "", "nothing is drawn into a pipe");
+    }
+    assert!(!sandbox.path("data/kaiwa/history.db").exists());
+}

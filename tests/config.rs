@@ -160,7 +160,7 @@ fn defaults_without_a_file() {
     assert!(!config.config_file_found);
     assert_eq!(config.base_url, "https://api.openai.com/v1");
     assert!(config.is_openai());
-    assert!(config.api_key.is_none());
+    assert!(config.api_key().unwrap().is_none());
     assert_eq!(config.model, "gpt-4o-mini");
     assert_eq!(config.system, None);
     assert!(config.models.is_empty());
@@ -430,14 +430,24 @@ fn env_key_beats_file_key() {
     let env = Env::new(&[("OPENAI_API_KEY", "sk-from-env")]);
     env.write_default_config("api_key = \"sk-from-file\"\n");
     assert_eq!(
-        env.load(&flags()).unwrap().api_key.unwrap().expose(),
+        env.load(&flags())
+            .unwrap()
+            .api_key()
+            .unwrap()
+            .unwrap()
+            .expose(),
         "sk-from-env"
     );
 
     let env = Env::new(&[("OPENAI_API_KEY", "")]);
     env.write_default_config("api_key = \"sk-from-file\"\n");
     assert_eq!(
-        env.load(&flags()).unwrap().api_key.unwrap().expose(),
+        env.load(&flags())
+            .unwrap()
+            .api_key()
+            .unwrap()
+            .unwrap()
+            .expose(),
         "sk-from-file"
     );
 }
@@ -447,7 +457,12 @@ fn api_key_cmd_provides_the_key() {
     let env = Env::new(&[]);
     env.write_default_config("api_key_cmd = \"printf sk-test\"\n");
     assert_eq!(
-        env.load(&flags()).unwrap().api_key.unwrap().expose(),
+        env.load(&flags())
+            .unwrap()
+            .api_key()
+            .unwrap()
+            .unwrap()
+            .expose(),
         "sk-test"
     );
 }
@@ -461,25 +476,43 @@ fn api_key_cmd_is_not_run_when_the_env_has_a_key() {
         marker.display()
     ));
     assert_eq!(
-        env.load(&flags()).unwrap().api_key.unwrap().expose(),
+        env.load(&flags())
+            .unwrap()
+            .api_key()
+            .unwrap()
+            .unwrap()
+            .expose(),
         "sk-env"
     );
     assert!(!marker.exists());
 }
 
 #[test]
+fn api_key_cmd_runs_only_when_the_key_is_asked_for() {
+    let env = Env::new(&[]);
+    let marker = env.home().join("ran");
+    env.write_default_config(&format!(
+        "api_key_cmd = \"touch {}; printf sk-%s late\"\n",
+        marker.display()
+    ));
+    let config = env.load(&flags()).unwrap();
+    assert!(!marker.exists(), "loading the config ran api_key_cmd");
+    assert!(!format!("{config:?}").contains("sk-late"));
+    assert_eq!(config.api_key().unwrap().unwrap().expose(), "sk-late");
+    assert!(marker.exists());
+}
+
+#[test]
 fn api_key_cmd_failures_are_clear() {
     let env = Env::new(&[]);
     env.write_default_config("api_key_cmd = \"exit 3\"\n");
-    assert_eq!(
-        env.load(&flags()).unwrap_err().to_string(),
-        "api_key_cmd failed (exit 3)"
-    );
+    let key_error = || env.load(&flags()).unwrap().api_key().unwrap_err();
+    assert_eq!(key_error().to_string(), "api_key_cmd failed (exit 3)");
 
     env.write_default_config(
         "api_key_cmd = \"echo sk-leaked-stdout; echo 'vault is locked' >&2; exit 1\"\n",
     );
-    let error = env.load(&flags()).unwrap_err();
+    let error = key_error();
     assert_eq!(
         error.to_string(),
         "api_key_cmd failed (exit 1): vault is locked"
@@ -488,7 +521,7 @@ fn api_key_cmd_failures_are_clear() {
 
     env.write_default_config("api_key_cmd = \"true\"\n");
     assert_eq!(
-        env.load(&flags()).unwrap_err().to_string(),
+        key_error().to_string(),
         "api_key_cmd printed nothing: it must print the API key on stdout"
     );
 }
@@ -499,7 +532,7 @@ fn the_key_never_shows_in_config_debug() {
     let config = env.load(&flags()).unwrap();
     let debug = format!("{config:?}");
     assert!(!debug.contains("sk-secret"), "{debug}");
-    assert!(debug.contains("api_key: Some(***)"), "{debug}");
+    assert!(debug.contains("key: Value(***)"), "{debug}");
     assert!(!format!("{config:#?}").contains("sk-secret"));
 
     let env = Env::new(&[]);
@@ -552,7 +585,11 @@ fn the_key_never_shows_in_any_config_error() {
     for (vars, file, overrides) in cases {
         let env = Env::new(&vars);
         env.write_default_config(&file);
-        let error = env.load(&overrides).unwrap_err();
+        // A failing api_key_cmd fails when the key is asked for.
+        let error = env
+            .load(&overrides)
+            .and_then(|config| config.api_key())
+            .unwrap_err();
         for shown in [
             error.to_string(),
             format!("{error:?}"),
@@ -600,7 +637,11 @@ cached = 1.25
     assert_eq!(config.config_path, path);
     assert_eq!(config.base_url, "http://localhost:11434/v1");
     assert_eq!(
-        config.api_key.as_ref().map(kaiwa::secret::ApiKey::expose),
+        config
+            .api_key()
+            .unwrap()
+            .as_ref()
+            .map(kaiwa::secret::ApiKey::expose),
         Some("sk-file")
     );
     assert_eq!(config.model, "llama3.1:8b");

@@ -301,29 +301,40 @@ fn chunk_info(value: &Value) -> ChunkInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelInfo {
     pub id: String,
+    /// The server's object for this model as it came (a JSON object with
+    /// at least `id`), for `kaiwa models --json` and the fields some servers
+    /// add (context length, owner).
+    pub raw: Value,
 }
 
 /// Parse a models list: `{"data":[{"id":…}]}` (OpenAI), also `{"models":[…]}`
 /// with `id` or `name`/`model` (llama-server's extra list) and a bare array.
+/// Sorted by id; of duplicates the first is kept.
 pub fn parse_models(value: &Value) -> Option<Vec<ModelInfo>> {
     let list = value
         .get("data")
         .and_then(Value::as_array)
         .or_else(|| value.get("models").and_then(Value::as_array))
         .or_else(|| value.as_array())?;
-    let mut ids: Vec<String> = list
+    let mut models: Vec<ModelInfo> = list
         .iter()
         .filter_map(|m| {
-            ["id", "model", "name"]
+            let id = ["id", "model", "name"]
                 .iter()
                 .find_map(|k| m.get(*k).and_then(Value::as_str))
-                .or_else(|| m.as_str())
-                .map(str::to_string)
+                .or_else(|| m.as_str())?
+                .to_string();
+            let mut fields = m.as_object().cloned().unwrap_or_default();
+            fields
+                .entry("id")
+                .or_insert_with(|| Value::String(id.clone()));
+            let raw = Value::Object(fields);
+            Some(ModelInfo { id, raw })
         })
         .collect();
-    ids.sort();
-    ids.dedup();
-    Some(ids.into_iter().map(|id| ModelInfo { id }).collect())
+    models.sort_by(|a, b| a.id.cmp(&b.id));
+    models.dedup_by(|later, first| later.id == first.id);
+    Some(models)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Prices in USD per million tokens: a built-in table for well-known OpenAI
 //! models (dated; see WIRE-NOTES §4), overridable by `[prices."MODEL"]` in the
-//! config. A dated model id takes the price of its longest known prefix.
+//! config. A dated model id takes the price of the id without its date; no
+//! other id borrows a price.
 
 use std::collections::BTreeMap;
 
@@ -54,33 +55,54 @@ impl PriceTable {
         Self { overrides }
     }
 
-    /// The price of `model`: an exact config entry, an exact built-in entry,
-    /// then the longest prefix of either (config first on equal length), so
-    /// `gpt-4o-mini-2024-07-18` takes `gpt-4o-mini`'s price and not `gpt-4o`'s.
+    /// The price of `model`: a config entry, else a built-in one, for the
+    /// id as given, else for the id without a date suffix
+    /// (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`, `o3-0416` → `o3`). No
+    /// other id borrows a price: `gpt-5-pro` is not `gpt-5` (SPEC, Screen).
     pub fn lookup(&self, model: &str) -> Option<(Price, PriceSource)> {
-        let mut best: Option<(usize, Price, PriceSource)> = None;
-        let mut consider = |name: &str, price: Price, source: PriceSource| {
-            if model.starts_with(name) && best.as_ref().is_none_or(|(len, _, _)| name.len() > *len)
-            {
-                best = Some((name.len(), price, source));
-            }
-        };
-        for (name, price) in &self.overrides {
-            consider(name, *price, PriceSource::Config);
-        }
-        for &(name, prompt, cached, completion) in BUILT_IN {
-            consider(
-                name,
-                Price {
-                    prompt,
-                    completion,
-                    cached,
-                },
-                PriceSource::BuiltIn,
-            );
-        }
-        best.map(|(_, price, source)| (price, source))
+        self.exact(model)
+            .or_else(|| without_date(model).and_then(|base| self.exact(base)))
     }
+
+    fn exact(&self, model: &str) -> Option<(Price, PriceSource)> {
+        if let Some(price) = self.overrides.get(model) {
+            return Some((*price, PriceSource::Config));
+        }
+        BUILT_IN
+            .iter()
+            .find(|(name, ..)| *name == model)
+            .map(|&(_, prompt, cached, completion)| {
+                (
+                    Price {
+                        prompt,
+                        completion,
+                        cached,
+                    },
+                    PriceSource::BuiltIn,
+                )
+            })
+    }
+}
+
+/// `model` without a trailing date: `-YYYY-MM-DD`, `-YYYYMMDD` or `-MMDD`
+/// (`gpt-4o-2024-08-06`, `claude-3-5-sonnet-20241022`, `o3-0416`); None
+/// when it has none.
+fn without_date(model: &str) -> Option<&str> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (head, last) = model.rsplit_once('-')?;
+    if digits(last) && (last.len() == 8 || last.len() == 4) {
+        return Some(head).filter(|h| !h.is_empty());
+    }
+    // -YYYY-MM-DD: three numeric parts of 4, 2 and 2 digits.
+    let (rest, month) = head.rsplit_once('-')?;
+    let (base, year) = rest.rsplit_once('-')?;
+    let dated = digits(year)
+        && year.len() == 4
+        && digits(month)
+        && month.len() == 2
+        && digits(last)
+        && last.len() == 2;
+    (dated && !base.is_empty()).then_some(base)
 }
 
 impl Price {
@@ -109,6 +131,54 @@ mod tests {
         let (price, _) = table.lookup("gpt-4o-2024-08-06").unwrap();
         assert!((price.prompt - 2.50).abs() < 1e-12);
         assert!(table.lookup("llama3").is_none());
+        let (price, _) = table.lookup("o3-0416").unwrap();
+        assert!((price.prompt - 2.00).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_model_borrows_another_models_price() {
+        let table = PriceTable::default();
+        // gpt-5-pro costs about 12× gpt-5: it must not be priced as gpt-5.
+        for id in [
+            "gpt-5-pro",
+            "gpt-5-pro-2025-10-06",
+            "gpt-4o-mini-tts",
+            "gpt-4o-audio-preview",
+            "o3-pro",
+            "o3-deep-research",
+            "gpt-5.2-codex",
+            "gpt-4.1-mini-finetuned",
+        ] {
+            assert!(table.lookup(id).is_none(), "{id} borrowed a price");
+        }
+        let mut map = BTreeMap::new();
+        map.insert(
+            "my-model".to_string(),
+            Price {
+                prompt: 1.0,
+                completion: 2.0,
+                cached: None,
+            },
+        );
+        let table = PriceTable::new(map);
+        assert!(table.lookup("my-model-large").is_none());
+        let (_, source) = table.lookup("my-model-20250101").unwrap();
+        assert_eq!(source, PriceSource::Config);
+    }
+
+    #[test]
+    fn date_suffixes() {
+        assert_eq!(without_date("gpt-4o-2024-08-06"), Some("gpt-4o"));
+        assert_eq!(
+            without_date("claude-3-5-sonnet-20241022"),
+            Some("claude-3-5-sonnet")
+        );
+        assert_eq!(without_date("o3-0416"), Some("o3"));
+        assert_eq!(without_date("gpt-5-pro"), None);
+        assert_eq!(without_date("gpt-4o"), None);
+        assert_eq!(without_date("llama-3.1-8b"), None);
+        assert_eq!(without_date("-2024"), None);
+        assert_eq!(without_date("x-12345"), None);
     }
 
     #[test]

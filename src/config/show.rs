@@ -1,0 +1,149 @@
+//! `kaiwa config`: the config file's path and every setting in effect, each
+//! with where it came from, written as TOML a user can copy into the file.
+//! Invariant: the API key is never shown (`***`), and `api_key_cmd` is not
+//! run to show it.
+
+use std::fmt::Write as _;
+
+use super::{Config, KeySource, Origin};
+
+/// Column where the `# origin` comments start.
+const COMMENT_COLUMN: usize = 44;
+
+/// The report, one setting a line: `key = value  # origin`; unset settings
+/// as comments.
+pub fn report(config: &Config) -> String {
+    let o = &config.origins;
+    let mut out = String::new();
+    let found = if config.config_file_found {
+        "found"
+    } else {
+        "not found: nothing is read from it"
+    };
+    let _ = writeln!(
+        out,
+        "# config file: {} ({found}; {})",
+        config.config_path.display(),
+        o.config_path
+    );
+    line(&mut out, "base_url", &quote(&config.base_url), o.base_url);
+    key_lines(&mut out, config);
+    line(&mut out, "model", &quote(&config.model), o.model);
+    match &config.system {
+        Some(system) => line(&mut out, "system", &quote(system), o.system),
+        None => unset(&mut out, "system", "none", o.system),
+    }
+    if config.models.is_empty() {
+        unset(
+            &mut out,
+            "models",
+            "none besides the server's",
+            Origin::Default,
+        );
+    } else {
+        let list: Vec<String> = config.models.iter().map(|m| quote(m)).collect();
+        line(
+            &mut out,
+            "models",
+            &format!("[{}]", list.join(", ")),
+            Origin::File,
+        );
+    }
+    line(&mut out, "mouse", &config.mouse.to_string(), o.mouse);
+    file_only(
+        &mut out,
+        "temperature",
+        config.temperature,
+        "unset: not sent",
+    );
+    file_only(&mut out, "max_tokens", config.max_tokens, "unset: not sent");
+    line(
+        &mut out,
+        "stream_idle_timeout",
+        &config.stream_idle_timeout.as_secs().to_string(),
+        o.stream_idle_timeout,
+    );
+    match &config.history_path {
+        Some(path) => line(
+            &mut out,
+            "history_path",
+            &quote(&path.display().to_string()),
+            o.history_path,
+        ),
+        None => unset(&mut out, "history", "off for this run", o.history_path),
+    }
+    match config.budget_monthly_usd {
+        Some(usd) => line(
+            &mut out,
+            "budget_monthly_usd",
+            &usd.to_string(),
+            Origin::File,
+        ),
+        None => unset(&mut out, "budget_monthly_usd", "none", Origin::Default),
+    }
+    if config.prices.is_empty() {
+        unset(&mut out, "prices", "the built-in table", Origin::Default);
+    }
+    for (model, price) in &config.prices {
+        let cached = price
+            .cached
+            .map(|c| format!(", cached = {c}"))
+            .unwrap_or_default();
+        line(
+            &mut out,
+            &format!("prices.{}", quote(model)),
+            &format!(
+                "{{ prompt = {}, completion = {}{cached} }}",
+                price.prompt, price.completion
+            ),
+            Origin::File,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# log and prompt history: {}",
+        config.state_dir.display()
+    );
+    out
+}
+
+/// The key's line: `***`, or the command that gives it (not run).
+fn key_lines(out: &mut String, config: &Config) {
+    match &config.key {
+        KeySource::Value(_) => line(out, "api_key", "\"***\"", config.origins.api_key),
+        KeySource::Command(command) => {
+            line(out, "api_key_cmd", &quote(command), config.origins.api_key);
+            out.push_str("#   (run only when a request needs the key)\n");
+        }
+        KeySource::None if config.is_openai() => {
+            out.push_str("# api_key: none (set OPENAI_API_KEY or api_key_cmd)\n");
+        }
+        KeySource::None => out.push_str("# api_key: none (not needed for this server)\n"),
+    }
+}
+
+/// A setting only the file can give: its value, or a comment saying what
+/// being unset means.
+fn file_only(out: &mut String, key: &str, value: Option<impl ToString>, unset_means: &str) {
+    match value {
+        Some(value) => line(out, key, &value.to_string(), Origin::File),
+        None => unset(out, key, unset_means, Origin::Default),
+    }
+}
+
+fn line(out: &mut String, key: &str, value: &str, origin: Origin) {
+    let text = format!("{key} = {value}");
+    let pad = COMMENT_COLUMN.saturating_sub(text.chars().count()).max(1);
+    let _ = writeln!(out, "{text}{:pad$}# {origin}", "");
+}
+
+fn unset(out: &mut String, key: &str, what: &str, origin: Origin) {
+    let text = format!("# {key}: {what}");
+    let pad = COMMENT_COLUMN.saturating_sub(text.chars().count()).max(1);
+    let _ = writeln!(out, "{text}{:pad$}# {origin}", "");
+}
+
+/// A TOML basic string (JSON's escaping is valid TOML for these).
+fn quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
+}
