@@ -93,6 +93,10 @@ pub async fn run_with(
         history,
         epoch: 0,
         resumed_epoch: None,
+        prompt_file: config
+            .history_path
+            .is_some()
+            .then(|| config.state_dir.join(PROMPT_HISTORY_FILE)),
     };
     app.history_enabled = ctx.history.is_enabled();
     if let Some(text) = history_notice.or(startup.notice.clone()) {
@@ -136,8 +140,15 @@ pub async fn run_with(
     }
     let history_path = ctx.state_dir.join(PROMPT_HISTORY_FILE);
     let history_tx = tx.clone();
+    let compact = ctx.prompt_file.is_some();
     tokio::task::spawn_blocking(move || {
-        let _ = history_tx.send(Msg::PromptHistoryLoaded(load_prompts(&history_path)));
+        let file_lock = PROMPT_FILE.lock();
+        let (prompts, lines) = load_prompts(&history_path);
+        let _ = history_tx.send(Msg::PromptHistoryLoaded(prompts.clone()));
+        if compact && lines > crate::app::state::PROMPT_HISTORY_MAX {
+            let _ = rewrite_prompts(&history_path, &prompts);
+        }
+        drop(file_lock);
         crate::ui::markdown::warm_up();
     });
     let guard = TerminalGuard::enter(app.mouse_capture)?;
@@ -401,8 +412,11 @@ fn run_effect(
             let _ = tx.send(Msg::EditorClosed(result));
         }
         Effect::SavePrompt(prompt) => {
-            let path = ctx.state_dir.join(PROMPT_HISTORY_FILE);
-            tokio::task::spawn_blocking(move || append_prompt(&path, &prompt));
+            // --no-history: nothing of the conversation goes to disk, the
+            // prompt file included.
+            if let Some(path) = ctx.prompt_file.clone() {
+                tokio::task::spawn_blocking(move || append_prompt(&path, &prompt));
+            }
         }
         Effect::LoadHistory {
             seq,
@@ -502,6 +516,8 @@ struct EffectContext {
     epoch: u64,
     /// A conversation reopened by `resume`, already tracked by the history.
     resumed_epoch: Option<u64>,
+    /// Where sent prompts are appended; None with `--no-history`.
+    prompt_file: Option<std::path::PathBuf>,
 }
 
 const PROMPT_HISTORY_FILE: &str = "prompt_history.jsonl";
@@ -533,6 +549,7 @@ fn edit_outside(text: &str, state_dir: &std::path::Path) -> Result<String, Strin
 
 fn append_prompt(path: &std::path::Path, prompt: &str) {
     use std::io::Write as _;
+    let _file = PROMPT_FILE.lock();
     if let Some(dir) = path.parent() {
         let _ = crate::paths::create_private_dir(dir);
     }
@@ -544,10 +561,17 @@ fn append_prompt(path: &std::path::Path, prompt: &str) {
     }
 }
 
-/// The last prompts from the history file, oldest first.
-fn load_prompts(path: &std::path::Path) -> Vec<String> {
+/// Held while the prompt file is read and rewritten or appended to, so an
+/// early prompt is never appended to a file about to be replaced.
+static PROMPT_FILE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The last `PROMPT_HISTORY_MAX` prompts from the history file, oldest
+/// first, and how many lines the file has. A file with more is rewritten at
+/// start-up with the last ones only, so it never grows past one session's
+/// prompts beyond the cap.
+fn load_prompts(path: &std::path::Path) -> (Vec<String>, usize) {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
+        return (Vec::new(), 0);
     };
     let mut prompts: Vec<String> = text
         .lines()
@@ -557,7 +581,21 @@ fn load_prompts(path: &std::path::Path) -> Vec<String> {
         .len()
         .saturating_sub(crate::app::state::PROMPT_HISTORY_MAX);
     prompts.drain(..excess);
-    prompts
+    (prompts, text.lines().count())
+}
+
+fn rewrite_prompts(path: &std::path::Path, prompts: &[String]) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut text = String::new();
+    for prompt in prompts {
+        text.push_str(&serde_json::to_string(prompt).map_err(io::Error::other)?);
+        text.push('\n');
+    }
+    let temp = path.with_extension("jsonl.tmp");
+    let mut file = crate::paths::create_private_file(&temp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)
 }
 
 fn draw(

@@ -987,3 +987,114 @@ fn a_turn_spooled_until_quit_is_there_for_the_next_continue() {
     assert_eq!(list.len(), 2, "{list:#?}");
     assert!(list.iter().any(|r| r["preview"] == LOCKED_Q), "{list:#?}");
 }
+
+// -------------------------------------------------------------------------------------------
+// --no-history keeps the conversation off disk; the prompt file stays capped
+// -------------------------------------------------------------------------------------------
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn no_history_writes_neither_the_question_nor_the_answer_anywhere() {
+    let mock = MockServer::start_blocking();
+    let question = "zq-private-question-7731";
+    let answer = "zq-private-answer-4410";
+    mock.enqueue(Reply::openai_stream("gpt-4o-mini", answer, 3, Some((9, 4))));
+    let home = Home::new(&mock);
+    let tui = home.tui(&["--no-history"]);
+    tui.send(question);
+    tui.send(keys::ENTER);
+    wait_answered(&tui, answer);
+    // Up still recalls it within the session (memory only).
+    tui.send(keys::UP);
+    tui.wait_until("Up to recall the prompt", |s| {
+        input_rows(&screen_rows(s))
+            .iter()
+            .any(|r| r.contains(question))
+    });
+    quit(tui);
+    let files = files_under(home.path());
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        for secret in [question, answer] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} was written to {}",
+                file.display()
+            );
+        }
+    }
+    assert!(!home.db().exists(), "a history file was created: {files:?}");
+}
+
+#[test]
+fn the_prompt_file_keeps_the_last_thousand_prompts() {
+    let mock = MockServer::start_blocking();
+    let home = Home::new(&mock);
+    let state = home.path().join(".local/state/kaiwa");
+    std::fs::create_dir_all(&state).unwrap();
+    let file = state.join("prompt_history.jsonl");
+    let old: String = (0..1500).map(|i| format!("\"old prompt {i}\"\n")).collect();
+    std::fs::write(&file, old).unwrap();
+    let tui = home.tui(&[]);
+    // Up recalls an old prompt, so the file was read. (It is read off the loop: an Up
+    // that comes first finds nothing to recall, so Up is pressed until one shows.)
+    let recalled = |s: &vt100::Screen| {
+        input_rows(&screen_rows(s))
+            .iter()
+            .any(|r| r.contains("old prompt 14"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        tui.send(keys::UP);
+        if tui
+            .try_wait_until(Duration::from_millis(200), recalled)
+            .is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Up never recalled an old prompt");
+    }
+    // Down past the newest prompt gives the (empty) draft back.
+    let empty = |s: &vt100::Screen| {
+        input_rows(&screen_rows(s))
+            .iter()
+            .all(|r| !r.contains("old prompt"))
+    };
+    for _ in 0..20 {
+        tui.send(keys::DOWN);
+        if tui
+            .try_wait_until(Duration::from_millis(200), empty)
+            .is_ok()
+        {
+            break;
+        }
+    }
+    tui.wait_until("the input to empty again", empty);
+    tui.send("a new prompt");
+    tui.send(keys::ENTER);
+    wait_answered(&tui, "a new prompt");
+    quit(tui);
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 1001, "the last 1000 old ones and the new one");
+    assert_eq!(lines[0], "\"old prompt 500\"");
+    assert_eq!(lines[999], "\"old prompt 1499\"");
+    assert_eq!(lines[1000], "\"a new prompt\"");
+    assert_eq!(mode(&file) & 0o777, 0o600);
+}

@@ -35,6 +35,8 @@ pub const TEST_KEY: &str = "sk-kaiwa-test-key";
 /// Keys as a terminal sends them.
 pub mod keys {
     pub const ENTER: &str = "\r";
+    pub const UP: &str = "\x1b[A";
+    pub const DOWN: &str = "\x1b[B";
     pub const ESC: &str = "\x1b";
     pub const CTRL_C: &str = "\x03";
     pub const CTRL_Q: &str = "\x11";
