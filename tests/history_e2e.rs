@@ -1046,7 +1046,10 @@ fn the_prompt_file_keeps_the_last_thousand_prompts() {
     let state = home.path().join(".local/state/kaiwa");
     std::fs::create_dir_all(&state).unwrap();
     let file = state.join("prompt_history.jsonl");
-    let old: String = (0..1500).map(|i| format!("\"old prompt {i}\"\n")).collect();
+    let mut old = String::new();
+    for i in 0..1500 {
+        writeln!(old, "\"old prompt {i}\"").unwrap();
+    }
     std::fs::write(&file, old).unwrap();
     let tui = home.tui(&[]);
     // Up recalls an old prompt, so the file was read. (It is read off the loop: an Up
