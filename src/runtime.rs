@@ -522,18 +522,16 @@ struct EffectContext {
 
 const PROMPT_HISTORY_FILE: &str = "prompt_history.jsonl";
 
-/// OSC 52 always (through tmux's passthrough when inside tmux), and the
-/// system clipboard where there is one (off the loop: it may talk to X11).
+/// OSC 52 always (plain, inside tmux too), and the system clipboard where
+/// there is one (on its own thread: it may talk to X11).
 fn copy(text: &str) {
     use std::io::Write as _;
-    let inside_tmux = std::env::var_os("TMUX").is_some();
-    if let Some(sequence) = crate::clipboard::osc52(text, inside_tmux) {
+    if let Some(sequence) = crate::clipboard::osc52(text) {
         let mut out = io::stdout();
         let _ = out.write_all(sequence.as_bytes());
         let _ = out.flush();
     }
-    let owned = text.to_string();
-    tokio::task::spawn_blocking(move || crate::clipboard::set_system_clipboard(&owned));
+    crate::clipboard::set_system_clipboard(text.to_string());
 }
 
 /// Leave the TUI, run the editor, come back.

@@ -112,10 +112,10 @@ fn wait_osc52(tui: &Tui, mark: usize) -> String {
     let raw = tui.raw_since(mark);
     let at = find(&raw, OSC52).unwrap() + OSC52.len();
     let len = raw[at..].iter().position(|b| *b == 0x07).unwrap();
-    // Outside tmux (TMUX is unset in the pty) it is not wrapped for tmux's passthrough.
+    // Never wrapped for tmux's passthrough, which tmux ≥ 3.3 drops by default.
     assert!(
         find(&raw, b"\x1bPtmux;").is_none(),
-        "no tmux wrapping outside tmux"
+        "OSC 52 wrapped in a tmux passthrough"
     );
     let payload = &raw[at..at + len];
     let bytes = base64::engine::general_purpose::STANDARD
@@ -165,6 +165,28 @@ fn y_copies_the_selected_message_as_osc52() {
     tui.send("k");
     tui.send("y");
     assert_eq!(wait_osc52(&tui, mark), "복사해 주세요 copy me");
+}
+
+/// Inside tmux ($TMUX set) the sequence is the plain OSC 52 that tmux takes with
+/// `set-clipboard on`: a DCS passthrough is dropped unless `allow-passthrough` is on.
+#[test]
+fn inside_tmux_y_copies_with_a_plain_osc52() {
+    let mock = MockServer::start_blocking();
+    let tui = TuiBuilder::new(&mock.base_url())
+        .env("TMUX", "/tmp/tmux-1000/default,4242,0")
+        .env("TMUX_PANE", "%0")
+        .spawn();
+    ask_echo(&tui, "tmux copy");
+    let mark = tui.raw_len();
+    tui.send(TAB);
+    tui.send("y");
+    assert_eq!(wait_osc52(&tui, mark), "You said: tmux copy");
+    let raw = tui.raw_since(mark);
+    let at = find(&raw, OSC52).unwrap();
+    assert!(
+        at == 0 || raw[at - 1] != 0x1b,
+        "the ESC of OSC 52 is doubled, as inside a passthrough"
+    );
 }
 
 #[test]
