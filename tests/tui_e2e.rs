@@ -747,6 +747,41 @@ fn alt_enter_ctrl_j_and_paste_insert_new_lines_without_sending() {
     );
 }
 
+/// 4 KB of keys typed in one write (as `tmux send-keys -l` does, not a bracketed paste),
+/// then Enter in the same write: every character arrives, in order, and the Enter sends it.
+/// crossterm's reader took 1,024 bytes and waited for the next key before reading the rest
+/// (an edge-triggered poll), so the end of the text and the Enter stayed unread.
+#[test]
+fn a_burst_of_typed_keys_arrives_whole_and_the_enter_after_it_sends() {
+    let mock = MockServer::start_blocking();
+    mock.enqueue(Reply::openai_stream(
+        "gpt-4o-mini",
+        "burst-received",
+        2,
+        Some((1200, 3)),
+    ));
+    let tui = start(&mock);
+    let mut text = String::new();
+    let mut i = 0;
+    while text.chars().count() < 3990 {
+        i += 1;
+        // ASCII with some Korean, so reads also split multi-byte characters.
+        let _ = write!(text, "w{i:04}{} ", if i % 7 == 0 { "한글" } else { "" });
+    }
+    text.push_str("THE-END");
+    let mut bytes = text.clone().into_bytes();
+    bytes.push(b'\r');
+    assert!(bytes.len() > 4096);
+    let writer = tui.send_in_background(bytes);
+    let requests = wait_chat_requests(&mock, 1);
+    writer.join().unwrap().unwrap();
+    assert_eq!(messages(&requests[0]), [msg("user", &text)]);
+    wait_answered(&tui, "burst-received");
+    // The input is empty again: nothing of the burst was left behind in it.
+    let input = input_rows(&tui.rows());
+    assert!(input.iter().all(|r| !r.contains("w0")), "{input:?}");
+}
+
 #[test]
 fn a_one_megabyte_paste_stays_responsive() {
     let mock = MockServer::start_blocking();
