@@ -472,7 +472,7 @@ fn rebuild(loaded: &LoadedConversation, floor: u64) -> (Conversation, HashMap<Me
             model: m.model.clone(),
             error: m.error.clone(),
             skipped: m.skipped,
-            finish_note: m.finish_reason.clone().filter(|r| r != "stop"),
+            finish_reason: m.finish_reason.clone(),
             ..template
         });
     }

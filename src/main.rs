@@ -74,7 +74,22 @@ fn main() -> ExitCode {
             ask::with_stdio(|io| history::cli::run_usage(&config, args, io))
         }
         None => {
-            // The key first, before the screen changes: api_key_cmd may be a
+            let resume = cli.resume.as_ref().map(Option::as_deref);
+            let startup = match ask::with_stdio(|io| {
+                history::cli::startup(&config, cli.continue_last, resume, io)
+            }) {
+                Ok(startup) => startup,
+                Err(code) => return ExitCode::from(code as u8),
+            };
+            if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: the chat needs a terminal (stdin and stdout are not both one); \
+                     from a script or cron use `kaiwa ask PROMPT` (see kaiwa ask --help)"
+                );
+                return ExitCode::from(2);
+            }
+            // The key before the screen changes: api_key_cmd may be a
             // password manager that asks on this terminal.
             let key = match config.api_key() {
                 Ok(key) => key,
@@ -83,15 +98,12 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let resume = cli.resume.as_ref().map(Option::as_deref);
-            let startup = match ask::with_stdio(|io| {
-                history::cli::startup(&config, cli.continue_last, resume, io)
-            }) {
-                Ok(startup) => startup,
-                Err(code) => return ExitCode::from(code as u8),
-            };
             match runtime.block_on(kaiwa::runtime::run_with(&config, key, startup)) {
-                Ok(()) => Exit::Ok,
+                Ok(kaiwa::runtime::Ending::Quit) => Exit::Ok,
+                Ok(kaiwa::runtime::Ending::Signal { code }) => {
+                    runtime.shutdown_background();
+                    return ExitCode::from(code);
+                }
                 Err(e) => {
                     let _ = writeln!(std::io::stderr(), "error: {e}");
                     Exit::Api
@@ -104,8 +116,8 @@ fn main() -> ExitCode {
     ExitCode::from(exit as u8)
 }
 
-/// Commands that need no configuration, and the check that the chat has a
-/// terminal; `Some` ends the process with that code.
+/// Commands that need no configuration; `Some` ends the process with that
+/// code.
 fn without_config(command: Option<&Command>) -> Option<ExitCode> {
     match command {
         Some(Command::Completions { shell }) => {
@@ -119,14 +131,6 @@ fn without_config(command: Option<&Command>) -> Option<ExitCode> {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::from(1),
             })
-        }
-        None if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: the chat needs a terminal (stdin and stdout are not both one); \
-                 from a script or cron use `kaiwa ask PROMPT` (see kaiwa ask --help)"
-            );
-            Some(ExitCode::from(2))
         }
         _ => None,
     }

@@ -8,6 +8,7 @@
 //! all (no timer is armed unless the app asks for one or a frame is due).
 
 pub mod frames;
+pub mod signals;
 pub mod terminal;
 
 use std::collections::HashMap;
@@ -59,6 +60,15 @@ pub fn msg_from_event(event: Event) -> Option<Msg> {
     }
 }
 
+/// How the TUI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The user quit.
+    Quit,
+    /// SIGTERM or SIGHUP: the process should exit with `128 + signal`.
+    Signal { code: u8 },
+}
+
 /// Run the chat TUI until the user quits, reopening a conversation or the
 /// history browser first as `-c` / `--resume` asked. `key` is the resolved
 /// API key ([`Config::api_key`]).
@@ -66,7 +76,7 @@ pub async fn run_with(
     config: &Config,
     key: Option<crate::secret::ApiKey>,
     startup: crate::history::Startup,
-) -> io::Result<()> {
+) -> io::Result<Ending> {
     crate::ui::theme::set_no_color(std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()));
     let client = ApiClient::new(&config.base_url, key, config.stream_idle_timeout)
         .map_err(|e| io::Error::other(e.to_string()))?;
@@ -151,8 +161,9 @@ pub async fn run_with(
         drop(file_lock);
         crate::ui::markdown::warm_up();
     });
+    let mut signals = signals::Signals::new();
     let guard = TerminalGuard::enter(app.mouse_capture)?;
-    let result = event_loop(&mut app, &mut ctx, &client, &tx, &mut rx).await;
+    let result = event_loop(&mut app, &mut ctx, &client, &tx, &mut rx, &mut signals).await;
     drop(guard);
     // Everything said is committed before kaiwa goes.
     ctx.history
@@ -304,7 +315,8 @@ async fn event_loop(
     client: &ApiClient,
     tx: &mpsc::UnboundedSender<Msg>,
     rx: &mut mpsc::UnboundedReceiver<Msg>,
-) -> io::Result<()> {
+    signals: &mut signals::Signals,
+) -> io::Result<Ending> {
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     full_redraw(&mut terminal)?;
     let mut events = EventStream::new();
@@ -312,6 +324,7 @@ async fn event_loop(
     let mut pacer = FramePacer::default();
     let mut tasks: HashMap<RequestId, AbortHandle> = HashMap::new();
     let mut batch: Vec<Msg> = Vec::new();
+    let mut ending = Ending::Quit;
     pacer.mark_dirty();
     loop {
         let now = Instant::now();
@@ -335,7 +348,15 @@ async fn event_loop(
             event = events.next() => match event {
                 Some(Ok(event)) => batch.extend(msg_from_event(event)),
                 Some(Err(e)) => return Err(e),
-                None => return Ok(()),
+                None => return Ok(Ending::Quit),
+            },
+            signal = signals.next() => match signal {
+                signals::Signal::Terminate { name, code } => {
+                    ending = Ending::Signal { code };
+                    batch.push(Msg::Terminated(name));
+                }
+                signals::Signal::Stop => suspend(&mut terminal)?,
+                signals::Signal::Continue => resumed(&mut terminal)?,
             },
             Some(msg) = rx.recv() => batch.push(msg),
             () = sleep_until(wake) => batch.push(Msg::Tick(Instant::now())),
@@ -369,7 +390,7 @@ async fn event_loop(
             for handle in tasks.values() {
                 handle.abort();
             }
-            return Ok(());
+            return Ok(ending);
         }
     }
 }
@@ -469,9 +490,25 @@ fn run_effect(
             });
         }
         Effect::ExportConversation { uid } => export_markdown(ctx, tx.clone(), uid),
+        Effect::Suspend => suspend(terminal)?,
         Effect::Quit => return Ok(true),
     }
     Ok(false)
+}
+
+/// Ctrl+Z or SIGTSTP: give the terminal back as it was, stop until SIGCONT
+/// (a shell's `fg`), then take it again and repaint everything.
+fn suspend(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> io::Result<()> {
+    terminal::restore();
+    signals::stop_self();
+    resumed(terminal)
+}
+
+/// After SIGCONT: kaiwa's terminal modes again if they were given back, and
+/// a full repaint (the shell drew over the screen meanwhile).
+fn resumed(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> io::Result<()> {
+    terminal::reenter()?;
+    full_redraw(terminal)
 }
 
 /// Wait briefly for the writer before switching conversations.

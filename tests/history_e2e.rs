@@ -1101,3 +1101,133 @@ fn the_prompt_file_keeps_the_last_thousand_prompts() {
     assert_eq!(lines[1000], "\"a new prompt\"");
     assert_eq!(mode(&file) & 0o777, 0o600);
 }
+
+// -------------------------------------------------------------------------------------------
+// Signals: SIGTERM and SIGHUP save and restore; Ctrl+Z suspends and `fg` redraws
+// -------------------------------------------------------------------------------------------
+
+fn kill(signal: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// The terminal is as kaiwa found it: main screen, no mouse reporting, no bracketed paste,
+/// the cursor shown.
+fn assert_screen_restored(tui: &Tui) {
+    tui.with_screen(|s| {
+        assert!(!s.alternate_screen(), "still on the alternate screen");
+        assert_eq!(s.mouse_protocol_mode(), vt100::MouseProtocolMode::None);
+        assert!(!s.bracketed_paste(), "bracketed paste still on");
+        assert!(!s.hide_cursor(), "the cursor is still hidden");
+    });
+}
+
+#[test]
+fn sigterm_or_sighup_mid_answer_saves_it_as_interrupted_and_restores_the_terminal() {
+    for (signal, name, code) in [("-TERM", "SIGTERM", 143), ("-HUP", "SIGHUP", 129)] {
+        let mock = MockServer::start_blocking();
+        mock.enqueue(Reply::openai_stream(
+            "gpt-4o-mini",
+            ANSWER,
+            3,
+            Some((17, 188)),
+        ));
+        mock.enqueue(slow_story('t'));
+        let home = Home::new(&mock);
+        let mut tui = home.tui(&[]);
+        tui.send(QUESTION);
+        tui.send(keys::ENTER);
+        wait_answered(&tui, ANSWER);
+        ask_story(&tui, "story t", 't', 10);
+        let shown = tui.with_screen(|s| last_word(&screen_rows(s).join("\n"), 't'));
+        kill(signal, tui.pid);
+        assert_eq!(tui.wait_exit(), code, "{name}: exit code 128 + signal");
+        assert_screen_restored(&tui);
+
+        let list = home.list(false);
+        assert_eq!(list.len(), 1, "{list:#?}");
+        let json: Value = serde_json::from_str(&home.ok(&[
+            "history",
+            "export",
+            &uid_of(&list[0]),
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let messages = json["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 4, "{json:#}");
+        // The finished TUI answer keeps its finish_reason.
+        assert_eq!(messages[1]["content"], ANSWER, "{json:#}");
+        assert_eq!(messages[1]["state"], "done", "{json:#}");
+        assert_eq!(messages[1]["finish_reason"], "stop", "{json:#}");
+        // The one cut short is interrupted, with every word that was drawn.
+        let cut = &messages[3];
+        assert_eq!(cut["state"], "interrupted", "{name}: {json:#}");
+        assert_eq!(cut["finish_reason"], Value::Null, "{json:#}");
+        assert_eq!(
+            cut["error"],
+            format!("kaiwa was ended by {name}"),
+            "{json:#}"
+        );
+        assert_words_kept(cut["content"].as_str().unwrap(), 't', shown);
+        // Both requests are in the ledger.
+        let usage: Value = serde_json::from_str(&home.ok(&["usage", "--json"])).unwrap();
+        assert_eq!(usage["total"]["requests"], 2, "{usage:#}");
+    }
+}
+
+#[test]
+fn ctrl_z_suspends_to_the_shell_and_fg_redraws() {
+    let mock = MockServer::start_blocking();
+    mock.enqueue(Reply::openai_stream(
+        "gpt-4o-mini",
+        ANSWER,
+        3,
+        Some((17, 188)),
+    ));
+    let home = Home::new(&mock);
+    let mut builder = TuiBuilder::new(&home.base_url).via_shell(
+        "set -m; \"$KAIWA\"; echo \"[shell: kaiwa stopped $?]\"; read -r _; fg; \
+         echo \"[shell: kaiwa exited $?]\"",
+    );
+    for (key, path) in home.xdg() {
+        builder = builder.env(key, path.to_str().unwrap());
+    }
+    let mut tui = builder.spawn();
+    let kaiwa = Tui::children_of(tui.pid);
+    let [kaiwa] = kaiwa.as_slice() else {
+        panic!("kaiwa is not the shell's one child: {kaiwa:?}");
+    };
+    tui.send(QUESTION);
+    tui.send(keys::ENTER);
+    wait_answered(&tui, ANSWER);
+
+    tui.send(keys::CTRL_Z);
+    tui.wait_for("[shell: kaiwa stopped");
+    assert_eq!(
+        Tui::process_state(*kaiwa),
+        Some('T'),
+        "kaiwa is not stopped"
+    );
+    assert_screen_restored(&tui);
+
+    // `fg`: SIGCONT, and kaiwa takes the screen again and draws it whole.
+    tui.send(keys::ENTER);
+    tui.wait_until("kaiwa to redraw after fg", |s| {
+        s.alternate_screen() && screen_has(s, ANSWER) && status_of(s).contains("gpt-4o-mini")
+    });
+    // It still works: a key reaches the input.
+    tui.send("after fg");
+    tui.wait_until("typing after fg", |s| {
+        input_rows(&screen_rows(s))
+            .iter()
+            .any(|r| r.contains("after fg"))
+    });
+    tui.send(keys::CTRL_Q);
+    tui.wait_for("[shell: kaiwa exited 0]");
+    assert_eq!(tui.wait_exit(), 0);
+    assert_screen_restored(&tui);
+}

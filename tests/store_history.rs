@@ -207,7 +207,7 @@ fn every_tree_change_reaches_the_file() {
     c.update(a, |m| {
         m.content = "a1".into();
         m.status = MessageStatus::Complete;
-        m.finish_note = Some("length".into());
+        m.finish_reason = Some("length".into());
         m.skipped = 2;
     });
     sync(&mut history, &c);

@@ -180,6 +180,7 @@ pub fn run(app: &mut App, command: Command) -> Update {
         | Command::InsertNewline
         | Command::StopAnswer
         | Command::Quit
+        | Command::Suspend
         | Command::QuitOrStop
         | Command::OpenModelMenu
         | Command::ScrollPageUp

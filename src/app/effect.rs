@@ -62,4 +62,6 @@ pub enum Effect {
     },
     /// Leave kaiwa.
     Quit,
+    /// Ctrl+Z: give the terminal back and stop the process until SIGCONT.
+    Suspend,
 }

@@ -49,6 +49,8 @@ pub enum Msg {
     OpenConversationDeleted,
     /// Something the runtime did, to say in the status bar.
     Notice { text: String, is_error: bool },
+    /// SIGTERM or SIGHUP arrived (its name): keep what streamed, quit.
+    Terminated(&'static str),
 }
 
 /// A reopened conversation.

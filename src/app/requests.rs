@@ -217,22 +217,47 @@ fn start(app: &mut App, question: Option<MessageId>, restore: Option<MessageId>)
 
 /// Esc / Ctrl+C while streaming: keep what arrived, mark it stopped, count it.
 pub fn stop(app: &mut App) -> Update {
-    let Some(flight) = app.in_flight.take() else {
+    let Some(id) = end_early(app, MessageStatus::Stopped, None) else {
         return Update::unchanged();
     };
+    notice(app, "stopped", false);
+    Update::with(Effect::CancelChat { id })
+}
+
+/// The answer in progress, if any, ends as interrupted with `why` (kaiwa
+/// itself is going: SIGTERM, SIGHUP); its request is cancelled.
+pub fn interrupt(app: &mut App, why: &str) -> Update {
+    match end_early(app, MessageStatus::Interrupted, Some(why)) {
+        Some(id) => Update::with(Effect::CancelChat { id }),
+        None => Update::unchanged(),
+    }
+}
+
+/// Ends the answer in progress before its server did: it keeps the text
+/// that arrived with `status`, and a request the server accepted counts.
+fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Option<RequestId> {
+    let flight = app.in_flight.take()?;
     let text = app
         .conversation
         .get(flight.message)
         .map(|m| m.content.clone())
         .unwrap_or_default();
-    app.conversation
-        .update(flight.message, |m| m.status = MessageStatus::Stopped);
+    app.conversation.update(flight.message, |m| {
+        m.status = status;
+        if let Some(why) = why {
+            m.error = Some(why.to_string());
+        }
+    });
     // The server billed it once it accepted the request.
     if flight.started.is_some() || flight.usage.is_some() {
-        count_usage(app, &flight, &text, "stopped");
+        let label = if status == MessageStatus::Stopped {
+            "stopped"
+        } else {
+            "interrupted"
+        };
+        count_usage(app, &flight, &text, label);
     }
-    notice(app, "stopped", false);
-    Update::with(Effect::CancelChat { id: flight.id })
+    Some(flight.id)
 }
 
 fn count_usage(app: &mut App, flight: &InFlight, answer: &str, status: &'static str) {
@@ -316,7 +341,7 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
         };
         m.error = end.error.as_ref().map(ToString::to_string);
         m.skipped = end.skipped;
-        m.finish_note = end.finish_reason.clone().filter(|r| r != "stop");
+        m.finish_reason.clone_from(&end.finish_reason);
         if let Some(exchange) = &mut m.exchange {
             exchange.response.clone_from(&end.assembled);
             exchange.chunks = end.chunks;

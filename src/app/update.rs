@@ -113,6 +113,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             app.notice = Some(Notice { text, is_error });
             Update::changed()
         }
+        Msg::Terminated(signal) => terminated(app, signal),
         Msg::Copied(what) => {
             app.notice = Some(Notice {
                 text: what,
@@ -451,6 +452,7 @@ fn run(app: &mut App, command: Command) -> Update {
             }
         }
         Command::Quit => quit(app),
+        Command::Suspend => Update::with(Effect::Suspend),
         Command::OpenModelMenu => {
             app.popup = Some(Popup::ModelMenu(ModelMenu::open(
                 &app.models,
@@ -568,6 +570,15 @@ fn run(app: &mut App, command: Command) -> Update {
         | Command::NextMatch
         | Command::PrevMatch => browse::run(app, command),
     }
+}
+
+/// SIGTERM or SIGHUP: the answer in progress is kept as interrupted (as a
+/// broken stream keeps it), then kaiwa quits.
+pub fn terminated(app: &mut App, signal: &str) -> Update {
+    let mut out = requests::interrupt(app, &format!("kaiwa was ended by {signal}"));
+    out.effects.extend(quit(app).effects);
+    out.changed = true;
+    out
 }
 
 fn quit(app: &mut App) -> Update {

@@ -462,6 +462,37 @@ fn esc_while_streaming_stops_keeps_text_and_estimates_usage() {
 }
 
 #[test]
+fn sigterm_while_streaming_keeps_the_text_as_interrupted_and_quits() {
+    let mut app = new_app();
+    let id = ask(&mut app, "hello");
+    api(&mut app, 1, delta("Hel"));
+    api(&mut app, 1, delta("lo"));
+    assert_eq!(
+        update(&mut app, Msg::Terminated("SIGTERM")),
+        changed(vec![Effect::CancelChat { id }, Effect::Quit])
+    );
+    assert_eq!(app.in_flight, None);
+    assert!(app.should_quit);
+    let m = &app.conversation.messages()[2];
+    assert_eq!(m.content, "Hello");
+    assert_eq!(m.status, MessageStatus::Interrupted);
+    assert_eq!(m.error.as_deref(), Some("kaiwa was ended by SIGTERM"));
+    // The request counts (estimated) and reaches the ledger, linked to the answer.
+    assert!(app.totals.status_text().starts_with("prompt ~"));
+    let [done] = app.finished.as_slice() else {
+        panic!("{:?}", app.finished);
+    };
+    assert_eq!((done.message, done.status), (m.id, "interrupted"));
+
+    // Nothing streaming: it only quits.
+    let mut app = new_app();
+    assert_eq!(
+        update(&mut app, Msg::Terminated("SIGHUP")),
+        changed(vec![Effect::Quit])
+    );
+}
+
+#[test]
 fn esc_before_the_server_answered_counts_nothing() {
     let mut app = new_app();
     assert_eq!(keys(&mut app, "hi<Enter>").len(), 1);
@@ -867,6 +898,7 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
         Command::QuitOrStop | Command::Quit => {
             assert_eq!(effects, [Effect::Quit], "{why}");
         }
+        Command::Suspend => assert_eq!(effects, [Effect::Suspend], "{why}"),
         Command::OpenModelMenu => {
             assert!(matches!(app.popup, Some(Popup::ModelMenu(_))), "{why}");
         }
@@ -1008,7 +1040,7 @@ fn finish_reason_length_is_noted() {
     api(&mut app, 1, end(Some("length"), None));
     let m = &app.conversation.messages()[2];
     assert_eq!(m.status, MessageStatus::Complete);
-    assert_eq!(m.finish_note.as_deref(), Some("length"));
+    assert_eq!(m.finish_reason.as_deref(), Some("length"));
 }
 
 #[test]

@@ -49,8 +49,9 @@ pub struct Message {
     pub error: Option<String>,
     /// Unreadable events skipped while it streamed.
     pub skipped: u32,
-    /// `finish_reason` other than `stop` worth showing (`length`, `content_filter`).
-    pub finish_note: Option<String>,
+    /// The server's `finish_reason` (`stop`, `length`, …), kept for history; anything
+    /// but `stop` is shown under the answer.
+    pub finish_reason: Option<String>,
     /// For an answer: what was asked and what came back (the raw view).
     pub exchange: Option<Box<Exchange>>,
 }
@@ -158,7 +159,7 @@ impl Conversation {
             model: None,
             error: None,
             skipped: 0,
-            finish_note: None,
+            finish_reason: None,
             exchange: None,
         });
         id

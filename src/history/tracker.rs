@@ -229,7 +229,7 @@ impl Tracker {
                 content: m.content.clone(),
                 state: state_of(m).as_str().to_string(),
                 model: m.model.clone(),
-                finish_reason: m.finish_note.clone(),
+                finish_reason: m.finish_reason.clone(),
                 error: m.error.clone(),
                 skipped: m.skipped,
                 at: now,
@@ -333,7 +333,7 @@ impl Tracker {
                 message: s.uid.clone(),
                 content: m.content.clone(),
                 state: state_of(m).as_str().to_string(),
-                finish_reason: m.finish_note.clone(),
+                finish_reason: m.finish_reason.clone(),
                 error: m.error.clone(),
                 skipped: m.skipped,
             });

@@ -49,8 +49,12 @@ impl TerminalGuard {
     }
 }
 
-/// Enter kaiwa's mode again after `restore` (the editor ran in between).
+/// Enter kaiwa's mode again after `restore` (the editor ran, or kaiwa was
+/// suspended); nothing when it is still in it.
 pub fn reenter() -> io::Result<()> {
+    if ACTIVE.load(Ordering::SeqCst) {
+        return Ok(());
+    }
     let mouse = WANT_MOUSE.load(Ordering::SeqCst);
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);

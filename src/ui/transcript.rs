@@ -482,7 +482,7 @@ fn render_message(
     if message.skipped > 0 {
         notes.push((format!("⚠ {}", skipped_text(message.skipped)), theme::dim()));
     }
-    if let Some(reason) = &message.finish_note {
+    if let Some(reason) = message.finish_reason.as_ref().filter(|r| *r != "stop") {
         let why = match reason.as_str() {
             "length" => "the answer hit the token limit (finish_reason: length)".to_string(),
             "content_filter" => "the answer was cut by the content filter".to_string(),

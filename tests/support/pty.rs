@@ -42,6 +42,7 @@ pub mod keys {
     pub const CTRL_Q: &str = "\x11";
     pub const CTRL_O: &str = "\x0f";
     pub const CTRL_N: &str = "\x0e";
+    pub const CTRL_Z: &str = "\x1a";
     pub const CTRL_J: &str = "\n";
     pub const ALT_ENTER: &str = "\x1b\r";
     pub const F1: &str = "\x1bOP";
@@ -169,6 +170,10 @@ pub struct TuiBuilder {
     cols: u16,
     rows: u16,
     answer_cursor_queries: bool,
+    /// A bash script that runs kaiwa (as `"$KAIWA"`, with the arguments as `"$@"`), for
+    /// job control: `set -m` gives kaiwa a process group of its own, as an interactive
+    /// shell does, so Ctrl+Z and `fg` work as they do for a user.
+    shell: Option<String>,
 }
 
 impl TuiBuilder {
@@ -183,6 +188,7 @@ impl TuiBuilder {
             cols: COLS,
             rows: ROWS,
             answer_cursor_queries: true,
+            shell: None,
         }
     }
 
@@ -194,6 +200,7 @@ impl TuiBuilder {
             cols: COLS,
             rows: ROWS,
             answer_cursor_queries: true,
+            shell: None,
         }
     }
 
@@ -232,6 +239,13 @@ impl TuiBuilder {
         self
     }
 
+    /// Run kaiwa from a bash script (see the field `shell`); `Tui::pid` is then bash's.
+    #[must_use]
+    pub fn via_shell(mut self, script: &str) -> Self {
+        self.shell = Some(script.to_owned());
+        self
+    }
+
     /// Start kaiwa and wait until it has drawn its first frame (alternate screen on, a status
     /// bar drawn), so that keys sent afterwards reach it in raw mode.
     pub fn spawn(self) -> Tui {
@@ -240,6 +254,23 @@ impl TuiBuilder {
             s.alternate_screen() && !status_of(s).is_empty()
         });
         tui
+    }
+
+    /// kaiwa, or bash running the `shell` script, with the arguments.
+    fn command(&self) -> CommandBuilder {
+        let kaiwa = env!("CARGO_BIN_EXE_kaiwa");
+        let mut cmd = match &self.shell {
+            Some(script) => {
+                let mut cmd = CommandBuilder::new("bash");
+                cmd.args(["-c", script.as_str(), "kaiwa-test-shell"]);
+                cmd
+            }
+            None => CommandBuilder::new(kaiwa),
+        };
+        cmd.args(&self.args);
+        cmd.env_clear();
+        cmd.env("KAIWA", kaiwa);
+        cmd
     }
 
     /// Start kaiwa without waiting for anything.
@@ -255,9 +286,7 @@ impl TuiBuilder {
                 pixel_height: 0,
             })
             .expect("pty: openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kaiwa"));
-        cmd.args(&self.args);
-        cmd.env_clear();
+        let mut cmd = self.command();
         cmd.cwd(home.path());
         let h = home.path();
         let defaults = [
@@ -597,6 +626,22 @@ impl Tui {
                 self.with_screen(dump)
             ),
         }
+    }
+
+    /// The pids of the direct children of `pid` (kaiwa under [`TuiBuilder::via_shell`]).
+    pub fn children_of(pid: u32) -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+
+    /// The state letter of process `pid` from `/proc` (`R`, `S`, `T` stopped, …).
+    pub fn process_state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name is in parentheses and may hold spaces: the state follows it.
+        stat.rsplit_once(')')?.1.trim_start().chars().next()
     }
 
     /// The names of the PTY's local flags that are set (`ICANON`, `ECHO`, …), to check that
