@@ -440,6 +440,82 @@ fn the_ledger_links_to_the_answer() {
     assert!((days[0].cost_usd - 0.000_115).abs() < 1e-12);
 }
 
+/// The content of the message each ledger row links to (None: no link), oldest first.
+fn ledger_links(env: &Env) -> Vec<Option<String>> {
+    let conn = Connection::open(env.db()).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.content FROM requests r LEFT JOIN messages m ON m.id = r.message_id \
+             ORDER BY r.id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn entry(message: MessageId, status: &str) -> LedgerEntry {
+    LedgerEntry {
+        message: Some(message),
+        model: "gpt-4o-mini".into(),
+        base_url: META.base_url.into(),
+        usage: Some(RequestUsage {
+            prompt: 5,
+            completion: 3,
+            ..RequestUsage::default()
+        }),
+        status: status.into(),
+        started_at_ms: kaiwa::store::now_ms(),
+        duration_ms: None,
+        ttft_ms: None,
+    }
+}
+
+/// Ctrl+N, or opening another conversation, while an answer streams: the app stops the
+/// answer and the request reaches the ledger only after the history has left that
+/// conversation (the runtime's order: new conversation, sync, then the ledger). The row
+/// still links to the answer.
+#[test]
+fn the_ledger_keeps_its_link_when_the_conversation_is_left_mid_answer() {
+    let env = Env::new();
+    let (mut history, _) = env.start();
+    // Ctrl+N.
+    let mut c = Conversation::new(None);
+    c.push(Role::User, "q1".into(), MessageStatus::Complete);
+    let a = c.push(Role::Assistant, "part".into(), MessageStatus::Streaming);
+    sync(&mut history, &c);
+    let first = history.conversation_uid().unwrap().to_string();
+    c.update(a, |m| m.status = MessageStatus::Stopped);
+    history.new_conversation();
+    c.clear(None);
+    sync(&mut history, &c);
+    history.record_request(&entry(a, "stopped"));
+    assert!(history.flush(WAIT));
+    assert_eq!(ledger_links(&env), [Some("part".to_string())]);
+
+    // Opening another conversation (the browser's Enter) while the next one streams.
+    c.push(Role::User, "q2".into(), MessageStatus::Complete);
+    let b = c.push(Role::Assistant, "half".into(), MessageStatus::Streaming);
+    sync(&mut history, &c);
+    let opened = history.resume(&first).unwrap();
+    history.record_request(&entry(b, "stopped"));
+    let mut c = opened.conversation;
+    sync(&mut history, &c);
+    assert!(history.flush(WAIT));
+    assert_eq!(
+        ledger_links(&env),
+        [Some("part".to_string()), Some("half".to_string())]
+    );
+    // And the reopened conversation goes on being saved and linked.
+    c.push(Role::User, "q3".into(), MessageStatus::Complete);
+    let d = c.push(Role::Assistant, "more".into(), MessageStatus::Complete);
+    sync(&mut history, &c);
+    history.record_request(&entry(d, "done"));
+    assert!(history.flush(WAIT));
+    assert_eq!(ledger_links(&env).last().unwrap().as_deref(), Some("more"));
+}
+
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {

@@ -50,6 +50,10 @@ pub(crate) struct Tracker {
     generation: u64,
     /// Set by `new_conversation`: the next sync starts a new row.
     detach_next: bool,
+    /// Answers that were streaming when their conversation was left (Ctrl+N,
+    /// another one opened): their request reaches the ledger after that, and
+    /// must still link to them. One entry per such answer, so it stays tiny.
+    left_streaming: HashMap<MessageId, String>,
 }
 
 pub(crate) fn stored_role(role: Role) -> StoredRole {
@@ -87,9 +91,13 @@ impl Tracker {
         self.max_seen
     }
 
-    /// The saved uid of message `id`.
+    /// The saved uid of message `id`, in the conversation being written or
+    /// an answer left streaming in an earlier one.
     pub(crate) fn uid_of(&self, id: MessageId) -> Option<&str> {
-        self.saved.get(&id).map(|s| s.uid.as_str())
+        self.saved
+            .get(&id)
+            .map(|s| s.uid.as_str())
+            .or_else(|| self.left_streaming.get(&id).map(String::as_str))
     }
 
     /// The next sync starts a new conversation row.
@@ -122,15 +130,16 @@ impl Tracker {
     /// Leaves the current conversation: answers still streaming are settled
     /// from their journal as stopped; later messages start a new row.
     fn detach(&mut self) -> Vec<Op> {
-        let ops = self
-            .saved
-            .values()
-            .filter(|s| s.status == MessageStatus::Streaming)
-            .map(|s| Op::Settle {
-                message: s.uid.clone(),
-                state: MessageState::Stopped.as_str().to_string(),
-            })
-            .collect();
+        let mut ops = Vec::new();
+        for (id, s) in &self.saved {
+            if s.status == MessageStatus::Streaming {
+                ops.push(Op::Settle {
+                    message: s.uid.clone(),
+                    state: MessageState::Stopped.as_str().to_string(),
+                });
+                self.left_streaming.insert(*id, s.uid.clone());
+            }
+        }
         let top = self.saved.keys().map(|id| id.0).max().unwrap_or(0);
         self.floor = self.floor.max(top);
         self.reset();
