@@ -548,7 +548,7 @@ async fn three_500s_give_up_after_three_requests() {
     assert_status(run.error(), 500, None, "boom");
     assert_eq!(
         run.error().to_string(),
-        "server error (500 server_error): boom"
+        "the server failed (500 server_error): boom"
     );
     assert_eq!(run.retries().len(), 2);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -998,4 +998,69 @@ async fn a_server_that_never_answers_hits_the_idle_timeout() {
         })
         .await;
     assert!(closed.is_some(), "{:#?}", mock.requests());
+}
+
+/// A recorded error body (`tests/fixtures/sse/*_badreq.json`, `*.sse` overflow recordings):
+/// the JSON object, without the recorder's ` [HTTP n]` note or the HTTP head.
+fn recorded_error_body(name: &str) -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/");
+    let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();
+    let start = text.find('{').unwrap();
+    let end = text.rfind('}').unwrap();
+    serde_json::from_str(&text[start..=end]).unwrap()
+}
+
+/// A 4xx is the server refusing the request, a 5xx the server failing: each says which,
+/// with the server's own message, whatever shape its error has (real servers' bodies).
+#[tokio::test]
+async fn refused_and_failed_requests_say_which_with_the_servers_message() {
+    let cases = [
+        (
+            "litellm_badreq.json",
+            400,
+            "the server refused the request (400 invalid_request_error): /chat/completions: \
+             Missing required parameter: 'messages'.",
+        ),
+        (
+            "llamaserver_badreq.json",
+            400,
+            "the server refused the request (400 invalid_request_error): 'messages' is required",
+        ),
+        (
+            "llmock_badreq.json",
+            422,
+            "the server refused the request (422 unprocessable_entity): body → messages: Field required",
+        ),
+        (
+            "llamaserver_stream_overflow.sse",
+            400,
+            "the conversation is too long for the model's context window (400 exceed_context_size_error): \
+             request (3028 tokens) exceeds the available context size (2048 tokens), try increasing it",
+        ),
+    ];
+    for (fixture, status, shown) in cases {
+        let mock = MockServer::start().await;
+        mock.enqueue(Reply::json(status, &recorded_error_body(fixture), &[]));
+        let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+        assert_eq!(run.error().to_string(), shown, "{fixture}");
+        assert!(
+            !shown.contains("Ctrl+"),
+            "no TUI keys in {fixture}'s message"
+        );
+    }
+    // A 5xx (retried, then shown as the server failing).
+    let mock = MockServer::start().await;
+    for _ in 0..3 {
+        mock.enqueue(Reply::error(
+            503,
+            "overloaded",
+            "try later",
+            &[("retry-after-ms", "1")],
+        ));
+    }
+    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    assert_eq!(
+        run.error().to_string(),
+        "the server failed (503 overloaded): try later"
+    );
 }

@@ -85,32 +85,83 @@ fn first_lines(message: &str) -> String {
     out
 }
 
+/// The word that names the error: its `code`, unless that is only a number
+/// (llama.cpp and LiteLLM repeat the HTTP status there), else its `type`.
+fn error_code(error: &ServerError) -> Option<&str> {
+    error
+        .code
+        .as_deref()
+        .filter(|code| !code.bytes().all(|b| b.is_ascii_digit()))
+        .or(error.kind.as_deref())
+}
+
 fn status_message(status: u16, error: &ServerError, base_url: &str) -> String {
-    let code = error.code.as_deref().or(error.kind.as_deref());
+    let code = error_code(error);
     let tag = match code {
         Some(code) if code != status.to_string() => format!("{status} {code}"),
         _ => status.to_string(),
     };
     let msg = first_lines(&error.message);
+    let with_msg = |what: &str| {
+        if msg.is_empty() {
+            format!("{what} (HTTP {tag})")
+        } else {
+            format!("{what} ({tag}): {msg}")
+        }
+    };
+    // Words for any front end: the TUI adds its own key hints (`tui_hint`).
     match (status, code) {
         (401, _) => format!(
             "the server rejected the API key ({tag}) — set OPENAI_API_KEY or api_key_cmd: {msg}"
         ),
-        (_, Some("context_length_exceeded")) => format!(
-            "the conversation is too long for the model ({tag}) — start a new one with Ctrl+N: {msg}"
-        ),
+        _ if is_overflow_code(code) => {
+            with_msg("the conversation is too long for the model's context window")
+        }
         (404, _) if error.code.as_deref() == Some("model_not_found") || msg.contains("model") => {
             format!("model not found ({tag}): {msg}")
         }
         (404, _) => format!("not found ({tag}) at {base_url} — is the base URL right? {msg}"),
         (429, Some("insufficient_quota")) => format!("out of quota ({tag}): {msg}"),
         (429, _) => format!("rate limited ({tag}): {msg}"),
-        _ if msg.is_empty() => format!("the server answered HTTP {tag}"),
-        _ => format!("server error ({tag}): {msg}"),
+        // A 4xx is the server refusing this request; a 5xx is the server failing.
+        (400..=499, _) => with_msg("the server refused the request"),
+        (500..=599, _) => with_msg("the server failed"),
+        _ => with_msg("the server answered"),
     }
 }
 
+/// The error codes servers use for a prompt longer than the context window:
+/// OpenAI's `context_length_exceeded`, llama.cpp's `exceed_context_size_error`.
+fn is_overflow_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("context_length_exceeded" | "exceed_context_size_error")
+    )
+}
+
 impl ApiError {
+    /// What the chat TUI adds after the message: the key that helps.
+    /// (`kaiwa ask` prints the message alone.)
+    pub fn tui_hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Status { error, .. } | Self::InStream(error)
+                if is_overflow_code(error_code(error)) =>
+            {
+                Some("start a new conversation with Ctrl+N")
+            }
+            Self::WaitTooLong { cause, .. } => cause.tui_hint(),
+            Self::Status { .. }
+            | Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Idle(_)
+            | Self::Broken(_)
+            | Self::EndedEarly
+            | Self::InStream(_)
+            | Self::Decode(_)
+            | Self::Request(_) => None,
+        }
+    }
+
     /// The HTTP status, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -173,7 +224,12 @@ mod tests {
         let s = e.to_string();
         assert!(s.starts_with("the server rejected the API key (401 invalid_api_key) — set OPENAI_API_KEY or api_key_cmd"), "{s}");
         let e = ApiError::from_status(500, b"Internal Server Error", None, None, "http://x/v1");
-        assert_eq!(e.to_string(), "server error (500): Internal Server Error");
+        assert_eq!(
+            e.to_string(),
+            "the server failed (500): Internal Server Error"
+        );
+        let e = ApiError::from_status(503, b"", None, None, "http://x/v1");
+        assert_eq!(e.to_string(), "the server failed (HTTP 503)");
         let e = ApiError::from_status(
             400,
             br#"{"error":{"message":"too long","code":"context_length_exceeded"}}"#,
@@ -181,7 +237,19 @@ mod tests {
             None,
             "u",
         );
-        assert!(e.to_string().contains("Ctrl+N"));
+        assert_eq!(
+            e.to_string(),
+            "the conversation is too long for the model's context window (400 context_length_exceeded): too long"
+        );
+        assert!(
+            !e.to_string().contains("Ctrl+"),
+            "no TUI keys in the message"
+        );
+        assert_eq!(e.tui_hint(), Some("start a new conversation with Ctrl+N"));
+        assert_eq!(
+            ApiError::from_status(500, b"x", None, None, "u").tui_hint(),
+            None
+        );
         let e = ApiError::from_status(
             404,
             br#"{"error":{"message":"The model `x` does not exist","code":"model_not_found"}}"#,
@@ -200,6 +268,6 @@ mod tests {
             None,
             "u",
         );
-        assert_eq!(e.to_string(), "server error (400): bad");
+        assert_eq!(e.to_string(), "the server refused the request (400): bad");
     }
 }

@@ -408,9 +408,13 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
             ended: flight.last_event,
         });
     }
-    let why = end
-        .error
-        .map_or_else(|| "no answer".to_string(), |e| e.to_string());
+    let why = end.error.map_or_else(
+        || "no answer".to_string(),
+        |e| match e.tui_hint() {
+            Some(hint) => format!("{e} — {hint}"),
+            None => e.to_string(),
+        },
+    );
     notice(app, why, true);
     Update::changed()
 }

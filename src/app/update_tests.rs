@@ -1033,6 +1033,35 @@ fn deltas_append_and_usage_then_stop_counts_exactly() {
 }
 
 #[test]
+fn an_overflow_error_points_to_ctrl_n_in_the_tui() {
+    let mut app = new_app();
+    ask(&mut app, "a very long question");
+    let overflow = ApiError::from_status(
+        400,
+        br#"{"error":{"code":400,"message":"request (3028 tokens) exceeds the available context size (2048 tokens)","type":"exceed_context_size_error"}}"#,
+        None,
+        None,
+        "http://127.0.0.1:8080/v1",
+    );
+    api(&mut app, 1, end(None, Some(overflow)));
+    let shown = app
+        .notice
+        .as_ref()
+        .map(|n| n.text.as_str())
+        .unwrap_or_default();
+    assert!(
+        shown.starts_with("the conversation is too long for the model's context window"),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with(" — start a new conversation with Ctrl+N"),
+        "{shown}"
+    );
+    // The question is back in the input, to send again.
+    assert_eq!(app.composer.text(), "a very long question");
+}
+
+#[test]
 fn finish_reason_length_is_noted() {
     let mut app = new_app();
     ask(&mut app, "long");
