@@ -1005,9 +1005,8 @@ async fn a_server_that_never_answers_hits_the_idle_timeout() {
 fn recorded_error_body(name: &str) -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/");
     let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();
-    let start = text.find('{').unwrap();
-    let end = text.rfind('}').unwrap();
-    serde_json::from_str(&text[start..=end]).unwrap()
+    let json = text.get(text.find('{').unwrap()..=text.rfind('}').unwrap());
+    serde_json::from_str(json.unwrap()).unwrap()
 }
 
 /// A 4xx is the server refusing the request, a 5xx the server failing: each says which,

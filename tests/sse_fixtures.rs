@@ -460,9 +460,13 @@ fn recorded_error_responses() {
         );
         assert_eq!(server.code.as_deref(), code, "{name}");
         assert_eq!(server.kind.as_deref(), Some(kind), "{name}");
-        // A code equal to the status is not repeated: "(529)", not "(529 529)".
+        // A code that only repeats the status gives way to the type: "(529
+        // internal_server_error)", never "(529 529)".
         let shown = error.to_string();
-        assert!(shown.contains(&format!("({status})")), "{name}: {shown}");
+        assert!(
+            shown.contains(&format!("({status} {kind})")),
+            "{name}: {shown}"
+        );
         assert!(
             !shown.contains(&format!("{status} {status}")),
             "{name}: {shown}"
