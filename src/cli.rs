@@ -11,7 +11,7 @@ Examples:
   kaiwa -c                                       reopen the last conversation
   kaiwa -m gpt-4o -s 'Answer briefly.'           another model and a system prompt
   kaiwa --base-url http://localhost:8080/v1      a local llama.cpp server (no key needed)
-  kaiwa ask \"ChatGPT란 무엇입니까?\"                one answer to stdout
+  kaiwa ask \"ChatGPT란 무엇입니까?\"              one answer to stdout
   git diff | kaiwa ask 'review this'             stdin is appended after the prompt
   kaiwa models --json                            the server's models, for scripts
   kaiwa history search 'ramen tokyo'             find a saved conversation

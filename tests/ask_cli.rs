@@ -1006,7 +1006,7 @@ fn config_shows_the_path_and_each_settings_origin_with_the_key_hidden() {
     };
     assert!(
         text.starts_with(&format!(
-            "# config file: {} (found; default)",
+            "# config file: {} (found; the default path)",
             config.display()
         )),
         "{text}"

@@ -20,11 +20,14 @@ pub fn report(config: &Config) -> String {
     } else {
         "not found: nothing is read from it"
     };
+    let named_by = match o.config_path {
+        Origin::Flag(name) | Origin::Env(name) => format!("named by {name}"),
+        Origin::File | Origin::Default => "the default path".to_string(),
+    };
     let _ = writeln!(
         out,
-        "# config file: {} ({found}; {})",
+        "# config file: {} ({found}; {named_by})",
         config.config_path.display(),
-        o.config_path
     );
     line(&mut out, "base_url", &quote(&config.base_url), o.base_url);
     key_lines(&mut out, config);
@@ -54,9 +57,9 @@ pub fn report(config: &Config) -> String {
         &mut out,
         "temperature",
         config.temperature,
-        "unset: not sent",
+        "unset (not sent)",
     );
-    file_only(&mut out, "max_tokens", config.max_tokens, "unset: not sent");
+    file_only(&mut out, "max_tokens", config.max_tokens, "unset (not sent)");
     line(
         &mut out,
         "stream_idle_timeout",
