@@ -59,7 +59,12 @@ pub fn report(config: &Config) -> String {
         config.temperature,
         "unset (not sent)",
     );
-    file_only(&mut out, "max_tokens", config.max_tokens, "unset (not sent)");
+    file_only(
+        &mut out,
+        "max_tokens",
+        config.max_tokens,
+        "unset (not sent)",
+    );
     line(
         &mut out,
         "stream_idle_timeout",
