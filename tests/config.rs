@@ -425,46 +425,28 @@ fn missing_key_message_says_how_to_set_it() {
 // ---------------------------------------------------------------------------
 // The key: where it comes from, and that it never shows.
 
+/// The key the configuration gives (running api_key_cmd if that is its source).
+fn loaded_key(env: &Env) -> String {
+    let key = env.load(&flags()).unwrap().api_key().unwrap().unwrap();
+    key.expose().to_owned()
+}
+
 #[test]
 fn env_key_beats_file_key() {
     let env = Env::new(&[("OPENAI_API_KEY", "sk-from-env")]);
     env.write_default_config("api_key = \"sk-from-file\"\n");
-    assert_eq!(
-        env.load(&flags())
-            .unwrap()
-            .api_key()
-            .unwrap()
-            .unwrap()
-            .expose(),
-        "sk-from-env"
-    );
+    assert_eq!(loaded_key(&env), "sk-from-env");
 
     let env = Env::new(&[("OPENAI_API_KEY", "")]);
     env.write_default_config("api_key = \"sk-from-file\"\n");
-    assert_eq!(
-        env.load(&flags())
-            .unwrap()
-            .api_key()
-            .unwrap()
-            .unwrap()
-            .expose(),
-        "sk-from-file"
-    );
+    assert_eq!(loaded_key(&env), "sk-from-file");
 }
 
 #[test]
 fn api_key_cmd_provides_the_key() {
     let env = Env::new(&[]);
     env.write_default_config("api_key_cmd = \"printf sk-test\"\n");
-    assert_eq!(
-        env.load(&flags())
-            .unwrap()
-            .api_key()
-            .unwrap()
-            .unwrap()
-            .expose(),
-        "sk-test"
-    );
+    assert_eq!(loaded_key(&env), "sk-test");
 }
 
 #[test]
@@ -475,15 +457,7 @@ fn api_key_cmd_is_not_run_when_the_env_has_a_key() {
         "api_key_cmd = \"touch {}; exit 3\"\n",
         marker.display()
     ));
-    assert_eq!(
-        env.load(&flags())
-            .unwrap()
-            .api_key()
-            .unwrap()
-            .unwrap()
-            .expose(),
-        "sk-env"
-    );
+    assert_eq!(loaded_key(&env), "sk-env");
     assert!(!marker.exists());
 }
 
