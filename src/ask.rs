@@ -7,7 +7,7 @@
 //! or two lines on stderr; exit codes are 0 (success), 1 (API/network),
 //! 2 (usage/config). A closed stdout (`| head`) ends quietly with 0.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io;
 use std::time::Duration;
 
 use crate::api::client::{ApiClient, StreamEnd, StreamEvent};
@@ -17,20 +17,11 @@ use crate::chat::estimate;
 use crate::chat::pricing::PriceTable;
 use crate::chat::usage::{RequestUsage, UsageTotals};
 use crate::cli::{AskArgs, ModelsArgs};
+use crate::cli_io::{Exit, Io};
 use crate::config::Config;
 use crate::history;
 use crate::store::MessageState;
 use crate::text::sanitize::{StreamSanitizer, sanitize_str};
-
-/// The outcome of a one-shot command, mapped to the process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Ok = 0,
-    Api = 1,
-    Usage = 2,
-    /// Stopped by Ctrl+C / SIGTERM (the shell's 128 + SIGINT).
-    Interrupted = 130,
-}
 
 /// Ctrl+C or SIGTERM.
 async fn interrupted() {
@@ -55,27 +46,6 @@ async fn interrupted() {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// Where `ask` reads and writes; real stdio in `main`, buffers in tests.
-pub struct Io<'a> {
-    pub stdin: &'a mut dyn Read,
-    pub stdin_is_terminal: bool,
-    pub stdout: &'a mut dyn Write,
-    pub stdout_is_terminal: bool,
-    pub stderr: &'a mut dyn Write,
-    pub stderr_is_terminal: bool,
-}
-
-impl Io<'_> {
-    fn error_line(&mut self, message: &str) {
-        let text = if self.stderr_is_terminal {
-            sanitize_str(message)
-        } else {
-            message.to_string()
-        };
-        let _ = writeln!(self.stderr, "error: {text}");
     }
 }
 
@@ -498,26 +468,4 @@ pub async fn run_models(config: &Config, args: &ModelsArgs, io: &mut Io<'_>) -> 
             Exit::Api
         }
     }
-}
-
-/// Real stdio handles with their terminal-ness.
-pub fn with_stdio<T>(f: impl FnOnce(&mut Io<'_>) -> T) -> T {
-    let stdin = io::stdin();
-    let stdout = io::stdout();
-    let stderr = io::stderr();
-    let stdin_is_terminal = stdin.is_terminal();
-    let stdout_is_terminal = stdout.is_terminal();
-    let stderr_is_terminal = stderr.is_terminal();
-    let mut stdin = stdin.lock();
-    let mut stdout = stdout.lock();
-    let mut stderr = stderr.lock();
-    let mut io = Io {
-        stdin: &mut stdin,
-        stdin_is_terminal,
-        stdout: &mut stdout,
-        stdout_is_terminal,
-        stderr: &mut stderr,
-        stderr_is_terminal,
-    };
-    f(&mut io)
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod ask;
 pub mod chat;
 pub mod cli;
+pub mod cli_io;
 pub mod clipboard;
 pub mod config;
 pub mod editor;

@@ -6,8 +6,9 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser as _};
-use kaiwa::ask::{self, Exit};
+use kaiwa::ask;
 use kaiwa::cli::{Cli, Command};
+use kaiwa::cli_io::{Exit, with_stdio};
 use kaiwa::config::Config;
 use kaiwa::history;
 use kaiwa::paths;
@@ -60,22 +61,20 @@ fn main() -> ExitCode {
     }
     let exit = match &cli.command {
         Some(Command::Ask(args)) => {
-            ask::with_stdio(|io| runtime.block_on(ask::run_ask(&config, args, io)))
+            with_stdio(|io| runtime.block_on(ask::run_ask(&config, args, io)))
         }
         Some(Command::Models(args)) => {
-            ask::with_stdio(|io| runtime.block_on(ask::run_models(&config, args, io)))
+            with_stdio(|io| runtime.block_on(ask::run_models(&config, args, io)))
         }
-        Some(Command::Config) => ask::with_stdio(|io| ask::run_config(&config, io)),
+        Some(Command::Config) => with_stdio(|io| ask::run_config(&config, io)),
         Some(Command::Completions { .. } | Command::Man) => Exit::Ok,
         Some(Command::History(args)) => {
-            ask::with_stdio(|io| history::cli::run_history(&config, &args.command, io))
+            with_stdio(|io| history::cli::run_history(&config, &args.command, io))
         }
-        Some(Command::Usage(args)) => {
-            ask::with_stdio(|io| history::cli::run_usage(&config, args, io))
-        }
+        Some(Command::Usage(args)) => with_stdio(|io| history::cli::run_usage(&config, args, io)),
         None => {
             let resume = cli.resume.as_ref().map(Option::as_deref);
-            let startup = match ask::with_stdio(|io| {
+            let startup = match with_stdio(|io| {
                 history::cli::startup(&config, cli.continue_last, resume, io)
             }) {
                 Ok(startup) => startup,

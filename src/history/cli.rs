@@ -16,9 +16,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::Startup;
-use crate::ask::{Exit, Io};
 use crate::chat::usage::format_usd;
 use crate::cli::{ExportFormat, HistoryCommand, UsageArgs};
+use crate::cli_io::{Exit, Io};
 use crate::config::Config;
 use crate::paths;
 use crate::store::{
