@@ -14,8 +14,10 @@
 
 pub mod cli;
 mod ops;
+pub mod prompts;
 mod spool;
 mod tracker;
+pub mod tui;
 mod writer;
 
 use std::collections::HashMap;
@@ -326,14 +328,6 @@ impl History {
             Some(path) => Store::open_reader(path),
             None => Err(StoreError::Invalid("history is off".to_string())),
         }
-    }
-
-    /// Writes conversation `uid` as Markdown into `dir` (created 0700 if
-    /// missing; the file is 0600) and returns the file's path. Blocking:
-    /// run it off the UI thread.
-    pub fn export_markdown(&self, uid: &str, dir: &Path) -> Result<PathBuf, StoreError> {
-        let store = self.reader()?;
-        export_markdown_file(&store, uid, dir)
     }
 
     /// Stops the writer after everything sent is written; false if it did

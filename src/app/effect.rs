@@ -32,6 +32,15 @@ pub enum Effect {
     },
     /// Append a sent prompt to the prompt history file.
     SavePrompt(String),
+    /// A request ended: add it to the usage ledger, linked to its answer.
+    /// (Run after the conversation is saved, so the answer has its row.)
+    RecordUsage(super::state::FinishedRequest),
+    /// Another conversation is on screen: a new one (Ctrl+N, the open one
+    /// deleted) starts a new saved row at the next save; a `resumed` one is
+    /// already tracked by the history that loaded it.
+    ConversationSwitched {
+        resumed: bool,
+    },
     /// Load the saved conversations (or search them) for the browser.
     LoadHistory {
         seq: u64,

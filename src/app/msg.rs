@@ -51,6 +51,21 @@ pub enum Msg {
     Notice { text: String, is_error: bool },
     /// SIGTERM or SIGHUP arrived (its name): keep what streamed, quit.
     Terminated(&'static str),
+    /// What the runtime found at start-up, before the first frame.
+    Started(StartupState),
+    /// What is wrong with saving, if anything ("history: waiting for lock");
+    /// None once it is fine again.
+    HistoryStatus(Option<String>),
+}
+
+/// What start-up knows that the app cannot find out itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartupState {
+    /// Conversations are saved (not `--no-history`, the file opened).
+    pub history_enabled: bool,
+    pub budget: Option<super::state::Budget>,
+    /// Something to say at once ("no saved conversation to continue").
+    pub notice: Option<String>,
 }
 
 /// A reopened conversation.

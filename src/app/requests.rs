@@ -19,7 +19,7 @@ use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::types::{ChatRequest, Role};
 use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
 use crate::chat::estimate;
-use crate::chat::usage::RequestUsage;
+use crate::chat::usage::{RequestOutcome, RequestUsage};
 
 fn notice(app: &mut App, text: impl Into<String>, is_error: bool) {
     app.notice = Some(Notice {
@@ -217,26 +217,26 @@ fn start(app: &mut App, question: Option<MessageId>, restore: Option<MessageId>)
 
 /// Esc / Ctrl+C while streaming: keep what arrived, mark it stopped, count it.
 pub fn stop(app: &mut App) -> Update {
-    let Some(id) = end_early(app, MessageStatus::Stopped, None) else {
-        return Update::unchanged();
-    };
-    notice(app, "stopped", false);
-    Update::with(Effect::CancelChat { id })
+    let out = end_early(app, MessageStatus::Stopped, None);
+    if out.changed {
+        notice(app, "stopped", false);
+    }
+    out
 }
 
 /// The answer in progress, if any, ends as interrupted with `why` (kaiwa
 /// itself is going: SIGTERM, SIGHUP); its request is cancelled.
 pub fn interrupt(app: &mut App, why: &str) -> Update {
-    match end_early(app, MessageStatus::Interrupted, Some(why)) {
-        Some(id) => Update::with(Effect::CancelChat { id }),
-        None => Update::unchanged(),
-    }
+    end_early(app, MessageStatus::Interrupted, Some(why))
 }
 
 /// Ends the answer in progress before its server did: it keeps the text
-/// that arrived with `status`, and a request the server accepted counts.
-fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Option<RequestId> {
-    let flight = app.in_flight.take()?;
+/// that arrived with `status`, its request is cancelled, and one the
+/// server accepted counts.
+fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update {
+    let Some(flight) = app.in_flight.take() else {
+        return Update::unchanged();
+    };
     let text = app
         .conversation
         .get(flight.message)
@@ -248,19 +248,22 @@ fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Option<
             m.error = Some(why.to_string());
         }
     });
+    let mut out = Update::with(Effect::CancelChat { id: flight.id });
     // The server billed it once it accepted the request.
     if flight.started.is_some() || flight.usage.is_some() {
-        let label = if status == MessageStatus::Stopped {
-            "stopped"
+        let outcome = if status == MessageStatus::Stopped {
+            RequestOutcome::Stopped
         } else {
-            "interrupted"
+            RequestOutcome::Interrupted
         };
-        count_usage(app, &flight, &text, label);
+        out.effects.push(count_usage(app, &flight, &text, outcome));
     }
-    Some(flight.id)
+    out
 }
 
-fn count_usage(app: &mut App, flight: &InFlight, answer: &str, status: &'static str) {
+/// Adds the request's usage (the server's, else an estimate) to the totals;
+/// the effect that records it in the ledger.
+fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestOutcome) -> Effect {
     let usage = match &flight.usage {
         Some(u) => RequestUsage::from_server(u, &flight.model, &app.prices),
         None => RequestUsage::estimated(
@@ -271,15 +274,15 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str, status: &'static 
         ),
     };
     app.totals.add(&usage);
-    app.finished.push(FinishedRequest {
+    Effect::RecordUsage(FinishedRequest {
         message: flight.message,
         model: flight.model.clone(),
         usage: Some(usage),
-        status,
+        outcome,
         started: flight.started,
         first_text: flight.first_text,
         ended: flight.last_event,
-    });
+    })
 }
 
 /// An event from the request task `id`.
@@ -347,11 +350,15 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
             exchange.chunks = end.chunks;
         }
     });
-    count_usage(
+    let record = count_usage(
         app,
         &flight,
         &text,
-        if complete { "done" } else { "interrupted" },
+        if complete {
+            RequestOutcome::Done
+        } else {
+            RequestOutcome::Interrupted
+        },
     );
     app.notice = match (&end.error, end.skipped) {
         (Some(e), _) => Some(Notice {
@@ -364,7 +371,7 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
             is_error: false,
         }),
     };
-    Update::changed()
+    Update::with(record)
 }
 
 /// No answer text arrived: undo the turn so nothing is lost and nothing
@@ -394,20 +401,20 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
     if let Some(old) = flight.restore {
         app.conversation.extend_with_branch(old);
     }
-    if flight.usage.is_some() {
-        count_usage(app, flight, "", "error");
+    let record = if flight.usage.is_some() {
+        count_usage(app, flight, "", RequestOutcome::Error)
     } else {
         // Refused before billing: in the ledger, with nothing counted.
-        app.finished.push(FinishedRequest {
+        Effect::RecordUsage(FinishedRequest {
             message: flight.message,
             model: flight.model.clone(),
             usage: None,
-            status: "error",
+            outcome: RequestOutcome::Error,
             started: flight.started,
             first_text: None,
             ended: flight.last_event,
-        });
-    }
+        })
+    };
     let why = end.error.map_or_else(
         || "no answer".to_string(),
         |e| match e.tui_hint() {
@@ -416,7 +423,7 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
         },
     );
     notice(app, why, true);
-    Update::changed()
+    Update::with(record)
 }
 
 /// "1 unreadable event skipped" / "3 unreadable events skipped".

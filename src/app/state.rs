@@ -50,15 +50,14 @@ pub struct Budget {
     pub spent_before_usd: f64,
 }
 
-/// A request that ended, for the usage ledger (drained by the runtime).
+/// A request that ended, for the usage ledger (`Effect::RecordUsage`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedRequest {
     pub message: MessageId,
     pub model: String,
     /// None when nothing was billed (refused before the stream started).
     pub usage: Option<crate::chat::usage::RequestUsage>,
-    /// `done`, `stopped`, `interrupted` or `error`.
-    pub status: &'static str,
+    pub outcome: crate::chat::usage::RequestOutcome,
     pub started: Option<Instant>,
     pub first_text: Option<Instant>,
     pub ended: Option<Instant>,
@@ -186,8 +185,6 @@ pub struct App {
     pub budget: Option<Budget>,
     /// The user said yes to sending past the budget (this run).
     pub budget_confirmed: bool,
-    /// Requests that ended since the runtime last looked.
-    pub finished: Vec<FinishedRequest>,
     /// Title of the conversation (a reopened one).
     pub title: Option<String>,
     /// What is wrong with saving, if anything ("history: waiting for lock").
@@ -228,7 +225,6 @@ impl App {
             history_enabled: false,
             budget: None,
             budget_confirmed: false,
-            finished: Vec::new(),
             title: None,
             history_status: None,
         }

@@ -56,28 +56,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             on_key(app, &key)
         }
         Msg::Paste(text) => on_paste(app, &text),
-        Msg::Mouse(mouse) => match mouse.kind {
-            MouseEventKind::ScrollUp => {
-                app.transcript.scroll_by(-WHEEL_ROWS);
-                Update::changed()
-            }
-            MouseEventKind::ScrollDown => {
-                app.transcript.scroll_by(WHEEL_ROWS);
-                Update::changed()
-            }
-            MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left) => {
-                // Which message is under the pointer is known to the view;
-                // `ui::prepare` resolves the click.
-                app.pending_click = Some((mouse.column, mouse.row));
-                Update::changed()
-            }
-            MouseEventKind::Down(_)
-            | MouseEventKind::Up(_)
-            | MouseEventKind::Drag(_)
-            | MouseEventKind::Moved
-            | MouseEventKind::ScrollLeft
-            | MouseEventKind::ScrollRight => Update::unchanged(),
-        },
+        Msg::Mouse(mouse) => on_mouse(app, mouse),
         Msg::Resize { .. } => Update::changed(),
         Msg::Api { id, event, at } => requests::on_api(app, id, event, at),
         Msg::EditorClosed(result) => {
@@ -114,6 +93,14 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             Update::changed()
         }
         Msg::Terminated(signal) => terminated(app, signal),
+        Msg::Started(state) => started(app, state),
+        Msg::HistoryStatus(status) => {
+            if app.history_status == status {
+                return Update::unchanged();
+            }
+            app.history_status = status;
+            Update::changed()
+        }
         Msg::Copied(what) => {
             app.notice = Some(Notice {
                 text: what,
@@ -121,21 +108,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             });
             Update::changed()
         }
-        Msg::Models(result) => {
-            app.models = match result {
-                Ok(ids) => ModelsState::Loaded(ids),
-                Err(why) => ModelsState::Failed(why),
-            };
-            if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
-                let filter = menu.filter.clone();
-                menu.refresh(&app.models, &app.settings.extra_models, &app.settings.model);
-                if !filter.is_empty() {
-                    menu.set_filter(filter);
-                }
-                return Update::changed();
-            }
-            Update::unchanged()
-        }
+        Msg::Models(result) => models_loaded(app, result),
         Msg::Tick(now) => {
             app.now = Some(now);
             if app.in_flight.is_some() {
@@ -146,6 +119,65 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             }
         }
     }
+}
+
+fn on_mouse(app: &mut App, mouse: ratatui::crossterm::event::MouseEvent) -> Update {
+    match mouse.kind {
+        MouseEventKind::ScrollUp => {
+            app.transcript.scroll_by(-WHEEL_ROWS);
+            Update::changed()
+        }
+        MouseEventKind::ScrollDown => {
+            app.transcript.scroll_by(WHEEL_ROWS);
+            Update::changed()
+        }
+        MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left) => {
+            // Which message is under the pointer is known to the view;
+            // `ui::prepare` resolves the click.
+            app.pending_click = Some((mouse.column, mouse.row));
+            Update::changed()
+        }
+        MouseEventKind::Down(_)
+        | MouseEventKind::Up(_)
+        | MouseEventKind::Drag(_)
+        | MouseEventKind::Moved
+        | MouseEventKind::ScrollLeft
+        | MouseEventKind::ScrollRight => Update::unchanged(),
+    }
+}
+
+/// The server's model list arrived (or could not be had); an open menu
+/// shows it, keeping what was typed to filter it.
+fn models_loaded(app: &mut App, result: Result<Vec<String>, String>) -> Update {
+    app.models = match result {
+        Ok(ids) => ModelsState::Loaded(ids),
+        Err(why) => ModelsState::Failed(why),
+    };
+    if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
+        let filter = menu.filter.clone();
+        menu.refresh(&app.models, &app.settings.extra_models, &app.settings.model);
+        if !filter.is_empty() {
+            menu.set_filter(filter);
+        }
+        return Update::changed();
+    }
+    Update::unchanged()
+}
+
+/// What start-up found: history on or off, the budget spent, a notice.
+fn started(app: &mut App, state: super::msg::StartupState) -> Update {
+    app.history_enabled = state.history_enabled;
+    app.budget = state.budget;
+    if let Some(text) = state.notice {
+        app.notice = Some(Notice {
+            text,
+            is_error: false,
+        });
+    }
+    if app.settings.needs_key {
+        app.models = ModelsState::Failed("no API key".into());
+    }
+    Update::changed()
 }
 
 /// A saved conversation was reopened (or could not be).
@@ -163,7 +195,8 @@ fn conversation_opened(
             return Update::changed();
         }
     };
-    let effects = requests::stop(app).effects;
+    let mut effects = requests::stop(app).effects;
+    effects.push(Effect::ConversationSwitched { resumed: true });
     app.conversation = opened.conversation;
     // Continue with the model of its last answer (the row's model is the
     // one it started with).
@@ -596,7 +629,8 @@ fn quit(app: &mut App) -> Update {
 
 fn new_conversation(app: &mut App) -> Update {
     // A running answer is stopped as Esc stops it, so a billed request counts.
-    let effects = requests::stop(app).effects;
+    let mut effects = requests::stop(app).effects;
+    effects.push(Effect::ConversationSwitched { resumed: false });
     app.focus = Focus::Input;
     app.selected = None;
     app.search = None;

@@ -20,10 +20,10 @@ use super::update::{Update, update};
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
 use crate::api::types::{ChatMessage, ChatRequest, Role, ServerError, Usage};
-use crate::chat::conversation::MessageStatus;
+use crate::chat::conversation::{MessageId, MessageStatus};
 use crate::chat::estimate;
 use crate::chat::pricing::PriceTable;
-use crate::chat::usage::{RequestUsage, UsageTotals};
+use crate::chat::usage::{RequestOutcome, RequestUsage, UsageTotals};
 use crate::runtime::frames::{FRAME_INTERVAL, FramePacer};
 use crate::ui::{self, Ui};
 
@@ -214,6 +214,31 @@ fn status_401() -> ApiError {
         should_retry: None,
         base_url: "https://api.openai.com/v1".into(),
     }
+}
+
+/// The ledger rows an update asks for: (answer, outcome, whether usage was counted).
+fn records(out: &Update) -> Vec<(MessageId, RequestOutcome, bool)> {
+    out.effects
+        .iter()
+        .filter_map(|e| {
+            if let Effect::RecordUsage(done) = e {
+                Some((done.message, done.outcome, done.usage.is_some()))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The update without its ledger rows (checked apart with [`records`]).
+fn without_records(mut out: Update) -> Update {
+    out.effects.retain(|e| !matches!(e, Effect::RecordUsage(_)));
+    out
+}
+
+/// The assistant message the request in flight writes to.
+fn answer_id(app: &App) -> MessageId {
+    app.in_flight.as_ref().unwrap().message
 }
 
 /// Role, text and status of every message: the transcript as a value.
@@ -419,8 +444,11 @@ fn esc_while_streaming_stops_keeps_text_and_estimates_usage() {
     api(&mut app, 1, delta("Hel"));
     api(&mut app, 1, delta("lo"));
     let sent = app.in_flight.as_ref().unwrap().sent.clone();
+    let answer = answer_id(&app);
+    let out = key(&mut app, "<Esc>");
+    assert_eq!(records(&out), [(answer, RequestOutcome::Stopped, true)]);
     assert_eq!(
-        key(&mut app, "<Esc>"),
+        without_records(out),
         changed(vec![Effect::CancelChat { id }])
     );
     assert_eq!(app.in_flight, None);
@@ -467,10 +495,16 @@ fn sigterm_while_streaming_keeps_the_text_as_interrupted_and_quits() {
     let id = ask(&mut app, "hello");
     api(&mut app, 1, delta("Hel"));
     api(&mut app, 1, delta("lo"));
-    assert_eq!(
-        update(&mut app, Msg::Terminated("SIGTERM")),
-        changed(vec![Effect::CancelChat { id }, Effect::Quit])
-    );
+    let out = update(&mut app, Msg::Terminated("SIGTERM"));
+    let [
+        Effect::CancelChat { id: cancelled },
+        Effect::RecordUsage(done),
+        Effect::Quit,
+    ] = out.effects.as_slice()
+    else {
+        panic!("{out:?}");
+    };
+    assert_eq!(*cancelled, id);
     assert_eq!(app.in_flight, None);
     assert!(app.should_quit);
     let m = &app.conversation.messages()[2];
@@ -479,10 +513,10 @@ fn sigterm_while_streaming_keeps_the_text_as_interrupted_and_quits() {
     assert_eq!(m.error.as_deref(), Some("kaiwa was ended by SIGTERM"));
     // The request counts (estimated) and reaches the ledger, linked to the answer.
     assert!(app.totals.status_text().starts_with("prompt ~"));
-    let [done] = app.finished.as_slice() else {
-        panic!("{:?}", app.finished);
-    };
-    assert_eq!((done.message, done.status), (m.id, "interrupted"));
+    assert_eq!(
+        (done.message, done.outcome),
+        (m.id, RequestOutcome::Interrupted)
+    );
 
     // Nothing streaming: it only quits.
     let mut app = new_app();
@@ -543,8 +577,11 @@ fn ctrl_c_stops_a_stream_else_quits() {
     let mut app = new_app();
     let id = ask(&mut app, "hi");
     api(&mut app, 1, delta("partial"));
+    let answer = answer_id(&app);
+    let out = key(&mut app, "<C-c>");
+    assert_eq!(records(&out), [(answer, RequestOutcome::Stopped, true)]);
     assert_eq!(
-        key(&mut app, "<C-c>"),
+        without_records(out),
         changed(vec![Effect::CancelChat { id }])
     );
     assert!(!app.should_quit);
@@ -579,11 +616,9 @@ fn ctrl_q_and_ctrl_c_work_with_a_popup_open() {
         let mut app = new_app();
         let id = ask(&mut app, "hi");
         keys(&mut app, open);
-        assert_eq!(
-            keys(&mut app, "<C-c>"),
-            vec![Effect::CancelChat { id }],
-            "{open}"
-        );
+        let mut effects = keys(&mut app, "<C-c>");
+        effects.retain(|e| !matches!(e, Effect::RecordUsage(_)));
+        assert_eq!(effects, vec![Effect::CancelChat { id }], "{open}");
     }
 }
 
@@ -771,7 +806,10 @@ fn ctrl_n_starts_over_keeping_system_prompt_and_totals() {
     api(&mut app, 1, StreamEvent::Usage(usage(17, 188)));
     api(&mut app, 1, end(Some("stop"), None));
     let totals = app.totals;
-    assert_eq!(key(&mut app, "<C-n>"), changed(vec![]));
+    assert_eq!(
+        key(&mut app, "<C-n>"),
+        changed(vec![Effect::ConversationSwitched { resumed: false }])
+    );
     assert_eq!(
         transcript(&app),
         vec![msg(Role::System, SYSTEM, MessageStatus::Complete)]
@@ -797,9 +835,17 @@ fn ctrl_n_while_streaming_cancels_and_counts_what_was_billed() {
     let mut app = new_app();
     let id = ask(&mut app, "hi");
     api(&mut app, 1, delta("part"));
+    let answer = answer_id(&app);
+    let out = key(&mut app, "<C-n>");
+    // Stopped, in the ledger linked to its answer, then the switch (in that order:
+    // the runtime records the row before the history leaves the conversation).
+    assert_eq!(records(&out), [(answer, RequestOutcome::Stopped, true)]);
     assert_eq!(
-        key(&mut app, "<C-n>"),
-        changed(vec![Effect::CancelChat { id }])
+        without_records(out),
+        changed(vec![
+            Effect::CancelChat { id },
+            Effect::ConversationSwitched { resumed: false }
+        ])
     );
     assert_eq!(app.in_flight, None);
     assert_eq!(transcript(&app).len(), 1);
@@ -1002,7 +1048,10 @@ fn deltas_append_and_usage_then_stop_counts_exactly() {
         UsageTotals::default(),
         "counted only at the end"
     );
-    assert_eq!(api(&mut app, 1, end(Some("stop"), None)), changed(vec![]));
+    let answer = answer_id(&app);
+    let out = api(&mut app, 1, end(Some("stop"), None));
+    assert_eq!(records(&out), [(answer, RequestOutcome::Done, true)]);
+    assert_eq!(without_records(out), changed(vec![]));
     assert_eq!(
         transcript(&app)[2],
         msg(
@@ -1079,7 +1128,10 @@ fn error_after_text_interrupts_and_keeps_the_text() {
     api(&mut app, 1, delta("half an "));
     api(&mut app, 1, delta("answer"));
     let error = ApiError::Broken("connection reset".into());
-    assert_eq!(api(&mut app, 1, end(None, Some(error))), changed(vec![]));
+    let answer = answer_id(&app);
+    let out = api(&mut app, 1, end(None, Some(error)));
+    assert_eq!(records(&out), [(answer, RequestOutcome::Interrupted, true)]);
+    assert_eq!(without_records(out), changed(vec![]));
     let m = &app.conversation.messages()[2];
     assert_eq!(
         (m.content.as_str(), m.status, m.error.as_deref()),
@@ -1110,10 +1162,11 @@ fn error_after_text_interrupts_and_keeps_the_text() {
 fn error_before_any_text_puts_the_question_back() {
     let mut app = new_app();
     keys(&mut app, "ChatGPT란 무엇입니까?<Enter>");
-    assert_eq!(
-        api(&mut app, 1, end(None, Some(status_401()))),
-        changed(vec![])
-    );
+    let answer = answer_id(&app);
+    let out = api(&mut app, 1, end(None, Some(status_401())));
+    // Refused before billing: in the ledger as an error, with nothing counted.
+    assert_eq!(records(&out), [(answer, RequestOutcome::Error, false)]);
+    assert_eq!(without_records(out), changed(vec![]));
     assert_eq!(app.composer.text(), "ChatGPT란 무엇입니까?");
     assert_eq!(
         transcript(&app),

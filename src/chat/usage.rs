@@ -12,6 +12,31 @@ use super::pricing::{PriceSource, PriceTable};
 use crate::api::types::Usage;
 
 /// What one request used.
+/// How a request ended, for the usage ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// A `finish_reason` arrived.
+    Done,
+    /// The user stopped it (Esc, Ctrl+C, Ctrl+N, another conversation).
+    Stopped,
+    /// The stream broke, or kaiwa itself was ended (SIGTERM, SIGHUP).
+    Interrupted,
+    /// Refused or failed before any answer text.
+    Error,
+}
+
+impl RequestOutcome {
+    /// The ledger's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Stopped => "stopped",
+            Self::Interrupted => "interrupted",
+            Self::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RequestUsage {
     pub prompt: u64,

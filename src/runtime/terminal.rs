@@ -97,6 +97,16 @@ pub fn restore() {
     let _ = out.flush();
 }
 
+/// Clear the screen and make the next frame repaint every cell. Not
+/// `Terminal::clear`, which asks the terminal for the cursor position and
+/// fails after 2 s on terminals that never answer.
+pub fn full_redraw<W: Write>(
+    terminal: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<W>>,
+) -> io::Result<()> {
+    let size = terminal.size()?;
+    terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();

@@ -1,0 +1,132 @@
+//! Start-up of the chat TUI: the app built from the configuration and what
+//! the history knows (budget spent, a conversation to reopen), and the
+//! background work that starts with it (the model list, the tokenizer
+//! tables, the prompt file). Nothing here touches the terminal.
+
+use std::collections::HashMap;
+use std::io;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use tokio::sync::mpsc;
+
+use super::effects::EffectContext;
+use crate::api::client::ApiClient;
+use crate::app::msg::{OpenedConversation, StartupState};
+use crate::app::state::{Budget, Settings};
+use crate::app::{App, Effect, Msg, update};
+use crate::chat::estimate;
+use crate::chat::pricing::PriceTable;
+use crate::config::Config;
+use crate::history::prompts::PromptFile;
+use crate::history::{History, Startup};
+use crate::secret::ApiKey;
+use crate::worker;
+
+/// The app's settings from the configuration.
+pub fn settings_from(config: &Config) -> Settings {
+    Settings {
+        model: config.model.clone(),
+        system: config.system.clone(),
+        extra_models: config.models.clone(),
+        base_url: config.base_url.clone(),
+        needs_key: config.lacks_needed_key(),
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+        mouse: config.mouse,
+    }
+}
+
+/// Everything the loop starts with: the app, what effects need, the channel
+/// the tasks answer on, and the effects start-up itself produced.
+pub(super) struct Started {
+    pub app: App,
+    pub ctx: EffectContext,
+    pub rx: mpsc::UnboundedReceiver<Msg>,
+    pub effects: Vec<Effect>,
+}
+
+pub(super) fn start(
+    config: &Config,
+    key: Option<ApiKey>,
+    startup: &Startup,
+) -> io::Result<Started> {
+    let client = ApiClient::new(&config.base_url, key, config.stream_idle_timeout)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    let (history, history_notice) = History::start(config);
+    let budget = config.budget_monthly_usd.map(|limit| Budget {
+        limit_usd: limit,
+        spent_before_usd: history
+            .reader()
+            .ok()
+            .and_then(|store| store.month_spend(crate::store::now_ms()).ok())
+            .unwrap_or(0.0),
+    });
+    let mut app = App::new(
+        settings_from(config),
+        PriceTable::new(config.prices.clone()),
+    );
+    let mut effects = update(
+        &mut app,
+        Msg::Started(StartupState {
+            history_enabled: history.is_enabled(),
+            budget,
+            notice: history_notice.or_else(|| startup.notice.clone()),
+        }),
+    )
+    .effects;
+    let mut ctx = EffectContext {
+        state_dir: config.state_dir.clone(),
+        data_dir: config.data_dir.clone(),
+        base_url: config.base_url.clone(),
+        history,
+        prompts: PromptFile::new(&config.state_dir, config.history_path.is_some()),
+        client,
+        tx,
+        tasks: HashMap::new(),
+    };
+    if let Some(uid) = &startup.resume {
+        effects.extend(reopen(&mut app, &mut ctx, uid));
+    }
+    if startup.open_browser {
+        effects.extend(update(&mut app, Msg::Key(KeyEvent::from(KeyCode::F(3)))).effects);
+    }
+    background(&app, &ctx);
+    Ok(Started {
+        app,
+        ctx,
+        rx,
+        effects,
+    })
+}
+
+/// `-c` / `--resume`: the saved conversation, opened before the first frame.
+fn reopen(app: &mut App, ctx: &mut EffectContext, uid: &str) -> Vec<Effect> {
+    let opened = ctx
+        .history
+        .resume(uid)
+        .map(|resumed| OpenedConversation {
+            conversation: resumed.conversation,
+            title: resumed.title,
+            model: resumed.model,
+        })
+        .map_err(|e| format!("cannot reopen {uid}: {e}"));
+    update(app, Msg::ConversationOpened(opened)).effects
+}
+
+/// Work that starts with the TUI, off the loop: the model list, the
+/// tokenizer tables (~100 ms, so a first estimate costs nothing later), the
+/// prompt file, the Markdown highlighter.
+fn background(app: &App, ctx: &EffectContext) {
+    if !app.settings.needs_key {
+        tokio::spawn(worker::models(ctx.client.clone(), ctx.tx.clone()));
+    }
+    let model = app.settings.model.clone();
+    tokio::task::spawn_blocking(move || estimate::warm_up(&model));
+    let prompts = ctx.prompts.clone();
+    let tx = ctx.tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = tx.send(Msg::PromptHistoryLoaded(prompts.load()));
+        crate::ui::markdown::warm_up();
+    });
+}
