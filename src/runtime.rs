@@ -142,7 +142,6 @@ pub async fn run_with(config: &Config, startup: crate::history::Startup) -> io::
     let history_tx = tx.clone();
     tokio::task::spawn_blocking(move || {
         let _ = history_tx.send(Msg::PromptHistoryLoaded(load_prompts(&history_path)));
-        crate::ui::markdown::warm_up();
     });
     let guard = TerminalGuard::enter(app.mouse_capture)?;
     let result = event_loop(&mut app, &mut ctx, &client, &tx, &mut rx).await;
@@ -378,6 +377,11 @@ fn run_effect(
 ) -> io::Result<bool> {
     match effect {
         Effect::StartChat { id, request } => {
+            // The syntax set is loaded while the server thinks, not at
+            // start-up: a session that never sees code never loads it.
+            if !crate::ui::markdown::highlighting_loaded() {
+                tokio::task::spawn_blocking(crate::ui::markdown::warm_up);
+            }
             tasks.retain(|_, handle| !handle.is_finished());
             let handle = tokio::spawn(worker::chat(client.clone(), id, request, tx.clone()));
             tasks.insert(id, handle.abort_handle());
