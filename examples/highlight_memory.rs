@@ -2,14 +2,16 @@
 //! docs/PERFORMANCE.md:
 //!
 //! ```text
-//! cargo run --release --example highlight_memory
+//! cargo run --release --example highlight_memory          # all, in order
+//! cargo run --release --example highlight_memory -- ts     # only these tags
 //! ```
 //!
 //! Prints VmRSS (Linux) before anything is loaded, after the syntax set and
 //! theme are loaded (`warm_up`), and after one code block in each of a dozen
 //! languages has been rendered, one after the other: a grammar's regexes
 //! are compiled the first time a code block uses it, which is where the
-//! memory and time go.
+//! memory and time go. A small grammar rendered after a big one may fit in
+//! heap the big one freed; name one tag to see its cost alone.
 
 use std::io::Write as _;
 use std::time::Instant;
@@ -18,8 +20,8 @@ use kaiwa::ui::markdown;
 
 /// A few lines per fence tag, in the languages people paste. Each language
 /// is rendered after the ones before it, so its VmRSS step is what its
-/// grammar costs (the TSX grammar is separate from TypeScript's; `jsx` uses
-/// TSX's, already compiled by then).
+/// grammar costs (the TSX grammar is separate from TypeScript's; `js` and
+/// `jsx` both use JavaScript (Babel), so `jsx` finds it compiled).
 const SNIPPETS: &[(&str, &str)] = &[
     (
         "rust",
@@ -157,8 +159,13 @@ fn main() {
         loaded.saturating_sub(base)
     );
 
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let snippets: Vec<_> = SNIPPETS
+        .iter()
+        .filter(|(lang, _)| only.is_empty() || only.iter().any(|o| o == lang))
+        .collect();
     let t = Instant::now();
-    for (lang, code) in SNIPPETS {
+    for (lang, code) in &snippets {
         let src = format!("```{lang}\n{code}\n```\n");
         let one = Instant::now();
         let rendered = markdown::render(&src, 80, 1);
@@ -174,7 +181,7 @@ fn main() {
     let _ = writeln!(
         out,
         "{} code blocks: {:.1} ms, VmRSS {used} KiB (+{} KiB over start)",
-        SNIPPETS.len(),
+        snippets.len(),
         t.elapsed().as_secs_f64() * 1e3,
         used.saturating_sub(base)
     );

@@ -1,5 +1,5 @@
 //! Markdown → styled, wrapped, sanitised display lines (pulldown-cmark),
-//! with fenced code highlighted by syntect (pure-Rust regex; bat's syntax
+//! with fenced code highlighted by syntect (Oniguruma regexes; bat's syntax
 //! set from two-face, loaded on first need) in a numbered box, and tables
 //! aligned by display width.
 //!
@@ -45,9 +45,9 @@ static HIGHLIGHTING: OnceLock<Highlighting> = OnceLock::new();
 /// base16-ocean.dark, the only theme used: its colours are mapped to the 16
 /// terminal colours anyway (`ansi_from_rgb`). Only that theme is
 /// deserialised, not the whole theme set. Each syntax stays compressed
-/// until a code block uses it; its regexes are compiled on first use, which
-/// is what costs (from ~0.4 MB and 2 ms for TOML to ~70 MB and 300 ms for
-/// TypeScript: docs/PERFORMANCE.md, `examples/highlight_memory.rs`).
+/// until a code block uses it; its regexes are compiled (Oniguruma) on first
+/// use, which is what costs (from ~0.4 MB and 0.4 ms for TOML to ~6 MB and
+/// 20 ms for TypeScript: docs/PERFORMANCE.md, `examples/highlight_memory.rs`).
 fn highlighting() -> &'static Highlighting {
     HIGHLIGHTING.get_or_init(|| Highlighting {
         syntaxes: two_face::syntax::extra_newlines(),
@@ -73,8 +73,9 @@ pub fn highlighting_loaded() -> bool {
 
 /// Fence tags people write whose syntax `find_syntax_by_token` (extension
 /// or name) does not find, or finds wrong: tag (lowercase) → syntax name.
-/// two-face's fancy-regex build has no "JavaScript (Babel)"; JSX is
-/// highlighted with the TSX grammar, whose JavaScript is a superset.
+/// `js`, `jsx`, `mjs`, `cjs` find "JavaScript (Babel)" (bat's JavaScript, JSX
+/// included) by extension; `javascript` would find the older "JavaScript"
+/// grammar by name, so it is mapped to Babel too.
 const FENCE_ALIASES: &[(&str, &str)] = &[
     ("ts", "TypeScript"),
     ("typescript", "TypeScript"),
@@ -82,8 +83,9 @@ const FENCE_ALIASES: &[(&str, &str)] = &[
     ("cts", "TypeScript"),
     ("tsx", "TypeScriptReact"),
     ("typescriptreact", "TypeScriptReact"),
-    ("jsx", "TypeScriptReact"),
-    ("javascriptreact", "TypeScriptReact"),
+    ("javascript", "JavaScript (Babel)"),
+    ("jsx", "JavaScript (Babel)"),
+    ("javascriptreact", "JavaScript (Babel)"),
     ("hcl", "Terraform"),
     ("terraform", "Terraform"),
     ("tf", "Terraform"),
@@ -1182,8 +1184,12 @@ mod tests {
             "export function f(a: string): number { return 1; }";
         highlights_tsx: "tsx" => "TypeScriptReact",
             "const A = (p: P) => <div className=\"a\">{p.x}</div>;";
-        highlights_jsx: "jsx" => "TypeScriptReact",
+        highlights_jsx: "jsx" => "JavaScript (Babel)",
             "export default function A() { return <div className=\"a\">hi</div>; }";
+        highlights_js: "js" => "JavaScript (Babel)",
+            "const f = async (a) => { await g(a); }; // go";
+        highlights_javascript: "javascript" => "JavaScript (Babel)",
+            "import { x } from \"y\";\nclass A { m() { return x ?? 1; } }";
         highlights_toml: "toml" => "TOML",
             "[package]\nname = \"kaiwa\"\nversion = 1";
         highlights_dockerfile: "dockerfile" => "Dockerfile",
