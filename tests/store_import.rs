@@ -489,6 +489,74 @@ fn chatgpt_zip_with_split_files() {
     assert_eq!(report.failed.len(), 1, "{report:?}");
 }
 
+/// The process's peak resident memory (VmHWM), where /proc tells it.
+fn peak_resident_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// ChatGPT's exports with images run to gigabytes: the zip is read from the
+/// file, and a large member that is not a conversations file is never read
+/// (the import only seeks past it).
+#[test]
+fn a_zip_with_a_large_image_member_imports_from_the_file() {
+    const BIG: usize = 64 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chatgpt-export.zip");
+    let mut w = zip::ZipWriter::new(std::io::BufWriter::new(
+        std::fs::File::create(&path).unwrap(),
+    ));
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(false);
+    w.start_file("images/x.png", stored).unwrap();
+    let zeros = vec![0u8; 1024 * 1024];
+    for _ in 0..BIG / zeros.len() {
+        w.write_all(&zeros).unwrap();
+    }
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("conversations.json", deflated).unwrap();
+    w.write_all(&std::fs::read(fixture("conversations.json")).unwrap())
+        .unwrap();
+    w.finish()
+        .unwrap()
+        .into_inner()
+        .unwrap()
+        .sync_all()
+        .unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > BIG as u64);
+
+    let mut store = Store::open_in_memory().unwrap();
+    let peak_before = peak_resident_kib();
+    let report = store.import(ImportSource::File(path.clone()));
+    let peak_after = peak_resident_kib();
+    check_chatgpt(&store, &report);
+    if let (Some(before), Some(after)) = (peak_before, peak_after) {
+        // Reading the file whole would raise the peak by its 64 MiB.
+        assert!(
+            after - before < 32 * 1024,
+            "the import raised peak memory by {} KiB",
+            after - before
+        );
+    }
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|f| f.item.starts_with("chatgpt-export.zip:conversations.json")),
+        "{report:?}"
+    );
+    let again = store.import(ImportSource::File(path));
+    assert_eq!((again.imported, again.updated), (0, 0));
+}
+
 #[test]
 fn markdown_shows_the_current_path_with_front_matter() {
     let mut store = Store::open_in_memory().unwrap();

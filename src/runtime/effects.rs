@@ -88,6 +88,11 @@ impl EffectContext {
         let tx = &self.tx;
         match effect {
             Effect::StartChat { id, request } => {
+                // The syntax set is loaded while the server thinks, not at
+                // start-up: a session that never sees code never loads it.
+                if !crate::ui::markdown::highlighting_loaded() {
+                    tokio::task::spawn_blocking(crate::ui::markdown::warm_up);
+                }
                 self.tasks.retain(|_, handle| !handle.is_finished());
                 let task = worker::chat(self.client.clone(), id, request, tx.clone());
                 self.tasks.insert(id, tokio::spawn(task).abort_handle());

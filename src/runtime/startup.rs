@@ -116,7 +116,7 @@ fn reopen(app: &mut App, ctx: &mut EffectContext, uid: &str) -> Vec<Effect> {
 
 /// Work that starts with the TUI, off the loop: the model list, the
 /// tokenizer tables (~100 ms, so a first estimate costs nothing later), the
-/// prompt file, the Markdown highlighter.
+/// prompt file. (The highlighter loads with the first question.)
 fn background(app: &App, ctx: &EffectContext) {
     if !app.settings.needs_key {
         tokio::spawn(worker::models(ctx.client.clone(), ctx.tx.clone()));
@@ -127,6 +127,5 @@ fn background(app: &App, ctx: &EffectContext) {
     let tx = ctx.tx.clone();
     tokio::task::spawn_blocking(move || {
         let _ = tx.send(Msg::PromptHistoryLoaded(prompts.load()));
-        crate::ui::markdown::warm_up();
     });
 }

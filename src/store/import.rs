@@ -6,12 +6,14 @@
 //! rest goes in); importing is idempotent: a conversation is found again by
 //! its uid or `(source, source_id)`, a message by its uid, and only what is
 //! missing is added (existing rows are never changed); a large array is
-//! read one conversation at a time; zip entries are read in memory, and
-//! only `conversations*.json` entries with safe names are looked at.
+//! read one conversation at a time; a zip is read from its file, never
+//! whole: only its `conversations*.json` entries with safe names are looked
+//! at and read into memory.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::{Cursor, Read};
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -56,6 +58,13 @@ pub(crate) struct IncomingMessage {
     pub created_at_ms: i64,
 }
 
+/// A file to import: a zip, left open to be read entry by entry, or
+/// anything else, read whole.
+enum Opened {
+    Zip(File),
+    Data(Vec<u8>),
+}
+
 enum Outcome {
     Imported,
     Updated,
@@ -67,14 +76,27 @@ impl Store {
     /// report says what went in and what did not, and why.
     pub fn import(&mut self, input: ImportSource) -> ImportReport {
         let mut report = ImportReport::default();
-        let (name, data) = match input {
+        match input {
             ImportSource::File(path) => {
                 let name = path.file_name().map_or_else(
                     || path.display().to_string(),
                     |n| n.to_string_lossy().into_owned(),
                 );
-                match std::fs::read(&path) {
-                    Ok(data) => (name, data),
+                // A zip is read from the file (ChatGPT's exports with images
+                // run to gigabytes): only its conversations entries are read
+                // into memory. Anything else is read whole, as before.
+                let opened = File::open(&path).and_then(|mut file| {
+                    let zip = is_zip(&sniff(&mut file)?);
+                    file.seek(SeekFrom::Start(0))?;
+                    if zip {
+                        return Ok(Opened::Zip(file));
+                    }
+                    let mut data = Vec::new();
+                    file.read_to_end(&mut data)?;
+                    Ok(Opened::Data(data))
+                });
+                let opened = match opened {
+                    Ok(opened) => opened,
                     Err(e) => {
                         report.failed.push(ImportNote {
                             item: path.display().to_string(),
@@ -82,27 +104,48 @@ impl Store {
                         });
                         return report;
                     }
+                };
+                if self.refuse_read_only(&name, &mut report) {
+                    return report;
+                }
+                match opened {
+                    Opened::Data(data) => {
+                        let _ = self.import_bytes(&name, &data, &mut report);
+                    }
+                    Opened::Zip(file) => {
+                        self.import_zip(&name, BufReader::new(file), &mut report);
+                    }
                 }
             }
-            ImportSource::Bytes { name, data } => (name, data),
-        };
-        if self.read_only {
-            report.failed.push(ImportNote {
-                item: name,
-                reason: StoreError::ReadOnly.to_string(),
-            });
-            return report;
-        }
-        if data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06") {
-            self.import_zip(&name, &data, &mut report);
-        } else {
-            let _ = self.import_bytes(&name, &data, &mut report);
+            ImportSource::Bytes { name, data } => {
+                if self.refuse_read_only(&name, &mut report) {
+                    return report;
+                }
+                if is_zip(&data) {
+                    self.import_zip(&name, Cursor::new(&data), &mut report);
+                } else {
+                    let _ = self.import_bytes(&name, &data, &mut report);
+                }
+            }
         }
         report
     }
 
-    fn import_zip(&mut self, name: &str, data: &[u8], report: &mut ImportReport) {
-        let mut archive = match zip::ZipArchive::new(Cursor::new(data)) {
+    /// A read-only store takes nothing: true (and reported) when so.
+    fn refuse_read_only(&self, name: &str, report: &mut ImportReport) -> bool {
+        if self.read_only {
+            report.failed.push(ImportNote {
+                item: name.to_string(),
+                reason: StoreError::ReadOnly.to_string(),
+            });
+        }
+        self.read_only
+    }
+
+    /// The conversations entries of a zip, read one at a time from `reader`
+    /// (a file or bytes in memory); the other entries are never read.
+    fn import_zip<R: Read + Seek>(&mut self, name: &str, reader: R, report: &mut ImportReport) {
+        let mut archive = match zip::ZipArchive::new(reader) {
             Ok(a) => a,
             Err(e) => {
                 report.failed.push(ImportNote {
@@ -433,6 +476,18 @@ fn add_missing<'m>(
 }
 
 /// A zip entry name that stays inside the archive's folder.
+/// A zip starts with a local file header, or (empty) its end record.
+fn is_zip(start: &[u8]) -> bool {
+    start.starts_with(b"PK\x03\x04") || start.starts_with(b"PK\x05\x06")
+}
+
+/// The first bytes of a file (fewer when it is shorter).
+fn sniff(file: &mut File) -> std::io::Result<Vec<u8>> {
+    let mut start = Vec::with_capacity(4);
+    file.by_ref().take(4).read_to_end(&mut start)?;
+    Ok(start)
+}
+
 fn safe_entry_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('/')

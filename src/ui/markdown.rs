@@ -1,6 +1,7 @@
 //! Markdown → styled, wrapped, sanitised display lines (pulldown-cmark),
-//! with fenced code highlighted by syntect (pure-Rust regex, embedded
-//! syntaxes) in a numbered box, and tables aligned by display width.
+//! with fenced code highlighted by syntect (Oniguruma regexes; bat's syntax
+//! set from two-face, loaded on first need) in a numbered box, and tables
+//! aligned by display width.
 //!
 //! Invariants: every piece of text goes through `text::sanitize` before it
 //! becomes a span, so escape sequences inside code blocks are shown, never
@@ -15,8 +16,8 @@ use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Par
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use syntect::easy::HighlightLines;
-use syntect::highlighting::{Theme, ThemeSet};
-use syntect::parsing::SyntaxSet;
+use syntect::highlighting::Theme;
+use syntect::parsing::{SyntaxReference, SyntaxSet};
 
 use super::theme;
 use crate::text::sanitize::sanitize;
@@ -31,23 +32,100 @@ pub struct Rendered {
     pub code_blocks: Vec<CodeBlock>,
 }
 
-fn syntaxes() -> &'static SyntaxSet {
-    static SET: OnceLock<SyntaxSet> = OnceLock::new();
-    SET.get_or_init(SyntaxSet::load_defaults_newlines)
+/// The syntax set and the one theme, loaded together on first need.
+struct Highlighting {
+    syntaxes: SyntaxSet,
+    theme: Theme,
 }
 
-fn syntax_theme() -> &'static Theme {
-    static THEME: OnceLock<Theme> = OnceLock::new();
-    THEME.get_or_init(|| {
-        let mut set = ThemeSet::load_defaults();
-        set.themes.remove("base16-ocean.dark").unwrap_or_default()
+static HIGHLIGHTING: OnceLock<Highlighting> = OnceLock::new();
+
+/// bat's syntax set (two-face; syntect's defaults plus TypeScript, TOML,
+/// Dockerfile, Kotlin, Swift, Zig, Nix, Terraform…) and its copy of
+/// base16-ocean.dark, the only theme used: its colours are mapped to the 16
+/// terminal colours anyway (`ansi_from_rgb`). Only that theme is
+/// deserialised, not the whole theme set. Each syntax stays compressed
+/// until a code block uses it; its regexes are compiled (Oniguruma) on first
+/// use, which is what costs (from ~0.4 MB and 0.4 ms for TOML to ~6 MB and
+/// 20 ms for TypeScript: docs/PERFORMANCE.md, `examples/highlight_memory.rs`).
+fn highlighting() -> &'static Highlighting {
+    HIGHLIGHTING.get_or_init(|| Highlighting {
+        syntaxes: two_face::syntax::extra_newlines(),
+        theme: two_face::theme::extra()
+            .get(two_face::theme::EmbeddedThemeName::Base16OceanDark)
+            .clone(),
     })
 }
 
-/// Load the syntax definitions ahead of need (tens of ms), off the UI loop.
+/// Load the syntax set and theme ahead of need, off the UI loop (≈ 1.5 ms,
+/// ≈ 2.6 MB resident). Nothing is loaded at start-up: the runtime calls this when
+/// the first question is sent, so the first code block of an answer finds
+/// it ready; a code block rendered earlier (a resumed conversation) loads
+/// it on the spot.
 pub fn warm_up() {
-    let _ = syntaxes();
-    let _ = syntax_theme();
+    let _ = highlighting();
+}
+
+/// Whether the syntax set has been loaded (by `warm_up` or a code block).
+pub fn highlighting_loaded() -> bool {
+    HIGHLIGHTING.get().is_some()
+}
+
+/// Fence tags people write whose syntax `find_syntax_by_token` (extension
+/// or name) does not find, or finds wrong: tag (lowercase) → syntax name.
+/// `js`, `jsx`, `mjs`, `cjs` find "JavaScript (Babel)" (bat's JavaScript, JSX
+/// included) by extension; `javascript` would find the older "JavaScript"
+/// grammar by name, so it is mapped to Babel too.
+const FENCE_ALIASES: &[(&str, &str)] = &[
+    ("ts", "TypeScript"),
+    ("typescript", "TypeScript"),
+    ("mts", "TypeScript"),
+    ("cts", "TypeScript"),
+    ("tsx", "TypeScriptReact"),
+    ("typescriptreact", "TypeScriptReact"),
+    ("javascript", "JavaScript (Babel)"),
+    ("jsx", "JavaScript (Babel)"),
+    ("javascriptreact", "JavaScript (Babel)"),
+    ("hcl", "Terraform"),
+    ("terraform", "Terraform"),
+    ("tf", "Terraform"),
+    ("tfvars", "Terraform"),
+    ("dockerfile", "Dockerfile"),
+    ("docker", "Dockerfile"),
+    ("containerfile", "Dockerfile"),
+    ("kotlin", "Kotlin"),
+    ("kt", "Kotlin"),
+    ("kts", "Kotlin"),
+    ("swift", "Swift"),
+    ("zig", "Zig"),
+    ("nix", "Nix"),
+    ("toml", "TOML"),
+    ("shell", "Bourne Again Shell (bash)"),
+    ("zsh", "Bourne Again Shell (bash)"),
+    ("golang", "Go"),
+    ("csharp", "C#"),
+    ("cs", "C#"),
+    ("objc", "Objective-C"),
+    ("objective-c", "Objective-C"),
+    ("jsonc", "JSON"),
+    ("json5", "JSON"),
+];
+
+/// The syntax for a fence's language tag (its first word; `rust,ignore`
+/// counts as `rust`): an alias above, else syntect's look-up by extension
+/// or name. None for an empty or unknown tag: the code renders plain.
+fn find_syntax<'a>(set: &'a SyntaxSet, lang: &str) -> Option<&'a SyntaxReference> {
+    let tag = lang.split(',').next().unwrap_or_default().trim();
+    if tag.is_empty() {
+        return None;
+    }
+    let lower = tag.to_ascii_lowercase();
+    FENCE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == lower)
+        .and_then(|(_, name)| set.find_syntax_by_name(name))
+        .or_else(|| set.find_syntax_by_token(tag))
+        .or_else(|| set.find_syntax_by_token(&lower))
 }
 
 /// A styled run inside a logical line.
@@ -691,18 +769,18 @@ fn push_row(
 /// Highlight code line by line; each line's runs are sanitised.
 fn highlight(code: &str, lang: &str) -> Vec<Vec<Run>> {
     let code = code.strip_suffix('\n').unwrap_or(code);
-    let set = syntaxes();
-    let syntax = (!lang.is_empty())
-        .then(|| set.find_syntax_by_token(lang))
-        .flatten();
-    let mut highlighter = syntax.map(|s| HighlightLines::new(s, syntax_theme()));
+    // A fence without a tag (or indented code) does not load the syntaxes.
+    let mut highlighter = (!lang.trim().is_empty()).then(highlighting).and_then(|h| {
+        let syntax = find_syntax(&h.syntaxes, lang)?;
+        Some((HighlightLines::new(syntax, &h.theme), &h.syntaxes))
+    });
     let mut lines = Vec::new();
     for line in code.split('\n') {
         let mut runs = Vec::new();
         let with_newline = format!("{line}\n");
         let pieces = highlighter
             .as_mut()
-            .and_then(|h| h.highlight_line(&with_newline, set).ok());
+            .and_then(|(h, set)| h.highlight_line(&with_newline, set).ok());
         match pieces {
             Some(pieces) => {
                 for (style, text) in pieces {
@@ -1069,5 +1147,83 @@ mod tests {
         }
         assert_eq!(last, whole);
         assert_eq!(cache.render(src, 30).code_blocks.len(), 1);
+    }
+    /// The foreground colours of the code lines (inside the box) of a
+    /// rendered fence.
+    fn code_colours(lang: &str, code: &str) -> std::collections::BTreeSet<String> {
+        let r = render(&format!("```{lang}\n{code}\n```\n"), 80, 1);
+        let inner = r.lines.len().saturating_sub(1);
+        r.lines
+            .get(1..inner)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|l| l.spans.iter().skip(1))
+            .filter(|s| !s.content.trim().is_empty())
+            .filter_map(|s| s.style.fg.map(|c| c.to_string()))
+            .collect()
+    }
+
+    /// Each fence tag finds the syntax it names and a short snippet in it
+    /// comes out in at least two colours: really highlighted, not plain.
+    macro_rules! highlighted {
+        ($($test:ident: $lang:literal => $syntax:literal, $code:literal;)*) => {$(
+            #[test]
+            fn $test() {
+                let found = find_syntax(&highlighting().syntaxes, $lang).map(|s| s.name.as_str());
+                assert_eq!(found, Some($syntax), "fence tag {}", $lang);
+                let colours = code_colours($lang, $code);
+                assert!(colours.len() >= 2, "{}: {colours:?}", $lang);
+            }
+        )*};
+    }
+
+    highlighted! {
+        highlights_typescript: "typescript" => "TypeScript",
+            "interface A { x: number }\nconst a: A = { x: 1 };";
+        highlights_ts: "ts" => "TypeScript",
+            "export function f(a: string): number { return 1; }";
+        highlights_tsx: "tsx" => "TypeScriptReact",
+            "const A = (p: P) => <div className=\"a\">{p.x}</div>;";
+        highlights_jsx: "jsx" => "JavaScript (Babel)",
+            "export default function A() { return <div className=\"a\">hi</div>; }";
+        highlights_js: "js" => "JavaScript (Babel)",
+            "const f = async (a) => { await g(a); }; // go";
+        highlights_javascript: "javascript" => "JavaScript (Babel)",
+            "import { x } from \"y\";\nclass A { m() { return x ?? 1; } }";
+        highlights_toml: "toml" => "TOML",
+            "[package]\nname = \"kaiwa\"\nversion = 1";
+        highlights_dockerfile: "dockerfile" => "Dockerfile",
+            "FROM rust:1.89 AS build\nRUN cargo build --release\nCMD [\"kaiwa\"]";
+        highlights_docker: "docker" => "Dockerfile",
+            "FROM alpine:3\nRUN echo \"hi\" # greet";
+        highlights_kotlin: "kotlin" => "Kotlin",
+            "fun main() {\n    val x: Int = 42\n    println(\"x=$x\")\n}";
+        highlights_kt: "kt" => "Kotlin",
+            "class A(val x: Int)";
+        highlights_swift: "swift" => "Swift",
+            "func greet(name: String) -> String {\n    return \"Hi \\(name)\"\n}";
+        highlights_zig: "zig" => "Zig",
+            "pub fn main() void {\n    const x: u8 = 42;\n}";
+        highlights_nix: "nix" => "Nix",
+            "{ pkgs ? import <nixpkgs> {} }:\npkgs.mkShell { buildInputs = [ pkgs.hello ]; }";
+        highlights_hcl: "hcl" => "Terraform",
+            "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"logs\"\n  count  = 2\n}";
+        highlights_terraform: "terraform" => "Terraform",
+            "variable \"region\" {\n  default = \"eu-west-1\"\n}";
+        highlights_tf: "tf" => "Terraform",
+            "output \"id\" {\n  value = aws_instance.a.id\n}";
+        highlights_capitalised_and_rustdoc_tags: "Rust,ignore" => "Rust",
+            "fn main() { let x = \"s\"; }";
+    }
+
+    #[test]
+    fn an_unknown_tag_renders_the_code_plain() {
+        let code = "let x = \"y\"; // not a language";
+        let r = render(&format!("```nosuchlang\n{code}\n```\n"), 60, 1);
+        let t = text_of(&r.lines);
+        assert!(t[0].starts_with("╭─ nosuchlang · 1 ─"), "{t:?}");
+        assert_eq!(t[1], format!("│ {code}"));
+        assert!(code_colours("nosuchlang", code).is_empty());
+        assert!(code_colours("", code).is_empty());
     }
 }
