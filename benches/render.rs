@@ -75,7 +75,7 @@ fn streaming_delta(c: &mut Criterion) {
         let mut ui = Ui::default();
         let area = Rect::new(0, 0, 120, 40);
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        app.composer.set_text("next question");
+        app.input.composer.set_text("next question");
         let out = update(
             &mut app,
             Msg::Key(ratatui::crossterm::event::KeyEvent::from(
@@ -213,7 +213,7 @@ fn long_streaming_answer(c: &mut Criterion) {
     let mut ui = Ui::default();
     let area = Rect::new(0, 0, 120, 40);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    app.composer.set_text("write a lot");
+    app.input.composer.set_text("write a lot");
     update(&mut app, key(ratatui::crossterm::event::KeyCode::Enter));
     let id = RequestId(app.next_request);
     let now = Instant::now();

@@ -10,6 +10,7 @@ pub mod browse;
 pub mod composer;
 pub mod effect;
 pub mod history_browser;
+pub mod input;
 pub mod keymap;
 pub mod model_menu;
 pub mod msg;

@@ -46,6 +46,7 @@ pub fn layout(area: Rect, app: &App) -> Option<AppLayout> {
     };
     // One border row above the text.
     let rows = app
+        .input
         .composer
         .rows(usize::from(area.width))
         .min(usize::from(u16::MAX));
@@ -81,11 +82,11 @@ pub fn prepare(ui: &mut Ui, app: &mut App, area: Rect) {
         // ratatui-textarea never scrolls back up on its own when the text
         // shrinks (or the box grows): with everything fitting, show it from
         // the top, or the first lines stay hidden above an empty row.
-        let rows = app.composer.rows(usize::from(layout.input.width));
-        let (top, _) = app.composer.textarea.scroll_offset();
+        let rows = app.input.composer.rows(usize::from(layout.input.width));
+        let (top, _) = app.input.composer.textarea.scroll_offset();
         if top > 0 && rows <= usize::from(layout.input.height.saturating_sub(1)) {
             let up = i16::try_from(top).unwrap_or(i16::MAX);
-            app.composer.textarea.scroll((-up, 0));
+            app.input.composer.textarea.scroll((-up, 0));
         }
     }
 }
@@ -131,7 +132,7 @@ pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
             popups::draw_model_menu(app, menu, frame.buffer_mut(), area);
         }
         Some(Popup::Help { scroll }) => {
-            popups::draw_help(app.focus, *scroll, frame.buffer_mut(), area);
+            popups::draw_help(app.browse.focus, *scroll, frame.buffer_mut(), area);
         }
         Some(Popup::Raw(raw)) => popups::draw_raw(raw, frame.buffer_mut(), area),
         Some(Popup::History(browser)) => popups::draw_history(browser, frame.buffer_mut(), area),
@@ -144,15 +145,15 @@ pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
 /// edited, or the search being typed) and a hint of the keys that matter now.
 fn input_titles(app: &App) -> (ratatui::text::Line<'static>, std::borrow::Cow<'static, str>) {
     use crate::api::types::Role;
-    let role = app.compose_role;
-    let title = if let Some(search) = app.search.as_ref().filter(|s| s.editing) {
+    let role = app.input.role;
+    let title = if let Some(search) = app.browse.search.as_ref().filter(|s| s.editing) {
         ratatui::text::Line::from(vec![
             ratatui::text::Span::styled(" search: ", theme::role_label(Role::System)),
             ratatui::text::Span::raw(crate::text::sanitize::sanitize_str(&search.query)),
             ratatui::text::Span::styled("▏ ", theme::dim()),
         ])
     } else {
-        let label = match (app.editing, role) {
+        let label = match (app.input.editing, role) {
             (Some(_), Role::User) => " editing your question ".to_string(),
             (Some(_), other) => format!(" editing the {} message ", other.as_str()),
             (None, Role::User) => " you ".to_string(),
@@ -166,17 +167,17 @@ fn input_titles(app: &App) -> (ratatui::text::Line<'static>, std::borrow::Cow<'s
         let text = format!(" {} ", crate::text::sanitize::sanitize_str(&notice.text));
         return (title, text.into());
     }
-    let hint = if app.search.as_ref().is_some_and(|s| s.editing) {
+    let hint = if app.browse.search.as_ref().is_some_and(|s| s.editing) {
         " Enter finds · Esc cancels "
-    } else if app.focus == crate::app::state::Focus::Transcript {
+    } else if app.browse.focus == crate::app::state::Focus::Transcript {
         " ↑↓ · y copy · c code · e edit · r regen · ←→ alt · d del · v raw · / find · ? help "
     } else if app.is_streaming() {
         " Esc stops the answer "
     } else if app.settings.needs_key {
         " Ctrl+Q quits · F1 help "
-    } else if app.editing.is_some_and(|e| e.role == Role::User) {
+    } else if app.input.editing.is_some_and(|e| e.role == Role::User) {
         " Enter resends from here · Esc cancels "
-    } else if app.editing.is_some() {
+    } else if app.input.editing.is_some() {
         " Enter saves · Esc cancels "
     } else if role == Role::User {
         " Enter sends · Alt+Enter new line · Tab browse "
@@ -221,11 +222,11 @@ fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    frame.render_widget(&app.composer.textarea, inner);
+    frame.render_widget(&app.input.composer.textarea, inner);
     if app.popup.is_none() {
         // The real cursor sits on the input's cursor so an IME composes there.
-        let cursor = app.composer.textarea.screen_cursor();
-        let (top, _) = app.composer.textarea.scroll_offset();
+        let cursor = app.input.composer.textarea.screen_cursor();
+        let (top, _) = app.input.composer.textarea.scroll_offset();
         let row = cursor.row.saturating_sub(usize::from(top));
         if let (Ok(row), Ok(col)) = (u16::try_from(row), u16::try_from(cursor.col))
             && row < inner.height

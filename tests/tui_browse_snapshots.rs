@@ -371,7 +371,7 @@ fn the_selection_in_the_transcript_focus() {
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Up);
     key(&mut app, KeyCode::Up);
-    assert_eq!(app.focus, Focus::Transcript);
+    assert_eq!(app.browse.focus, Focus::Transcript);
     let terminal = render(&mut app);
     let buffer = terminal.backend().buffer();
     // The header of the selected answer is reversed across the whole row…

@@ -26,7 +26,7 @@ fn notice(app: &mut App, text: impl Into<String>) {
 
 fn select_index(app: &mut App, index: usize) {
     if let Some(message) = app.conversation.messages().get(index) {
-        app.selected = Some(message.id);
+        app.browse.selected = Some(message.id);
         app.transcript.reveal = Some(message.id);
     }
 }
@@ -39,16 +39,16 @@ pub fn focus_transcript(app: &mut App) -> Update {
         notice(app, "nothing to browse yet");
         return Update::changed();
     }
-    app.focus = Focus::Transcript;
+    app.browse.focus = Focus::Transcript;
     select_index(app, count - 1);
     app.notice = None;
     Update::changed()
 }
 
 pub fn focus_input(app: &mut App) -> Update {
-    app.focus = Focus::Input;
-    app.search = None;
-    app.pending_code_pick = None;
+    app.browse.focus = Focus::Input;
+    app.browse.search = None;
+    app.browse.pending_code_pick = None;
     Update::changed()
 }
 
@@ -78,7 +78,7 @@ pub fn run(app: &mut App, command: Command) -> Update {
                 0 => notice(app, "this message has no code block"),
                 1 => return copy_code(app, &message, 1),
                 n => {
-                    app.pending_code_pick = Some((message.id, 0));
+                    app.browse.pending_code_pick = Some((message.id, 0));
                     notice(app, format!("copy which code block? press 1–{n}"));
                 }
             }
@@ -96,13 +96,13 @@ pub fn run(app: &mut App, command: Command) -> Update {
                 notice(app, "an answer is streaming — Esc stops it before editing");
                 return Update::changed();
             }
-            app.composer.set_text(&message.content);
-            app.editing = Some(EditTarget {
+            app.input.composer.set_text(&message.content);
+            app.input.editing = Some(EditTarget {
                 id: message.id,
                 role: message.role,
             });
-            app.compose_role = message.role;
-            app.focus = Focus::Input;
+            app.input.role = message.role;
+            app.browse.focus = Focus::Input;
             let how = if message.role == Role::User {
                 "Enter resends from here (later turns stay as a branch) · Esc cancels"
             } else {
@@ -138,8 +138,8 @@ pub fn run(app: &mut App, command: Command) -> Update {
             if app.conversation.delete(current).is_some() {
                 let count = app.conversation.len();
                 if count == 0 {
-                    app.selected = None;
-                    app.focus = Focus::Input;
+                    app.browse.selected = None;
+                    app.browse.focus = Focus::Input;
                 } else {
                     select_index(app, current.min(count - 1));
                 }
@@ -167,7 +167,7 @@ pub fn run(app: &mut App, command: Command) -> Update {
             app.popup = Some(Popup::Raw(raw_view(app, &message)));
         }
         Command::StartSearch => {
-            app.search = Some(Search {
+            app.browse.search = Some(Search {
                 query: String::new(),
                 editing: true,
             });
@@ -234,7 +234,7 @@ fn copy_code(app: &mut App, message: &Message, number: usize) -> Update {
 /// The key after `c` on a message with several code blocks.
 #[allow(clippy::wildcard_enum_match_arm, reason = "only digits matter")]
 pub fn code_pick_key(app: &mut App, key: &KeyEvent) -> Update {
-    let Some((id, typed)) = app.pending_code_pick.take() else {
+    let Some((id, typed)) = app.browse.pending_code_pick.take() else {
         return Update::unchanged();
     };
     let Some(message) = app.conversation.get(id).cloned() else {
@@ -258,7 +258,7 @@ pub fn code_pick_key(app: &mut App, key: &KeyEvent) -> Update {
         }
         // More digits could still name a block (10, 11… of 12): wait.
         Some(n) if n.saturating_mul(10) <= count => {
-            app.pending_code_pick = Some((id, n));
+            app.browse.pending_code_pick = Some((id, n));
             notice(
                 app,
                 format!("code block {n}… (another digit, or Enter copies it)"),
@@ -275,18 +275,18 @@ pub fn code_pick_key(app: &mut App, key: &KeyEvent) -> Update {
     reason = "crossterm's KeyCode has dozens of variants"
 )]
 pub fn search_key(app: &mut App, key: &KeyEvent) -> Update {
-    let Some(search) = app.search.as_mut() else {
+    let Some(search) = app.browse.search.as_mut() else {
         return Update::unchanged();
     };
     let plain = !key
         .modifiers
         .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
     match key.code {
-        KeyCode::Esc => app.search = None,
+        KeyCode::Esc => app.browse.search = None,
         KeyCode::Enter => {
             search.editing = false;
             if search.query.is_empty() {
-                app.search = None;
+                app.browse.search = None;
             } else {
                 jump_to_match(app, true, true);
             }
@@ -321,7 +321,7 @@ pub fn matches(message: &Message, query_lower: &str) -> bool {
 /// Select the next (or previous) message that matches the search;
 /// `include_current` lets the selected message itself count (on Enter).
 fn jump_to_match(app: &mut App, forward: bool, include_current: bool) {
-    let Some(query) = app.search.as_ref().map(|s| s.query.to_lowercase()) else {
+    let Some(query) = app.browse.search.as_ref().map(|s| s.query.to_lowercase()) else {
         notice(app, "no search: / starts one");
         return;
     };

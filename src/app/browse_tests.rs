@@ -263,7 +263,7 @@ fn chat(role: Role, text: &str) -> ChatMessage {
 
 /// The text of the selected message.
 fn selected_text(app: &App) -> String {
-    let id = app.selected.expect("a selection");
+    let id = app.browse.selected.expect("a selection");
     app.conversation
         .get(id)
         .expect("on the path")
@@ -302,14 +302,14 @@ fn tab_selects_the_last_message_and_tab_esc_i_go_back() {
         let mut app = two_turns();
         keys(&mut app, "draft");
         assert_eq!(key(&mut app, "<Tab>"), changed(vec![]));
-        assert_eq!(app.focus, Focus::Transcript);
-        assert_eq!(app.selected, app.conversation.head());
+        assert_eq!(app.browse.focus, Focus::Transcript);
+        assert_eq!(app.browse.selected, app.conversation.head());
         assert_eq!(app.transcript.reveal, app.conversation.head());
         assert_eq!(selected_text(&app), "a2");
         assert_eq!(key(&mut app, back), changed(vec![]), "{back}");
-        assert_eq!(app.focus, Focus::Input, "{back}");
+        assert_eq!(app.browse.focus, Focus::Input, "{back}");
         // Nothing reached the input box on the way.
-        assert_eq!(app.composer.text(), "draft", "{back}");
+        assert_eq!(app.input.composer.text(), "draft", "{back}");
     }
 }
 
@@ -317,7 +317,7 @@ fn tab_selects_the_last_message_and_tab_esc_i_go_back() {
 fn alt_up_selects_the_last_message() {
     let mut app = two_turns();
     keys(&mut app, "<A-Up>");
-    assert_eq!(app.focus, Focus::Transcript);
+    assert_eq!(app.browse.focus, Focus::Transcript);
     assert_eq!(selected_text(&app), "a2");
 }
 
@@ -325,8 +325,8 @@ fn alt_up_selects_the_last_message() {
 fn tab_with_nothing_to_browse_says_so_and_keeps_the_focus() {
     let mut app = bare_app();
     assert_eq!(key(&mut app, "<Tab>"), changed(vec![]));
-    assert_eq!(app.focus, Focus::Input);
-    assert_eq!(app.selected, None);
+    assert_eq!(app.browse.focus, Focus::Input);
+    assert_eq!(app.browse.selected, None);
     assert_eq!(app.notice, info("nothing to browse yet"));
 }
 
@@ -337,7 +337,7 @@ fn tab_selects_the_newest_message_again_after_browsing() {
     // the last time and a new answer has arrived since.
     let mut app = two_turns();
     keys(&mut app, "<Tab><Home><Tab>");
-    assert_eq!(app.focus, Focus::Input);
+    assert_eq!(app.browse.focus, Focus::Input);
     let id = send(&mut app, "q3");
     answer(&mut app, id, "a3");
     keys(&mut app, "<Tab>");
@@ -369,12 +369,16 @@ fn up_down_k_j_home_end_g_shift_g_move_the_selection_and_reveal_it() {
         assert_eq!(key(&mut app, k), changed(vec![]), "{k}");
         assert_eq!(selected_text(&app), *expected, "{k}");
         assert_eq!(
-            app.transcript.reveal, app.selected,
+            app.transcript.reveal, app.browse.selected,
             "{k} reveals the selection"
         );
-        assert_eq!(app.focus, Focus::Transcript);
+        assert_eq!(app.browse.focus, Focus::Transcript);
     }
-    assert_eq!(app.composer.text(), "", "no key reached the input box");
+    assert_eq!(
+        app.input.composer.text(),
+        "",
+        "no key reached the input box"
+    );
 }
 
 // ---------------------------------------------------------------- copy
@@ -417,7 +421,11 @@ fn y_copies_the_markdown_source_without_control_characters() {
             what: "copied 1 chars".into()
         }]
     );
-    assert_eq!(app.focus, Focus::Transcript, "copying keeps the focus");
+    assert_eq!(
+        app.browse.focus,
+        Focus::Transcript,
+        "copying keeps the focus"
+    );
 }
 
 const TWO_BLOCKS: &str =
@@ -441,14 +449,17 @@ fn c_with_one_code_block_copies_it() {
             what: "copied code block 1".into(),
         }])
     );
-    assert_eq!(app.pending_code_pick, None);
+    assert_eq!(app.browse.pending_code_pick, None);
 }
 
 #[test]
 fn c_with_several_code_blocks_waits_for_a_digit() {
     let mut app = app_with_answer(TWO_BLOCKS);
     assert_eq!(key(&mut app, "c"), changed(vec![]));
-    assert_eq!(app.pending_code_pick, app.selected.map(|id| (id, 0)));
+    assert_eq!(
+        app.browse.pending_code_pick,
+        app.browse.selected.map(|id| (id, 0))
+    );
     assert_eq!(app.notice, info("copy which code block? press 1–2"));
     assert_eq!(
         key(&mut app, "2"),
@@ -457,7 +468,7 @@ fn c_with_several_code_blocks_waits_for_a_digit() {
             what: "copied code block 2".into(),
         }])
     );
-    assert_eq!(app.pending_code_pick, None);
+    assert_eq!(app.browse.pending_code_pick, None);
     // Again, block 1.
     keys(&mut app, "c");
     assert_eq!(
@@ -473,12 +484,12 @@ fn c_with_several_code_blocks_waits_for_a_digit() {
 fn a_non_digit_after_c_cancels_and_does_nothing_else() {
     let mut app = app_with_answer(TWO_BLOCKS);
     keys(&mut app, "c");
-    let before = app.selected;
+    let before = app.browse.selected;
     // `k` would move the selection; here it only cancels.
     assert_eq!(key(&mut app, "k"), changed(vec![]));
     assert_eq!(app.notice, info("copy cancelled"));
-    assert_eq!(app.selected, before);
-    assert_eq!(app.pending_code_pick, None);
+    assert_eq!(app.browse.selected, before);
+    assert_eq!(app.browse.pending_code_pick, None);
     // A digit with no such block.
     keys(&mut app, "c");
     assert_eq!(key(&mut app, "7"), changed(vec![]));
@@ -486,7 +497,7 @@ fn a_non_digit_after_c_cancels_and_does_nothing_else() {
     // Esc cancels too, and does not leave the transcript.
     keys(&mut app, "c<Esc>");
     assert_eq!(app.notice, info("copy cancelled"));
-    assert_eq!(app.focus, Focus::Transcript);
+    assert_eq!(app.browse.focus, Focus::Transcript);
 }
 
 #[test]
@@ -515,7 +526,7 @@ fn c_without_a_code_block_says_so() {
     let mut app = app_with_answer("plain words");
     assert_eq!(key(&mut app, "c"), changed(vec![]));
     assert_eq!(app.notice, info("this message has no code block"));
-    assert_eq!(app.pending_code_pick, None);
+    assert_eq!(app.browse.pending_code_pick, None);
 }
 
 // ---------------------------------------------------------------- edit
@@ -527,20 +538,20 @@ fn e_on_a_question_loads_it_and_enter_resends_from_there() {
     keys(&mut app, "<Tab>kkk");
     assert_eq!(selected_text(&app), "q1");
     assert_eq!(key(&mut app, "e"), changed(vec![]));
-    assert_eq!(app.focus, Focus::Input);
-    assert_eq!(app.composer.text(), "q1");
+    assert_eq!(app.browse.focus, Focus::Input);
+    assert_eq!(app.input.composer.text(), "q1");
     assert_eq!(
-        app.editing,
+        app.input.editing,
         Some(EditTarget {
             id: old_q1,
             role: Role::User
         })
     );
-    assert_eq!(app.compose_role, Role::User);
+    assert_eq!(app.input.role, Role::User);
     // Prompt history does not take Up/Down while editing.
-    app.prompt_history.entries = vec!["older".into()];
+    app.input.recall.entries = vec!["older".into()];
     keys(&mut app, "<Up><End>!");
-    assert_eq!(app.composer.text(), "q1!");
+    assert_eq!(app.input.composer.text(), "q1!");
 
     let (id, request) = start_chat(&keys(&mut app, "<Enter>"));
     assert_eq!(
@@ -548,8 +559,8 @@ fn e_on_a_question_loads_it_and_enter_resends_from_there() {
         vec![chat(Role::System, SYSTEM), chat(Role::User, "q1!")],
         "the path up to and including the new question; later turns are not sent"
     );
-    assert_eq!(app.editing, None);
-    assert_eq!(app.composer.text(), "");
+    assert_eq!(app.input.editing, None);
+    assert_eq!(app.input.composer.text(), "");
     answer(&mut app, id, "new a1");
     assert_eq!(
         path(&app),
@@ -584,15 +595,15 @@ fn e_on_an_assistant_or_system_message_changes_it_in_place() {
     keys(&mut app, "<Tab>kk");
     assert_eq!(selected_text(&app), "a1");
     keys(&mut app, "e");
-    assert_eq!(app.compose_role, Role::Assistant);
+    assert_eq!(app.input.role, Role::Assistant);
     assert_eq!(
         app.notice,
         info("editing in place: Enter saves, Esc cancels")
     );
     assert_eq!(keys(&mut app, "<BS><BS>fixed<Enter>"), vec![]);
     assert_eq!(app.notice, info("message changed"));
-    assert_eq!(app.editing, None);
-    assert_eq!(app.compose_role, Role::User);
+    assert_eq!(app.input.editing, None);
+    assert_eq!(app.input.role, Role::User);
     // The system prompt too.
     keys(&mut app, "<Tab><Home>e<C-a><C-k>Be brief.<Enter>");
     assert_eq!(
@@ -616,12 +627,12 @@ fn e_on_an_assistant_or_system_message_changes_it_in_place() {
 fn esc_cancels_an_edit() {
     let mut app = two_turns();
     keys(&mut app, "<Tab>ke");
-    assert!(app.editing.is_some());
+    assert!(app.input.editing.is_some());
     keys(&mut app, "changed");
     assert_eq!(key(&mut app, "<Esc>"), changed(vec![]));
-    assert_eq!(app.editing, None);
-    assert_eq!(app.composer.text(), "");
-    assert_eq!(app.compose_role, Role::User);
+    assert_eq!(app.input.editing, None);
+    assert_eq!(app.input.composer.text(), "");
+    assert_eq!(app.input.role, Role::User);
     assert_eq!(app.notice, info("edit cancelled"));
     assert_eq!(path(&app)[3], m(Role::User, "q2"));
     // Esc with no edit does nothing.
@@ -632,9 +643,9 @@ fn esc_cancels_an_edit() {
 fn ctrl_r_does_not_change_the_role_of_a_message_being_edited() {
     let mut app = two_turns();
     keys(&mut app, "<Tab>e<C-r>");
-    assert_eq!(app.compose_role, Role::Assistant);
+    assert_eq!(app.input.role, Role::Assistant);
     keys(&mut app, "<Esc>");
-    assert_eq!(app.compose_role, Role::User);
+    assert_eq!(app.input.role, Role::User);
 }
 
 // ---------------------------------------------------------------- regenerate
@@ -746,7 +757,7 @@ fn left_right_switch_alternatives_and_the_path_below_follows() {
         ]
     );
     assert_eq!(selected_text(&app), "a1", "the selection stays on the turn");
-    assert_eq!(app.transcript.reveal, app.selected);
+    assert_eq!(app.transcript.reveal, app.browse.selected);
     keys(&mut app, "<Right>");
     assert_eq!(
         path(&app)[3..],
@@ -818,8 +829,8 @@ fn deleting_every_message_returns_to_the_input() {
     converse(&mut app, &[("q", "a")]);
     keys(&mut app, "<Tab>dd");
     assert!(app.conversation.is_empty());
-    assert_eq!(app.focus, Focus::Input);
-    assert_eq!(app.selected, None);
+    assert_eq!(app.browse.focus, Focus::Input);
+    assert_eq!(app.browse.selected, None);
     // u in the transcript only: Tab says there is nothing to browse.
     keys(&mut app, "<Tab>");
     assert_eq!(app.notice, info("nothing to browse yet"));
@@ -905,14 +916,14 @@ fn v_shows_the_exact_request_and_the_assembled_response() {
     assert!(text.contains("\"total_tokens\": 15"));
     assert!(!text.contains("sk-"), "no key in the raw view");
     // Keys go to the popup: j scrolls, it does not move the selection.
-    let selected = app.selected;
+    let selected = app.browse.selected;
     keys(&mut app, "jj");
     assert!(matches!(&app.popup, Some(Popup::Raw(r)) if r.scroll == 2));
     keys(&mut app, "k<PageDown>");
     assert!(matches!(&app.popup, Some(Popup::Raw(r)) if r.scroll == 21));
     keys(&mut app, "g");
     assert!(matches!(&app.popup, Some(Popup::Raw(r)) if r.scroll == 0));
-    assert_eq!(app.selected, selected);
+    assert_eq!(app.browse.selected, selected);
 }
 
 #[test]
@@ -936,7 +947,7 @@ fn y_in_the_raw_view_copies_it_and_esc_v_q_close_it() {
         assert!(app.popup.is_some(), "copying keeps the view open");
         assert_eq!(key(&mut app, close), changed(vec![]), "{close}");
         assert_eq!(app.popup, None, "{close}");
-        assert_eq!(app.focus, Focus::Transcript, "{close}");
+        assert_eq!(app.browse.focus, Focus::Transcript, "{close}");
     }
 }
 
@@ -996,14 +1007,14 @@ fn slash_types_a_query_enter_finds_n_and_shift_n_cycle_and_wrap() {
     );
     keys(&mut app, "<Tab>");
     assert_eq!(key(&mut app, "/"), changed(vec![]));
-    assert!(app.search.as_ref().is_some_and(|s| s.editing));
+    assert!(app.browse.search.as_ref().is_some_and(|s| s.editing));
     // Every key goes to the query while it is typed, n and N included.
     keys(&mut app, "sushN<BS>i");
-    assert_eq!(app.search.as_ref().unwrap().query, "sushi");
+    assert_eq!(app.browse.search.as_ref().unwrap().query, "sushi");
     assert_eq!(selected_text(&app), "Nigiri is sushi too.", "not moved yet");
     // Enter: the first match from the selection on (it matches itself).
     keys(&mut app, "<Enter>");
-    assert!(app.search.as_ref().is_some_and(|s| !s.editing));
+    assert!(app.browse.search.as_ref().is_some_and(|s| !s.editing));
     assert_eq!(selected_text(&app), "Nigiri is sushi too.");
     assert_eq!(app.notice, info("match 4/4 · n next · N previous"));
     // n wraps to the top; the search is case-insensitive.
@@ -1040,23 +1051,27 @@ fn slash_types_a_query_enter_finds_n_and_shift_n_cycle_and_wrap() {
         keys(&mut app, k);
         assert_eq!(selected_text(&app), text, "{k}");
         assert_eq!(app.notice, info(said), "{k}");
-        assert_eq!(app.transcript.reveal, app.selected, "{k} reveals");
+        assert_eq!(app.transcript.reveal, app.browse.selected, "{k} reveals");
     }
     // Enter from the middle starts at the selection.
     keys(&mut app, "<Home>/broth<Enter>");
     assert_eq!(selected_text(&app), "Noodles in broth.");
     // Esc leaves the transcript and ends the search.
     keys(&mut app, "<Esc>");
-    assert_eq!(app.search, None);
-    assert_eq!(app.focus, Focus::Input);
+    assert_eq!(app.browse.search, None);
+    assert_eq!(app.browse.focus, Focus::Input);
 }
 
 #[test]
 fn esc_cancels_a_search_being_typed_and_no_match_is_said() {
     let mut app = two_turns();
     keys(&mut app, "<Tab>/q1<Esc>");
-    assert_eq!(app.search, None);
-    assert_eq!(app.focus, Focus::Transcript, "Esc closed only the search");
+    assert_eq!(app.browse.search, None);
+    assert_eq!(
+        app.browse.focus,
+        Focus::Transcript,
+        "Esc closed only the search"
+    );
     assert_eq!(selected_text(&app), "a2");
     keys(&mut app, "/zebra<Enter>");
     assert_eq!(app.notice, info("no match for \"zebra\""));
@@ -1065,7 +1080,7 @@ fn esc_cancels_a_search_being_typed_and_no_match_is_said() {
     assert_eq!(app.notice, info("no match for \"zebra\""));
     // An empty query ends the search; n then says how to start one.
     keys(&mut app, "/<Enter>n");
-    assert_eq!(app.search, None);
+    assert_eq!(app.browse.search, None);
     assert_eq!(app.notice, info("no search: / starts one"));
 }
 
@@ -1094,7 +1109,7 @@ fn a_failed_edit_and_resend_restores_the_branch_and_the_question() {
     assert_eq!(path(&app), before, "the earlier branch is back, exactly");
     assert_eq!(branches(&app), Vec::<String>::new(), "nothing dangles");
     assert_eq!(app.conversation.alternatives(3), None);
-    assert_eq!(app.composer.text(), "q2 (edited)");
+    assert_eq!(app.input.composer.text(), "q2 (edited)");
     assert_eq!(
         app.notice,
         Some(Notice {
@@ -1104,7 +1119,7 @@ fn a_failed_edit_and_resend_restores_the_branch_and_the_question() {
     );
     // Still an edit of q2: Enter resends it from there.
     assert_eq!(
-        app.editing,
+        app.input.editing,
         Some(EditTarget {
             id: old_q2,
             role: Role::User
@@ -1143,7 +1158,7 @@ fn a_failed_regenerate_restores_the_old_answer() {
     assert_eq!(after, ids, "the same messages, not copies");
     assert_eq!(branches(&app), Vec::<String>::new());
     assert_eq!(
-        app.composer.text(),
+        app.input.composer.text(),
         "",
         "no question goes back for a regenerate"
     );
@@ -1160,19 +1175,23 @@ fn up_recalls_earlier_prompts_and_down_returns_to_the_draft() {
     converse(&mut app, &[("first", "a"), ("second", "b")]);
     keys(&mut app, "dra");
     keys(&mut app, "<Up>");
-    assert_eq!(app.composer.text(), "second");
+    assert_eq!(app.input.composer.text(), "second");
     keys(&mut app, "<Up>");
-    assert_eq!(app.composer.text(), "first");
+    assert_eq!(app.input.composer.text(), "first");
     keys(&mut app, "<Up><Up>");
-    assert_eq!(app.composer.text(), "from disk", "stops at the oldest");
+    assert_eq!(
+        app.input.composer.text(),
+        "from disk",
+        "stops at the oldest"
+    );
     keys(&mut app, "<Down>");
-    assert_eq!(app.composer.text(), "first");
+    assert_eq!(app.input.composer.text(), "first");
     keys(&mut app, "<Down><Down>");
-    assert_eq!(app.composer.text(), "dra", "back to the draft");
-    assert_eq!(app.prompt_history.index, None);
+    assert_eq!(app.input.composer.text(), "dra", "back to the draft");
+    assert_eq!(app.input.recall.index, None);
     keys(&mut app, "<Down>");
     assert_eq!(
-        app.composer.text(),
+        app.input.composer.text(),
         "dra",
         "Down past the draft does nothing"
     );
@@ -1188,7 +1207,7 @@ fn prompts_sent_before_the_history_loaded_are_kept() {
     let id = send(&mut app, "early");
     answer(&mut app, id, "a");
     update(&mut app, Msg::PromptHistoryLoaded(vec!["from disk".into()]));
-    assert_eq!(app.prompt_history.entries, ["from disk", "early"]);
+    assert_eq!(app.input.recall.entries, ["from disk", "early"]);
 }
 
 #[test]
@@ -1196,11 +1215,19 @@ fn up_and_down_inside_a_multiline_input_move_the_cursor() {
     let mut app = new_app();
     update(&mut app, Msg::PromptHistoryLoaded(vec!["old".into()]));
     keys(&mut app, "line one<A-Enter>line two<Up>");
-    assert_eq!(app.composer.text(), "line one\nline two", "moved up a line");
+    assert_eq!(
+        app.input.composer.text(),
+        "line one\nline two",
+        "moved up a line"
+    );
     keys(&mut app, "<Up>");
-    assert_eq!(app.composer.text(), "old", "on the first line: history");
+    assert_eq!(
+        app.input.composer.text(),
+        "old",
+        "on the first line: history"
+    );
     keys(&mut app, "<Down>");
-    assert_eq!(app.composer.text(), "line one\nline two");
+    assert_eq!(app.input.composer.text(), "line one\nline two");
 }
 
 #[test]
@@ -1222,7 +1249,7 @@ fn save_prompt_once_per_sent_prompt_and_not_for_a_repeat() {
         .filter(|e| matches!(e, Effect::SavePrompt(_)))
         .collect();
     assert_eq!(saved, [&Effect::SavePrompt("other\nline".into())]);
-    assert_eq!(app.prompt_history.entries, ["hello", "other\nline"]);
+    assert_eq!(app.input.recall.entries, ["hello", "other\nline"]);
     // Hand-written messages of other roles are not prompts.
     answer(&mut app, RequestId(3), "a");
     let effects = keys_all(&mut app, "<C-r>written<Enter>");
@@ -1234,10 +1261,10 @@ fn save_prompt_once_per_sent_prompt_and_not_for_a_repeat() {
 #[test]
 fn ctrl_r_cycles_user_assistant_system_user() {
     let mut app = new_app();
-    assert_eq!(app.compose_role, Role::User);
+    assert_eq!(app.input.role, Role::User);
     for expected in [Role::Assistant, Role::System, Role::User, Role::Assistant] {
         assert_eq!(key(&mut app, "<C-r>"), changed(vec![]));
-        assert_eq!(app.compose_role, expected);
+        assert_eq!(app.input.role, expected);
     }
 }
 
@@ -1252,7 +1279,7 @@ fn assistant_and_system_messages_are_added_without_a_request() {
         app.notice,
         info("system message added — it is sent with the next question")
     );
-    assert_eq!(app.compose_role, Role::User, "back to the user role");
+    assert_eq!(app.input.role, Role::User, "back to the user role");
     assert_eq!(keys(&mut app, "<C-r>Irasshai!<Enter>"), vec![]);
     assert_eq!(
         path(&app),
@@ -1341,7 +1368,7 @@ fn ctrl_e_opens_the_editor_and_its_text_replaces_the_input() {
         ),
         changed(vec![])
     );
-    assert_eq!(app.composer.text(), "from the editor\nline 2");
+    assert_eq!(app.input.composer.text(), "from the editor\nline 2");
     let (_, request) = start_chat(&keys(&mut app, "<Enter>"));
     assert_eq!(
         request.messages.last(),
@@ -1355,7 +1382,7 @@ fn a_failed_editor_keeps_the_input_and_shows_why() {
     keys(&mut app, "keep me");
     let why = "the editor 'false' exited with exit status: 1; the input is unchanged";
     update(&mut app, Msg::EditorClosed(Err(why.into())));
-    assert_eq!(app.composer.text(), "keep me");
+    assert_eq!(app.input.composer.text(), "keep me");
     assert_eq!(
         app.notice,
         Some(Notice {
@@ -1395,7 +1422,7 @@ fn reshaping_keys_while_an_answer_streams_only_say_so() {
         ),
     ];
     for (k, on, said) in cases {
-        app.selected = app
+        app.browse.selected = app
             .conversation
             .messages()
             .iter()
@@ -1405,8 +1432,8 @@ fn reshaping_keys_while_an_answer_streams_only_say_so() {
         assert_eq!(key(&mut app, k), changed(vec![]), "{k}");
         assert_eq!(app.notice, info(said), "{k}");
         assert_eq!(path(&app), before, "{k}");
-        assert_eq!(app.focus, Focus::Transcript, "{k}");
-        assert_eq!(app.editing, None, "{k}");
+        assert_eq!(app.browse.focus, Focus::Transcript, "{k}");
+        assert_eq!(app.input.editing, None, "{k}");
     }
     assert_eq!(app.in_flight.as_ref().map(|f| f.id), Some(id));
     // The stream goes on into the same message.
@@ -1423,7 +1450,7 @@ fn the_streaming_answer_cannot_be_edited_under_the_stream() {
     api(&mut app, id, StreamEvent::Started);
     api(&mut app, id, StreamEvent::Delta("partial".into()));
     keys(&mut app, "<Tab>e");
-    assert_eq!(app.editing, None);
+    assert_eq!(app.input.editing, None);
     api(&mut app, id, StreamEvent::Delta(" answer".into()));
     keys(&mut app, "<Enter>");
     assert_eq!(app.conversation.messages()[6].content, "partial answer");
@@ -1468,7 +1495,7 @@ fn a_click_selects_the_message_under_the_pointer() {
     };
     update(&mut app, click(4));
     crate::ui::prepare(&mut ui, &mut app, area);
-    assert_eq!(app.focus, Focus::Transcript);
+    assert_eq!(app.browse.focus, Focus::Transcript);
     assert_eq!(selected_text(&app), "q1");
     // The transcript keys act on it.
     assert_eq!(
@@ -1493,5 +1520,5 @@ fn question_mark_opens_the_help_in_the_transcript() {
     assert_eq!(app.popup, Some(Popup::Help { scroll: 0 }));
     keys(&mut app, "q");
     assert_eq!(app.popup, None);
-    assert_eq!(app.focus, Focus::Transcript);
+    assert_eq!(app.browse.focus, Focus::Transcript);
 }

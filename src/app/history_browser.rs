@@ -67,6 +67,13 @@ impl HistoryBrowser {
         self.items.get(self.cursor)
     }
 
+    /// Change the query (typing, Backspace, a paste) and search again.
+    pub fn edit_query(&mut self, edit: impl FnOnce(&mut String)) -> Effect {
+        edit(&mut self.query);
+        self.cursor = 0;
+        self.reload()
+    }
+
     /// Ask for the list (or search results) again.
     fn reload(&mut self) -> Effect {
         self.seq += 1;
@@ -100,7 +107,7 @@ impl HistoryBrowser {
 
 /// F3 / Ctrl+P.
 pub fn open(app: &mut App) -> Update {
-    if !app.history_enabled {
+    if !app.history.enabled {
         app.notice = Some(Notice {
             text: "history is off (--no-history)".into(),
             is_error: false,
@@ -248,17 +255,11 @@ pub fn key(app: &mut App, key: &KeyEvent) -> Update {
             }
         }
         KeyCode::Backspace => {
-            browser.query.pop();
-            browser.cursor = 0;
-            let effect = browser.reload();
-            return Update::with(effect);
+            return Update::with(browser.edit_query(|q| {
+                q.pop();
+            }));
         }
-        KeyCode::Char(c) if plain => {
-            browser.query.push(c);
-            browser.cursor = 0;
-            let effect = browser.reload();
-            return Update::with(effect);
-        }
+        KeyCode::Char(c) if plain => return Update::with(browser.edit_query(|q| q.push(c))),
         // Quit and the like still work from the browser.
         _ if ctrl && matches!(key.code, KeyCode::Char('q' | 'c')) => {
             app.popup = None;
@@ -283,7 +284,7 @@ mod tests {
             },
             PriceTable::default(),
         );
-        app.history_enabled = true;
+        app.history.enabled = true;
         app
     }
 

@@ -36,8 +36,17 @@ impl ModelMenu {
         menu
     }
 
-    /// Rebuild the list (the server's list arrived while the menu was open).
+    /// Rebuild the list (the server's list arrived while the menu was
+    /// open), keeping what was typed to filter it.
     pub fn refresh(&mut self, state: &ModelsState, extra: &[String], current: &str) {
+        let filter = std::mem::take(&mut self.filter);
+        self.rebuild(state, extra, current);
+        if !filter.is_empty() {
+            self.set_filter(filter);
+        }
+    }
+
+    fn rebuild(&mut self, state: &ModelsState, extra: &[String], current: &str) {
         let mut all: Vec<String> = match state {
             ModelsState::Loaded(ids) => ids.clone(),
             ModelsState::Loading | ModelsState::Failed(_) => Vec::new(),
@@ -67,6 +76,13 @@ impl ModelMenu {
 
     pub fn set_filter(&mut self, filter: String) {
         self.filter = filter;
+        self.cursor = 0;
+    }
+
+    /// Change the filter (typing, Backspace, a paste); the cursor goes to
+    /// the first match.
+    pub fn edit_filter(&mut self, edit: impl FnOnce(&mut String)) {
+        edit(&mut self.filter);
         self.cursor = 0;
     }
 

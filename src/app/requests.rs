@@ -11,9 +11,7 @@ use std::time::Instant;
 
 use super::effect::Effect;
 use super::msg::RequestId;
-use super::state::{
-    App, EditTarget, FinishedRequest, InFlight, Notice, PROMPT_HISTORY_MAX, RetryWait,
-};
+use super::state::{App, EditTarget, FinishedRequest, InFlight, Notice, RetryWait};
 use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::types::{ChatRequest, Role};
@@ -30,21 +28,21 @@ fn notice(app: &mut App, text: impl Into<String>, is_error: bool) {
 
 /// Enter in the input box.
 pub fn submit(app: &mut App) -> Update {
-    if app.composer.is_blank() {
+    if app.input.composer.is_blank() {
         return Update::unchanged();
     }
-    if let Some(target) = app.editing {
+    if let Some(target) = app.input.editing {
         return submit_edit(app, target);
     }
-    match app.compose_role {
+    match app.input.role {
         Role::User => {}
         role @ (Role::Assistant | Role::System) => {
             // Written by hand: added to the conversation, not sent (the seed's
             // "sushi" example writes the model's earlier words itself).
-            let text = app.composer.text();
-            app.composer.clear();
+            let text = app.input.composer.text();
+            app.input.composer.clear();
             app.conversation.push(role, text, MessageStatus::Complete);
-            app.compose_role = Role::User;
+            app.input.role = Role::User;
             app.transcript.to_bottom();
             notice(
                 app,
@@ -60,14 +58,14 @@ pub fn submit(app: &mut App) -> Update {
     if let Some(blocked) = cannot_send(app) {
         return blocked;
     }
-    if app.budget_used().is_some_and(|used| used >= 1.0) && !app.budget_confirmed {
+    if app.budget_used().is_some_and(|used| used >= 1.0) && !app.usage.budget_confirmed {
         // SPEC: a request past the monthly budget asks first.
         app.popup = Some(super::state::Popup::ConfirmBudget);
         return Update::changed();
     }
-    let text = app.composer.text();
-    app.composer.clear();
-    app.budget_confirmed = false;
+    let text = app.input.composer.text();
+    app.input.composer.clear();
+    app.usage.budget_confirmed = false;
     let mut effects = remember_prompt(app, &text);
     let question = app
         .conversation
@@ -97,42 +95,36 @@ fn cannot_send(app: &mut App) -> Option<Update> {
 }
 
 fn remember_prompt(app: &mut App, text: &str) -> Vec<Effect> {
-    let history = &mut app.prompt_history;
-    history.index = None;
-    history.draft.clear();
-    if history.entries.last().is_some_and(|last| last == text) {
-        return Vec::new();
+    if app.input.recall.remember(text) {
+        vec![Effect::SavePrompt(text.to_string())]
+    } else {
+        Vec::new()
     }
-    history.entries.push(text.to_string());
-    if history.entries.len() > PROMPT_HISTORY_MAX {
-        history.entries.remove(0);
-    }
-    vec![Effect::SavePrompt(text.to_string())]
 }
 
 /// Enter while editing a message: a question is resent from there (the
 /// later turns stay as the old branch); other roles change in place.
 fn submit_edit(app: &mut App, target: EditTarget) -> Update {
-    let text = app.composer.text();
+    let text = app.input.composer.text();
     let Some(index) = app.conversation.index_of(target.id) else {
-        app.editing = None;
+        app.input.editing = None;
         notice(app, "the message being edited is gone", true);
         return Update::changed();
     };
     if target.role != Role::User {
         app.conversation
             .update(target.id, |m| m.content.clone_from(&text));
-        app.composer.clear();
-        app.editing = None;
-        app.compose_role = Role::User;
+        app.input.composer.clear();
+        app.input.editing = None;
+        app.input.role = Role::User;
         notice(app, "message changed", false);
         return Update::changed();
     }
     if let Some(blocked) = cannot_send(app) {
         return blocked;
     }
-    app.composer.clear();
-    app.editing = None;
+    app.input.composer.clear();
+    app.input.editing = None;
     app.conversation.branch_at(index);
     let question = app
         .conversation
@@ -163,7 +155,7 @@ pub fn regenerate(app: &mut App, index: usize) -> Update {
     let effect = start(app, None, Some(old));
     // Keep the selection on the answer being regenerated (the new one).
     if let Some(flight) = &app.in_flight {
-        app.selected = Some(flight.message);
+        app.browse.selected = Some(flight.message);
     }
     Update::with(effect)
 }
@@ -265,15 +257,15 @@ fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update 
 /// the effect that records it in the ledger.
 fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestOutcome) -> Effect {
     let usage = match &flight.usage {
-        Some(u) => RequestUsage::from_server(u, &flight.model, &app.prices),
+        Some(u) => RequestUsage::from_server(u, &flight.model, &app.usage.prices),
         None => RequestUsage::estimated(
             estimate::prompt_tokens_now(&flight.model, &flight.sent),
             estimate::text_tokens_now(&flight.model, answer),
             &flight.model,
-            &app.prices,
+            &app.usage.prices,
         ),
     };
-    app.totals.add(&usage);
+    app.usage.totals.add(&usage);
     Effect::RecordUsage(FinishedRequest {
         message: flight.message,
         model: flight.model.clone(),
@@ -290,7 +282,7 @@ pub fn on_api(app: &mut App, id: RequestId, event: StreamEvent, at: Instant) -> 
     let Some(flight) = app.in_flight.as_mut().filter(|f| f.id == id) else {
         return Update::unchanged();
     };
-    app.now = Some(at);
+    app.clock.now = Some(at);
     flight.last_event = Some(at);
     match event {
         StreamEvent::Retrying {
@@ -380,22 +372,22 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
 fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Update {
     app.conversation.remove(flight.message);
     if let Some(question) = flight.question.and_then(|q| app.conversation.remove(q)) {
-        let restored = if app.composer.is_blank() {
+        let restored = if app.input.composer.is_blank() {
             question.content
         } else {
-            format!("{}\n{}", question.content, app.composer.text())
+            format!("{}\n{}", question.content, app.input.composer.text())
         };
-        app.composer.set_text(&restored);
+        app.input.composer.set_text(&restored);
         // An edited question stays an edit of the original: Enter resends
         // it from the same place, not as a new turn after the old branch.
         if let Some(old) = flight.restore
-            && app.editing.is_none()
+            && app.input.editing.is_none()
         {
-            app.editing = Some(EditTarget {
+            app.input.editing = Some(EditTarget {
                 id: old,
                 role: Role::User,
             });
-            app.compose_role = Role::User;
+            app.input.role = Role::User;
         }
     }
     if let Some(old) = flight.restore {

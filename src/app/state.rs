@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::composer::Composer;
+pub use super::input::{InputState, PROMPT_HISTORY_MAX, PromptHistory};
 use super::model_menu::{ModelMenu, ModelsState};
 use super::msg::RequestId;
 use super::transcript::TranscriptState;
@@ -94,19 +94,6 @@ pub struct EditTarget {
     pub role: Role,
 }
 
-/// Earlier prompts, for Up/Down in the input box.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PromptHistory {
-    pub entries: Vec<String>,
-    /// Position while browsing (an index into `entries`).
-    pub index: Option<usize>,
-    /// What was typed before browsing started.
-    pub draft: String,
-}
-
-/// Most prompts kept in memory and on disk.
-pub const PROMPT_HISTORY_MAX: usize = 1000;
-
 /// A short message in the status bar (and, for errors, under the transcript).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -146,49 +133,69 @@ pub struct InFlight {
     pub retry: Option<RetryWait>,
 }
 
-/// The whole state.
-#[derive(Debug)]
-pub struct App {
-    pub settings: Settings,
-    pub prices: PriceTable,
-    pub conversation: Conversation,
-    pub composer: Composer,
-    pub transcript: TranscriptState,
-    pub popup: Option<Popup>,
-    pub models: ModelsState,
-    pub in_flight: Option<InFlight>,
-    pub totals: UsageTotals,
-    pub notice: Option<Notice>,
-    pub mouse_capture: bool,
-    /// The last time seen in a message (for the spinner and speed).
-    pub now: Option<Instant>,
-    pub should_quit: bool,
-    pub next_request: u64,
-    /// Spinner frame, advanced by ticks while streaming.
-    pub spinner: usize,
+/// Browsing past turns: which area has the keys, the selected message,
+/// the search, and the pending picks of the transcript focus.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrowseState {
     pub focus: Focus,
     /// The selected message (transcript focus).
     pub selected: Option<MessageId>,
     pub search: Option<Search>,
-    /// The role of what is being composed (Ctrl+R).
-    pub compose_role: Role,
-    /// Editing an existing message (`e`).
-    pub editing: Option<EditTarget>,
-    pub prompt_history: PromptHistory,
     /// `c` on a message with several code blocks waits for a digit.
     /// (the message, the digits typed so far as a number; 0 = none yet)
     pub pending_code_pick: Option<(MessageId, u32)>,
     /// A mouse click to resolve against the layout (by `ui::prepare`).
     pub pending_click: Option<(u16, u16)>,
-    /// Conversations are saved (not `--no-history`).
-    pub history_enabled: bool,
+}
+
+/// Tokens and money: prices, the counts of this run, the monthly budget.
+#[derive(Debug, Clone, Default)]
+pub struct UsageState {
+    pub prices: PriceTable,
+    pub totals: UsageTotals,
     pub budget: Option<Budget>,
     /// The user said yes to sending past the budget (this run).
     pub budget_confirmed: bool,
+}
+
+/// Time as the app last heard of it, for the spinner and the speed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// The last time seen in a message.
+    pub now: Option<Instant>,
+    /// Spinner frame, advanced by ticks while streaming.
+    pub spinner: usize,
+}
+
+/// The saved side of the conversation on screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryState {
+    /// Conversations are saved (not `--no-history`).
+    pub enabled: bool,
     /// Title of the conversation (a reopened one).
     pub title: Option<String>,
     /// What is wrong with saving, if anything ("history: waiting for lock").
-    pub history_status: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The whole state, by area.
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    pub conversation: Conversation,
+    pub input: InputState,
+    pub transcript: TranscriptState,
+    pub browse: BrowseState,
+    pub popup: Option<Popup>,
+    pub models: ModelsState,
+    pub in_flight: Option<InFlight>,
+    pub usage: UsageState,
+    pub notice: Option<Notice>,
+    pub mouse_capture: bool,
+    pub clock: Clock,
+    pub should_quit: bool,
+    pub next_request: u64,
+    pub history: HistoryState,
 }
 
 /// How often the screen refreshes while an answer streams or a retry waits.
@@ -200,46 +207,38 @@ impl App {
         let mouse_capture = settings.mouse;
         Self {
             settings,
-            prices,
             conversation,
-            composer: Composer::new(),
+            input: InputState::new(),
             transcript: TranscriptState::default(),
+            browse: BrowseState::default(),
             popup: None,
             models: ModelsState::Loading,
             in_flight: None,
-            totals: UsageTotals::default(),
+            usage: UsageState {
+                prices,
+                ..UsageState::default()
+            },
             notice: None,
             mouse_capture,
-            now: None,
+            clock: Clock::default(),
             should_quit: false,
             next_request: 0,
-            spinner: 0,
-            focus: Focus::Input,
-            selected: None,
-            search: None,
-            compose_role: Role::User,
-            editing: None,
-            prompt_history: PromptHistory::default(),
-            pending_code_pick: None,
-            pending_click: None,
-            history_enabled: false,
-            budget: None,
-            budget_confirmed: false,
-            title: None,
-            history_status: None,
+            history: HistoryState::default(),
         }
     }
 
     /// Index of the selected message on the current path.
     pub fn selected_index(&self) -> Option<usize> {
-        self.selected.and_then(|id| self.conversation.index_of(id))
+        self.browse
+            .selected
+            .and_then(|id| self.conversation.index_of(id))
     }
 
     /// The share of the monthly budget spent (1.0 = all of it).
     pub fn budget_used(&self) -> Option<f64> {
-        let budget = self.budget?;
+        let budget = self.usage.budget?;
         (budget.limit_usd > 0.0)
-            .then(|| (budget.spent_before_usd + self.totals.cost) / budget.limit_usd)
+            .then(|| (budget.spent_before_usd + self.usage.totals.cost) / budget.limit_usd)
     }
 
     pub fn is_streaming(&self) -> bool {

@@ -61,7 +61,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::Api { id, event, at } => requests::on_api(app, id, event, at),
         Msg::EditorClosed(result) => {
             match result {
-                Ok(text) => app.composer.set_text(&text),
+                Ok(text) => app.input.composer.set_text(&text),
                 Err(why) => {
                     app.notice = Some(Notice {
                         text: why,
@@ -73,8 +73,8 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         }
         Msg::PromptHistoryLoaded(mut entries) => {
             // Prompts sent before the file finished loading come after it.
-            entries.append(&mut app.prompt_history.entries);
-            app.prompt_history.entries = entries;
+            entries.append(&mut app.input.recall.entries);
+            app.input.recall.entries = entries;
             Update::unchanged()
         }
         Msg::HistoryLoaded { seq, result } => history_browser::loaded(app, seq, result),
@@ -95,10 +95,10 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::Terminated(signal) => terminated(app, signal),
         Msg::Started(state) => started(app, state),
         Msg::HistoryStatus(status) => {
-            if app.history_status == status {
+            if app.history.status == status {
                 return Update::unchanged();
             }
-            app.history_status = status;
+            app.history.status = status;
             Update::changed()
         }
         Msg::Copied(what) => {
@@ -110,9 +110,9 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         }
         Msg::Models(result) => models_loaded(app, result),
         Msg::Tick(now) => {
-            app.now = Some(now);
+            app.clock.now = Some(now);
             if app.in_flight.is_some() {
-                app.spinner = app.spinner.wrapping_add(1);
+                app.clock.spinner = app.clock.spinner.wrapping_add(1);
                 Update::changed()
             } else {
                 Update::unchanged()
@@ -134,7 +134,7 @@ fn on_mouse(app: &mut App, mouse: ratatui::crossterm::event::MouseEvent) -> Upda
         MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left) => {
             // Which message is under the pointer is known to the view;
             // `ui::prepare` resolves the click.
-            app.pending_click = Some((mouse.column, mouse.row));
+            app.browse.pending_click = Some((mouse.column, mouse.row));
             Update::changed()
         }
         MouseEventKind::Down(_)
@@ -154,11 +154,7 @@ fn models_loaded(app: &mut App, result: Result<Vec<String>, String>) -> Update {
         Err(why) => ModelsState::Failed(why),
     };
     if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
-        let filter = menu.filter.clone();
         menu.refresh(&app.models, &app.settings.extra_models, &app.settings.model);
-        if !filter.is_empty() {
-            menu.set_filter(filter);
-        }
         return Update::changed();
     }
     Update::unchanged()
@@ -166,8 +162,8 @@ fn models_loaded(app: &mut App, result: Result<Vec<String>, String>) -> Update {
 
 /// What start-up found: history on or off, the budget spent, a notice.
 fn started(app: &mut App, state: super::msg::StartupState) -> Update {
-    app.history_enabled = state.history_enabled;
-    app.budget = state.budget;
+    app.history.enabled = state.history_enabled;
+    app.usage.budget = state.budget;
     if let Some(text) = state.notice {
         app.notice = Some(Notice {
             text,
@@ -225,12 +221,12 @@ fn conversation_opened(
                     .collect()
             })
     });
-    app.title = opened.title;
+    app.history.title = opened.title;
     app.popup = None;
-    app.focus = Focus::Input;
-    app.selected = None;
-    app.search = None;
-    app.editing = None;
+    app.browse.focus = Focus::Input;
+    app.browse.selected = None;
+    app.browse.search = None;
+    app.input.editing = None;
     app.transcript.to_bottom();
     app.notice = Some(Notice {
         text: format!("opened: {}", title.as_deref().unwrap_or("conversation")),
@@ -254,17 +250,17 @@ fn on_key(app: &mut App, key: &KeyEvent) -> Update {
         return run(app, Command::StopAnswer);
     }
     // 3. A pending question of the transcript (search text, code block number).
-    if app.search.as_ref().is_some_and(|s| s.editing) {
+    if app.browse.search.as_ref().is_some_and(|s| s.editing) {
         return browse::search_key(app, key);
     }
-    if app.pending_code_pick.is_some() {
+    if app.browse.pending_code_pick.is_some() {
         return browse::code_pick_key(app, key);
     }
     // 4. kaiwa's bindings for the focused area.
     if let Some(command) = keymap::lookup(Context::Global, key) {
         return run(app, command);
     }
-    match app.focus {
+    match app.browse.focus {
         Focus::Transcript => match keymap::lookup(Context::Transcript, key) {
             Some(command) => run(app, command),
             None => Update::unchanged(),
@@ -273,53 +269,18 @@ fn on_key(app: &mut App, key: &KeyEvent) -> Update {
             if let Some(command) = keymap::lookup(Context::Input, key) {
                 return run(app, command);
             }
-            if let Some(result) = history_key(app, key) {
-                return result;
+            if app.input.recall_key(key) {
+                return Update::changed();
             }
             // 5. The input box.
-            if app.composer.edit(key) {
-                app.prompt_history.index = None;
+            if app.input.composer.edit(key) {
+                app.input.recall.index = None;
                 Update::changed()
             } else {
                 Update::unchanged()
             }
         }
     }
-}
-
-/// Up on the first line / Down on the last line of the input: earlier prompts.
-#[allow(
-    clippy::wildcard_enum_match_arm,
-    reason = "only Up and Down matter here"
-)]
-fn history_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
-    if !key.modifiers.is_empty() || app.editing.is_some() {
-        return None;
-    }
-    let ratatui_textarea::DataCursor(row, _) = app.composer.textarea.cursor();
-    let last_row = app.composer.textarea.lines().len().saturating_sub(1);
-    let history = &mut app.prompt_history;
-    let count = history.entries.len();
-    let next = match key.code {
-        KeyCode::Up if row == 0 && count > 0 => match history.index {
-            None => {
-                history.draft = app.composer.text();
-                Some(count - 1)
-            }
-            Some(i) => Some(i.saturating_sub(1)),
-        },
-        KeyCode::Down if row == last_row && history.index.is_some() => {
-            history.index.and_then(|i| (i + 1 < count).then_some(i + 1))
-        }
-        _ => return None,
-    };
-    let text = match next {
-        Some(i) => history.entries.get(i).cloned().unwrap_or_default(),
-        None => std::mem::take(&mut history.draft),
-    };
-    history.index = next;
-    app.composer.set_text(&text);
-    Some(Update::changed())
 }
 
 /// Keys for the popup on top; None lets the key fall through.
@@ -338,15 +299,13 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
                 .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
             match key.code {
                 KeyCode::Char(c) if plain => {
-                    let mut filter = menu.filter.clone();
-                    filter.push(c);
-                    menu.set_filter(filter);
+                    menu.edit_filter(|f| f.push(c));
                     Some(Update::changed())
                 }
                 KeyCode::Backspace => {
-                    let mut filter = menu.filter.clone();
-                    filter.pop();
-                    menu.set_filter(filter);
+                    menu.edit_filter(|f| {
+                        f.pop();
+                    });
                     Some(Update::changed())
                 }
                 KeyCode::PageUp => {
@@ -400,7 +359,7 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
         Popup::ConfirmBudget => {
             app.popup = None;
             if matches!(key.code, KeyCode::Char('y' | 'Y')) {
-                app.budget_confirmed = true;
+                app.usage.budget_confirmed = true;
                 return Some(requests::submit(app));
             }
             app.notice = Some(Notice {
@@ -440,29 +399,16 @@ fn pass_through(key: &KeyEvent) -> Option<Update> {
 fn on_paste(app: &mut App, text: &str) -> Update {
     match &mut app.popup {
         Some(Popup::ModelMenu(menu)) => {
-            let mut filter = menu.filter.clone();
-            filter.push_str(text.lines().next().unwrap_or_default());
-            menu.set_filter(filter);
+            menu.edit_filter(|f| f.push_str(text.lines().next().unwrap_or_default()));
         }
         Some(Popup::History(browser)) => {
-            browser
-                .query
-                .push_str(text.lines().next().unwrap_or_default());
-            browser.cursor = 0;
-            browser.seq += 1;
-            browser.loading = true;
-            browser.appending = false;
-            return Update::with(Effect::LoadHistory {
-                seq: browser.seq,
-                query: browser.query.clone(),
-                archived: browser.archived,
-                after: None,
-            });
+            let line = text.lines().next().unwrap_or_default();
+            return Update::with(browser.edit_query(|q| q.push_str(line)));
         }
         Some(Popup::Help { .. } | Popup::Raw(_) | Popup::ConfirmBudget) => {
             return Update::unchanged();
         }
-        None => app.composer.paste(text),
+        None => app.input.composer.paste(text),
     }
     Update::changed()
 }
@@ -473,7 +419,7 @@ fn run(app: &mut App, command: Command) -> Update {
     match command {
         Command::Submit => requests::submit(app),
         Command::InsertNewline => {
-            app.composer.insert_newline();
+            app.input.composer.insert_newline();
             Update::changed()
         }
         Command::StopAnswer => requests::stop(app),
@@ -558,13 +504,13 @@ fn run(app: &mut App, command: Command) -> Update {
         }
         Command::FocusTranscript => browse::focus_transcript(app),
         Command::OpenEditor => Update::with(Effect::OpenEditor {
-            text: app.composer.text(),
+            text: app.input.composer.text(),
         }),
         Command::CycleRole => {
-            if app.editing.is_some() {
+            if app.input.editing.is_some() {
                 return Update::unchanged();
             }
-            app.compose_role = match app.compose_role {
+            app.input.role = match app.input.role {
                 Role::User => Role::Assistant,
                 Role::Assistant => Role::System,
                 Role::System => Role::User,
@@ -573,9 +519,9 @@ fn run(app: &mut App, command: Command) -> Update {
         }
         Command::OpenHistory => history_browser::open(app),
         Command::CancelEdit => {
-            if app.editing.take().is_some() {
-                app.composer.clear();
-                app.compose_role = Role::User;
+            if app.input.editing.take().is_some() {
+                app.input.composer.clear();
+                app.input.role = Role::User;
                 app.notice = Some(Notice {
                     text: "edit cancelled".into(),
                     is_error: false,
@@ -631,10 +577,10 @@ fn new_conversation(app: &mut App) -> Update {
     // A running answer is stopped as Esc stops it, so a billed request counts.
     let mut effects = requests::stop(app).effects;
     effects.push(Effect::ConversationSwitched { resumed: false });
-    app.focus = Focus::Input;
-    app.selected = None;
-    app.search = None;
-    app.editing = None;
+    app.browse.focus = Focus::Input;
+    app.browse.selected = None;
+    app.browse.search = None;
+    app.input.editing = None;
     // Ids keep growing across conversations: the display cache keys on them.
     app.conversation.clear(app.settings.system.as_deref());
     app.transcript.to_bottom();

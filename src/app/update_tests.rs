@@ -296,7 +296,7 @@ fn enter_sends_the_whole_conversation_with_settings() {
             },
         }]
     );
-    assert_eq!(app.composer.text(), "");
+    assert_eq!(app.input.composer.text(), "");
     assert_eq!(
         transcript(&app),
         vec![
@@ -363,7 +363,7 @@ fn enter_on_blank_input_does_nothing() {
     assert_eq!(key(&mut app, "<Enter>"), unchanged());
     keys(&mut app, "  <A-Enter> ");
     assert_eq!(key(&mut app, "<Enter>"), unchanged());
-    assert_eq!(app.composer.text(), "  \n ");
+    assert_eq!(app.input.composer.text(), "  \n ");
     assert_eq!(transcript(&app).len(), 1, "only the system prompt");
     assert_eq!(app.in_flight, None);
 }
@@ -373,7 +373,7 @@ fn enter_while_streaming_keeps_the_text_and_says_how_to_stop() {
     let mut app = new_app();
     ask(&mut app, "first");
     assert_eq!(keys(&mut app, "second<Enter>"), vec![]);
-    assert_eq!(app.composer.text(), "second");
+    assert_eq!(app.input.composer.text(), "second");
     assert_eq!(
         app.notice,
         notice("an answer is still streaming — Esc stops it", false)
@@ -393,7 +393,7 @@ fn enter_without_a_key_explains_instead_of_sending() {
         PriceTable::default(),
     );
     assert_eq!(keys(&mut app, "hi<Enter>"), vec![]);
-    assert_eq!(app.composer.text(), "hi");
+    assert_eq!(app.input.composer.text(), "hi");
     assert!(app.notice.as_ref().unwrap().text.contains("OPENAI_API_KEY"));
     assert!(app.notice.as_ref().unwrap().is_error);
 }
@@ -404,13 +404,13 @@ fn newline_keys_insert_a_newline_and_never_send() {
     assert_eq!(key(&mut app, "<A-Enter>"), changed(vec![]));
     assert_eq!(key(&mut app, "<C-j>"), changed(vec![]));
     assert_eq!(key(&mut app, "<S-Enter>"), changed(vec![]));
-    assert_eq!(app.composer.text(), "\n\n\n");
+    assert_eq!(app.input.composer.text(), "\n\n\n");
     assert_eq!(keys(&mut app, "a<A-Enter>b<C-j>c<S-Enter>d"), vec![]);
-    assert_eq!(app.composer.text(), "\n\n\na\nb\nc\nd");
+    assert_eq!(app.input.composer.text(), "\n\n\na\nb\nc\nd");
     assert_eq!(app.in_flight, None);
     // Ctrl+Shift+J (some terminals add Shift) is a newline too.
     keys(&mut app, "<C-S-J>");
-    assert_eq!(app.composer.text(), "\n\n\na\nb\nc\nd\n");
+    assert_eq!(app.input.composer.text(), "\n\n\na\nb\nc\nd\n");
 }
 
 #[test]
@@ -418,9 +418,9 @@ fn ctrl_j_never_reaches_the_textarea_as_a_delete() {
     // ratatui-textarea's own Ctrl+J deletes to the line head; kaiwa's inserts a newline.
     let mut app = new_app();
     keys(&mut app, "abc<Left><C-j>");
-    assert_eq!(app.composer.text(), "ab\nc");
+    assert_eq!(app.input.composer.text(), "ab\nc");
     keys(&mut app, "<Home><C-j>");
-    assert_eq!(app.composer.text(), "ab\n\nc");
+    assert_eq!(app.input.composer.text(), "ab\n\nc");
 }
 
 #[test]
@@ -429,7 +429,7 @@ fn key_releases_are_ignored() {
     let mut release = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
     release.kind = KeyEventKind::Release;
     assert_eq!(update(&mut app, Msg::Key(release)), unchanged());
-    assert_eq!(app.composer.text(), "");
+    assert_eq!(app.input.composer.text(), "");
     // Unbound keys are no change at all (no redraw).
     assert_eq!(key(&mut app, "<F5>"), unchanged());
     assert_eq!(key(&mut app, "<Esc>"), unchanged());
@@ -464,9 +464,9 @@ fn esc_while_streaming_stops_keeps_text_and_estimates_usage() {
         "gpt-4o-mini",
         &PriceTable::default(),
     ));
-    assert_eq!(app.totals, expected);
-    assert!(app.totals.status_text().starts_with("prompt ~"));
-    assert!(app.totals.status_text().contains("· ~$"));
+    assert_eq!(app.usage.totals, expected);
+    assert!(app.usage.totals.status_text().starts_with("prompt ~"));
+    assert!(app.usage.totals.status_text().contains("· ~$"));
 
     // Late events of the stopped request change nothing.
     assert_eq!(api(&mut app, 1, delta(" world")), unchanged());
@@ -476,7 +476,7 @@ fn esc_while_streaming_stops_keeps_text_and_estimates_usage() {
     );
     assert_eq!(api(&mut app, 1, end(Some("stop"), None)), unchanged());
     assert_eq!(transcript(&app)[2].1, "Hello");
-    assert_eq!(app.totals, expected);
+    assert_eq!(app.usage.totals, expected);
 
     // The stopped text is part of the next request.
     let effects = keys(&mut app, "more<Enter>");
@@ -512,7 +512,7 @@ fn sigterm_while_streaming_keeps_the_text_as_interrupted_and_quits() {
     assert_eq!(m.status, MessageStatus::Interrupted);
     assert_eq!(m.error.as_deref(), Some("kaiwa was ended by SIGTERM"));
     // The request counts (estimated) and reaches the ledger, linked to the answer.
-    assert!(app.totals.status_text().starts_with("prompt ~"));
+    assert!(app.usage.totals.status_text().starts_with("prompt ~"));
     assert_eq!(
         (done.message, done.outcome),
         (m.id, RequestOutcome::Interrupted)
@@ -538,9 +538,9 @@ fn esc_before_the_server_answered_counts_nothing() {
         transcript(&app)[2],
         msg(Role::Assistant, "", MessageStatus::Stopped)
     );
-    assert_eq!(app.totals, UsageTotals::default());
+    assert_eq!(app.usage.totals, UsageTotals::default());
     assert_eq!(
-        app.totals.status_text(),
+        app.usage.totals.status_text(),
         "prompt 0 · completion 0 · total 0"
     );
     // An empty stopped answer is not sent again.
@@ -567,7 +567,7 @@ fn stop_after_usage_arrived_counts_the_servers_usage() {
     api(&mut app, 1, StreamEvent::Usage(usage(17, 188)));
     keys(&mut app, "<Esc>");
     assert_eq!(
-        app.totals.status_text(),
+        app.usage.totals.status_text(),
         "prompt 17 · completion 188 · total 205 · $0.0001"
     );
 }
@@ -665,7 +665,7 @@ fn model_menu_opens_filters_moves_and_picks() {
         keys(&mut app, "<Backspace><Down><Down>");
         assert_eq!(menu(&app).filter, "O");
         assert_eq!(menu(&app).selected().as_deref(), Some("o3"));
-        assert_eq!(app.composer.text(), "", "typing went to the menu");
+        assert_eq!(app.input.composer.text(), "", "typing went to the menu");
 
         assert_eq!(key(&mut app, "<Enter>"), changed(vec![]));
         assert_eq!(app.popup, None);
@@ -737,7 +737,7 @@ fn paste_into_the_model_menu_filters_with_its_first_line() {
     keys(&mut app, "<F2>");
     update(&mut app, Msg::Paste("o3\nrest".into()));
     assert_eq!(menu(&app).filter, "o3");
-    assert_eq!(app.composer.text(), "");
+    assert_eq!(app.input.composer.text(), "");
 }
 
 #[test]
@@ -745,10 +745,10 @@ fn editing_keys_in_a_popup_do_not_edit_the_hidden_input() {
     let mut app = app_with_models();
     keys(&mut app, "draft<F2>");
     keys(&mut app, "<Left><Del><C-w><C-j><A-Enter><Tab><Home>");
-    assert_eq!(app.composer.text(), "draft");
+    assert_eq!(app.input.composer.text(), "draft");
     keys(&mut app, "<Esc><F1>");
     keys(&mut app, "x<Left><C-w><A-Enter><Backspace><C-u>");
-    assert_eq!(app.composer.text(), "draft");
+    assert_eq!(app.input.composer.text(), "draft");
     assert_eq!(app.popup, Some(Popup::Help { scroll: 0 }));
     // Global keys still work from inside a popup.
     assert_eq!(
@@ -773,7 +773,7 @@ fn help_opens_scrolls_and_closes() {
         assert_eq!(app.popup, Some(Popup::Help { scroll: 0 }));
         assert_eq!(key(&mut app, close), changed(vec![]));
         assert_eq!(app.popup, None);
-        assert_eq!(app.composer.text(), "");
+        assert_eq!(app.input.composer.text(), "");
     }
 }
 
@@ -794,7 +794,7 @@ fn page_keys_record_pending_scroll_and_ctrl_end_follows() {
     keys(&mut app, "ab<Home>");
     app.transcript.scroll_by(-3);
     keys(&mut app, "<End>c");
-    assert_eq!(app.composer.text(), "abc");
+    assert_eq!(app.input.composer.text(), "abc");
     assert_eq!(app.transcript.pending_scroll, -3);
 }
 
@@ -805,7 +805,7 @@ fn ctrl_n_starts_over_keeping_system_prompt_and_totals() {
     api(&mut app, 1, delta("answer"));
     api(&mut app, 1, StreamEvent::Usage(usage(17, 188)));
     api(&mut app, 1, end(Some("stop"), None));
-    let totals = app.totals;
+    let totals = app.usage.totals;
     assert_eq!(
         key(&mut app, "<C-n>"),
         changed(vec![Effect::ConversationSwitched { resumed: false }])
@@ -814,7 +814,7 @@ fn ctrl_n_starts_over_keeping_system_prompt_and_totals() {
         transcript(&app),
         vec![msg(Role::System, SYSTEM, MessageStatus::Complete)]
     );
-    assert_eq!(app.totals, totals);
+    assert_eq!(app.usage.totals, totals);
     assert_eq!(app.notice, notice("new conversation", false));
     let effects = keys(&mut app, "next<Enter>");
     let [Effect::StartChat { id, request }] = effects.as_slice() else {
@@ -850,9 +850,9 @@ fn ctrl_n_while_streaming_cancels_and_counts_what_was_billed() {
     assert_eq!(app.in_flight, None);
     assert_eq!(transcript(&app).len(), 1);
     assert!(
-        app.totals.status_text().starts_with("prompt ~"),
+        app.usage.totals.status_text().starts_with("prompt ~"),
         "the started request was billed: {}",
-        app.totals.status_text()
+        app.usage.totals.status_text()
     );
     assert_eq!(app.notice, notice("new conversation", false));
 }
@@ -880,7 +880,10 @@ fn paste_inserts_text_with_newlines_and_does_not_send() {
     keys(&mut app, "say: ");
     let update_ = update(&mut app, Msg::Paste("line 1\r\nline 2\n한국어\rend".into()));
     assert_eq!(update_, changed(vec![]));
-    assert_eq!(app.composer.text(), "say: line 1\nline 2\n한국어\nend");
+    assert_eq!(
+        app.input.composer.text(),
+        "say: line 1\nline 2\n한국어\nend"
+    );
     assert_eq!(app.in_flight, None);
     assert_eq!(transcript(&app).len(), 1);
     // Paste while the help is open goes nowhere.
@@ -935,11 +938,11 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
         }
         Command::InsertNewline => {
             assert_eq!(effects, none, "{why}");
-            assert_eq!(app.composer.text(), "hi\n", "{why}");
+            assert_eq!(app.input.composer.text(), "hi\n", "{why}");
         }
         Command::StopAnswer => {
             assert_eq!(effects, [Effect::CancelChat { id: RequestId(1) }], "{why}");
-            assert_eq!(app.composer.text(), "again", "{why}");
+            assert_eq!(app.input.composer.text(), "again", "{why}");
         }
         Command::QuitOrStop | Command::Quit => {
             assert_eq!(effects, [Effect::Quit], "{why}");
@@ -970,13 +973,17 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
         }
         Command::FocusTranscript => {
             // The system prompt is there to select.
-            assert_eq!(app.focus, crate::app::state::Focus::Transcript, "{why}");
-            assert_eq!(app.selected, app.conversation.head(), "{why}");
+            assert_eq!(
+                app.browse.focus,
+                crate::app::state::Focus::Transcript,
+                "{why}"
+            );
+            assert_eq!(app.browse.selected, app.conversation.head(), "{why}");
         }
         Command::OpenEditor => {
             assert_eq!(effects, [Effect::OpenEditor { text: "hi".into() }], "{why}");
         }
-        Command::CycleRole => assert_eq!(app.compose_role, Role::Assistant, "{why}"),
+        Command::CycleRole => assert_eq!(app.input.role, Role::Assistant, "{why}"),
         Command::OpenHistory => {
             // History is off in these tests (no store): it says so.
             assert_eq!(
@@ -986,8 +993,8 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
             );
         }
         Command::CancelEdit => {
-            assert_eq!(app.editing, None, "{why}");
-            assert_eq!(app.composer.text(), "", "{why}");
+            assert_eq!(app.input.editing, None, "{why}");
+            assert_eq!(app.input.composer.text(), "", "{why}");
         }
         Command::FocusInput
         | Command::SelectPrev
@@ -1044,7 +1051,7 @@ fn deltas_append_and_usage_then_stop_counts_exactly() {
         changed(vec![])
     );
     assert_eq!(
-        app.totals,
+        app.usage.totals,
         UsageTotals::default(),
         "counted only at the end"
     );
@@ -1063,7 +1070,7 @@ fn deltas_append_and_usage_then_stop_counts_exactly() {
     assert_eq!(app.in_flight, None);
     assert_eq!(app.notice, None);
     assert_eq!(
-        app.totals.status_text(),
+        app.usage.totals.status_text(),
         "prompt 17 · completion 188 · total 205 · $0.0001"
     );
     assert_eq!(
@@ -1076,7 +1083,7 @@ fn deltas_append_and_usage_then_stop_counts_exactly() {
     api(&mut app, 2, delta("네."));
     api(&mut app, 2, end(Some("stop"), None));
     assert_eq!(
-        app.totals.status_text(),
+        app.usage.totals.status_text(),
         "prompt 237 · completion 223 · total 460 · $0.0002"
     );
 }
@@ -1107,7 +1114,7 @@ fn an_overflow_error_points_to_ctrl_n_in_the_tui() {
         "{shown}"
     );
     // The question is back in the input, to send again.
-    assert_eq!(app.composer.text(), "a very long question");
+    assert_eq!(app.input.composer.text(), "a very long question");
 }
 
 #[test]
@@ -1145,8 +1152,8 @@ fn error_after_text_interrupts_and_keeps_the_text() {
         app.notice,
         notice("interrupted: the connection broke: connection reset", true)
     );
-    assert_eq!(app.composer.text(), "");
-    assert!(app.totals.status_text().starts_with("prompt ~"));
+    assert_eq!(app.input.composer.text(), "");
+    assert!(app.usage.totals.status_text().starts_with("prompt ~"));
     // The interrupted text is sent with the next turn.
     let effects = keys(&mut app, "go on<Enter>");
     let [Effect::StartChat { request, .. }] = effects.as_slice() else {
@@ -1167,7 +1174,7 @@ fn error_before_any_text_puts_the_question_back() {
     // Refused before billing: in the ledger as an error, with nothing counted.
     assert_eq!(records(&out), [(answer, RequestOutcome::Error, false)]);
     assert_eq!(without_records(out), changed(vec![]));
-    assert_eq!(app.composer.text(), "ChatGPT란 무엇입니까?");
+    assert_eq!(app.input.composer.text(), "ChatGPT란 무엇입니까?");
     assert_eq!(
         transcript(&app),
         vec![msg(Role::System, SYSTEM, MessageStatus::Complete)]
@@ -1175,7 +1182,7 @@ fn error_before_any_text_puts_the_question_back() {
     assert_eq!(app.in_flight, None);
     assert_eq!(app.notice, notice(&status_401().to_string(), true));
     assert!(app.notice.as_ref().unwrap().text.contains("401"));
-    assert_eq!(app.totals, UsageTotals::default());
+    assert_eq!(app.usage.totals, UsageTotals::default());
     // Enter resends it.
     let effects = keys(&mut app, "<Enter>");
     let [Effect::StartChat { id, request }] = effects.as_slice() else {
@@ -1198,7 +1205,7 @@ fn early_failure_keeps_what_was_typed_meanwhile() {
     ask(&mut app, "question");
     keys(&mut app, "draft");
     api(&mut app, 1, end(None, Some(ApiError::EndedEarly)));
-    assert_eq!(app.composer.text(), "question\ndraft");
+    assert_eq!(app.input.composer.text(), "question\ndraft");
 }
 
 #[test]

@@ -366,8 +366,10 @@ pub fn draw_history(browser: &HistoryBrowser, buf: &mut Buffer, area: Rect) {
 
 /// Sending past `budget_monthly_usd`: ask first.
 pub fn draw_confirm_budget(app: &App, buf: &mut Buffer, area: Rect) {
-    let Some(budget) = app.budget else { return };
-    let spent = budget.spent_before_usd + app.totals.cost;
+    let Some(budget) = app.usage.budget else {
+        return;
+    };
+    let spent = budget.spent_before_usd + app.usage.totals.cost;
     let lines = [
         Line::styled(
             format!(

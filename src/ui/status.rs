@@ -20,13 +20,14 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 fn activity(app: &App) -> Option<String> {
     let flight = app.in_flight.as_ref()?;
     let spin = SPINNER
-        .get(app.spinner % SPINNER.len())
+        .get(app.clock.spinner % SPINNER.len())
         .copied()
         .unwrap_or("");
     let mut out = String::new();
     match &flight.retry {
         Some(retry) => {
             let left = app
+                .clock
                 .now
                 .and_then(|now| retry.until.checked_duration_since(now))
                 .map_or(0.0, |d| d.as_secs_f64());
@@ -53,9 +54,9 @@ fn activity(app: &App) -> Option<String> {
 /// The counts, with the cost once known — before the first request, a
 /// priced model already shows `$0.0000` (SPEC's format has the cost).
 fn counts_text(app: &App) -> String {
-    let mut text = app.totals.status_text();
-    let counted = app.totals.priced_requests + app.totals.unpriced_requests;
-    if counted == 0 && app.prices.lookup(&app.settings.model).is_some() {
+    let mut text = app.usage.totals.status_text();
+    let counted = app.usage.totals.priced_requests + app.usage.totals.unpriced_requests;
+    if counted == 0 && app.usage.prices.lookup(&app.settings.model).is_some() {
         text.push_str(" · $");
         text.push_str(&crate::chat::usage::format_usd(0.0));
     }
@@ -77,10 +78,10 @@ pub fn status_text(app: &App) -> String {
     if let Some(notice) = app.notice.as_ref().filter(|n| n.is_error) {
         let _ = write!(out, " │ {}", sanitize_str(&notice.text));
     }
-    if let Some(status) = &app.history_status {
+    if let Some(status) = &app.history.status {
         let _ = write!(out, " │ {}", sanitize_str(status));
     }
-    if let (Some(used), Some(budget)) = (app.budget_used(), app.budget)
+    if let (Some(used), Some(budget)) = (app.budget_used(), app.usage.budget)
         && used >= 0.8
     {
         let _ = write!(

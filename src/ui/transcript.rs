@@ -89,11 +89,11 @@ impl TranscriptView {
             self.width = area.width;
             self.epoch = app.conversation.epoch();
         }
-        let contexts = line_contexts(&app.conversation, app.editing.map(|e| e.id));
+        let contexts = line_contexts(&app.conversation, app.input.editing.map(|e| e.id));
         self.sync(app.conversation.messages(), &contexts);
         self.footer = footer_lines(app, area.width);
         self.resolve_scroll(app, usize::from(area.height));
-        if let Some((x, y)) = app.pending_click.take() {
+        if let Some((x, y)) = app.browse.pending_click.take() {
             self.click(app, x, y);
         }
     }
@@ -244,8 +244,8 @@ impl TranscriptView {
         if let Some((i, _)) = self.locate(row)
             && let Some(entry) = self.entries.get(i)
         {
-            app.selected = Some(entry.id);
-            app.focus = Focus::Transcript;
+            app.browse.selected = Some(entry.id);
+            app.browse.focus = Focus::Transcript;
         }
     }
 
@@ -253,12 +253,13 @@ impl TranscriptView {
     pub fn draw(&self, app: &App, buf: &mut Buffer, area: Rect) {
         let height = usize::from(area.height);
         let messages_end = self.prefix.last().copied().unwrap_or(0);
-        let selected = if app.focus == Focus::Transcript {
-            app.selected
+        let selected = if app.browse.focus == Focus::Transcript {
+            app.browse.selected
         } else {
             None
         };
         let query = app
+            .browse
             .search
             .as_ref()
             .map(|s| s.query.to_lowercase())
@@ -570,7 +571,7 @@ fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
                 theme::error(),
                 INDENT,
             ));
-            if !app.composer.is_blank() {
+            if !app.input.composer.is_blank() {
                 lines.push(Line::styled(
                     "  (the question is back in the input box: Enter resends it)",
                     theme::dim(),

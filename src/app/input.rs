@@ -1,0 +1,105 @@
+//! The input box and what belongs to composing: the role written as, the
+//! message being edited, and the prompts Up/Down recall.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use super::composer::Composer;
+use super::state::EditTarget;
+use crate::api::types::Role;
+
+/// The input box and what belongs to composing: the role written as, the
+/// message being edited, the prompts to recall.
+#[derive(Debug)]
+pub struct InputState {
+    pub composer: Composer,
+    /// The role of what is being composed (Ctrl+R).
+    pub role: Role,
+    /// Editing an existing message (`e`).
+    pub editing: Option<EditTarget>,
+    /// Earlier prompts, for Up/Down.
+    pub recall: PromptHistory,
+}
+
+/// Earlier prompts, for Up/Down in the input box.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PromptHistory {
+    pub entries: Vec<String>,
+    /// Position while browsing (an index into `entries`).
+    pub index: Option<usize>,
+    /// What was typed before browsing started.
+    pub draft: String,
+}
+
+/// Most prompts kept in memory and on disk.
+pub const PROMPT_HISTORY_MAX: usize = 1000;
+
+impl PromptHistory {
+    /// Remembers a sent prompt (not twice in a row); true when it is new
+    /// and so worth saving.
+    pub fn remember(&mut self, text: &str) -> bool {
+        self.index = None;
+        self.draft.clear();
+        if self.entries.last().is_some_and(|last| last == text) {
+            return false;
+        }
+        self.entries.push(text.to_string());
+        if self.entries.len() > PROMPT_HISTORY_MAX {
+            self.entries.remove(0);
+        }
+        true
+    }
+}
+
+impl InputState {
+    pub fn new() -> Self {
+        Self {
+            composer: Composer::new(),
+            role: Role::User,
+            editing: None,
+            recall: PromptHistory::default(),
+        }
+    }
+
+    /// Up on the first line / Down on the last line: an earlier / later
+    /// prompt (Down past the last gives back what was typed). False when
+    /// the key is not for recall.
+    #[allow(
+        clippy::wildcard_enum_match_arm,
+        reason = "only Up and Down matter here"
+    )]
+    pub fn recall_key(&mut self, key: &KeyEvent) -> bool {
+        if !key.modifiers.is_empty() || self.editing.is_some() {
+            return false;
+        }
+        let ratatui_textarea::DataCursor(row, _) = self.composer.textarea.cursor();
+        let last_row = self.composer.textarea.lines().len().saturating_sub(1);
+        let recall = &mut self.recall;
+        let count = recall.entries.len();
+        let next = match key.code {
+            KeyCode::Up if row == 0 && count > 0 => match recall.index {
+                None => {
+                    recall.draft = self.composer.text();
+                    Some(count - 1)
+                }
+                Some(i) => Some(i.saturating_sub(1)),
+            },
+            KeyCode::Down if row == last_row && recall.index.is_some() => {
+                recall.index.and_then(|i| (i + 1 < count).then_some(i + 1))
+            }
+            _ => return false,
+        };
+        let text = match next {
+            Some(i) => recall.entries.get(i).cloned().unwrap_or_default(),
+            None => std::mem::take(&mut recall.draft),
+        };
+        recall.index = next;
+        self.composer.set_text(&text);
+        true
+    }
+}
+
+impl Default for InputState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
