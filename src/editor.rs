@@ -16,6 +16,9 @@ pub enum EditorError {
     Spawn { command: String, detail: String },
     #[error("the editor '{command}' exited with {status}; the input is unchanged")]
     Failed { command: String, status: String },
+    /// The editor ran but kaiwa could not take the terminal back.
+    #[error("cannot restore the screen: {0}")]
+    Screen(String),
 }
 
 /// The editor command: `$VISUAL`, else `$EDITOR`, else `vi`.

@@ -33,7 +33,6 @@ pub async fn models(client: ApiClient, tx: UnboundedSender<Msg>) {
     let result = client
         .list_models()
         .await
-        .map(|list| list.into_iter().map(|m| m.id).collect())
-        .map_err(|e| e.to_string());
+        .map(|list| list.into_iter().map(|m| m.id).collect());
     let _ = tx.send(Msg::Models(result));
 }

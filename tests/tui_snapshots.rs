@@ -450,7 +450,10 @@ fn model_menu_when_the_list_failed() {
     let mut app = new_app();
     update(
         &mut app,
-        Msg::Models(Err("cannot connect to https://api.openai.com/v1".into())),
+        Msg::Models(Err(kaiwa::api::error::ApiError::Connect {
+            base_url: "https://api.openai.com/v1".into(),
+            detail: "Connection refused (os error 111)".into(),
+        })),
     );
     key(&mut app, KeyCode::F(2));
     let terminal = render(&mut app, 80, 24);

@@ -17,13 +17,6 @@ use crate::chat::conversation::Message;
 use crate::clipboard::clipboard_text;
 use crate::text::code_blocks::code_blocks;
 
-fn notice(app: &mut App, text: impl Into<String>) {
-    app.notice = Some(Notice {
-        text: text.into(),
-        is_error: false,
-    });
-}
-
 fn select_index(app: &mut App, index: usize) {
     if let Some(message) = app.conversation.messages().get(index) {
         app.browse.selected = Some(message.id);
@@ -36,7 +29,7 @@ fn select_index(app: &mut App, index: usize) {
 pub fn focus_transcript(app: &mut App) -> Update {
     let count = app.conversation.len();
     if count == 0 {
-        notice(app, "nothing to browse yet");
+        app.say(Notice::info("nothing to browse yet"));
         return Update::changed();
     }
     app.browse.focus = Focus::Transcript;
@@ -75,11 +68,11 @@ pub fn run(app: &mut App, command: Command) -> Update {
             };
             let blocks = code_blocks(&message.content);
             match blocks.len() {
-                0 => notice(app, "this message has no code block"),
+                0 => app.say(Notice::info("this message has no code block")),
                 1 => return copy_code(app, &message, 1),
                 n => {
                     app.browse.pending_code_pick = Some((message.id, 0));
-                    notice(app, format!("copy which code block? press 1–{n}"));
+                    app.say(Notice::info(format!("copy which code block? press 1–{n}")));
                 }
             }
         }
@@ -93,7 +86,9 @@ pub fn run(app: &mut App, command: Command) -> Update {
             if (app.in_flight.is_some() && message.role == Role::User)
                 || streaming_into == Some(message.id)
             {
-                notice(app, "an answer is streaming — Esc stops it before editing");
+                app.say(Notice::info(
+                    "an answer is streaming — Esc stops it before editing",
+                ));
                 return Update::changed();
             }
             app.input.composer.set_text(&message.content);
@@ -108,12 +103,12 @@ pub fn run(app: &mut App, command: Command) -> Update {
             } else {
                 "editing in place: Enter saves, Esc cancels"
             };
-            notice(app, how);
+            app.say(Notice::info(how));
         }
         Command::Regenerate => return requests::regenerate(app, current),
         Command::PrevAlternative | Command::NextAlternative => {
             if app.in_flight.is_some() {
-                notice(app, "an answer is streaming — Esc stops it first");
+                app.say(Notice::info("an answer is streaming — Esc stops it first"));
                 return Update::changed();
             }
             let delta = if command == Command::PrevAlternative {
@@ -124,15 +119,17 @@ pub fn run(app: &mut App, command: Command) -> Update {
             if app.conversation.switch_alternative(current, delta) {
                 select_index(app, current);
                 if let Some((pos, total)) = app.conversation.alternatives(current) {
-                    notice(app, format!("alternative {pos}/{total}"));
+                    app.say(Notice::info(format!("alternative {pos}/{total}")));
                 }
             } else if app.conversation.alternatives(current).is_none() {
-                notice(app, "no alternatives here (r regenerates an answer)");
+                app.say(Notice::info(
+                    "no alternatives here (r regenerates an answer)",
+                ));
             }
         }
         Command::DeleteMessage => {
             if app.in_flight.is_some() {
-                notice(app, "an answer is streaming — Esc stops it first");
+                app.say(Notice::info("an answer is streaming — Esc stops it first"));
                 return Update::changed();
             }
             if app.conversation.delete(current).is_some() {
@@ -143,21 +140,23 @@ pub fn run(app: &mut App, command: Command) -> Update {
                 } else {
                     select_index(app, current.min(count - 1));
                 }
-                notice(app, "message deleted — u undoes");
+                app.say(Notice::info("message deleted — u undoes"));
             }
         }
         Command::UndoDelete if app.in_flight.is_some() => {
             // Putting a message back would reshape the path under the stream.
-            notice(app, "an answer is streaming — Esc stops it first");
+            app.say(Notice::info("an answer is streaming — Esc stops it first"));
         }
         Command::UndoDelete => {
             if !app.conversation.can_undo() {
-                notice(app, "nothing to undo");
+                app.say(Notice::info("nothing to undo"));
             } else if let Some(index) = app.conversation.undo_delete() {
                 select_index(app, index);
-                notice(app, "delete undone");
+                app.say(Notice::info("delete undone"));
             } else {
-                notice(app, "delete undone — the message is back on its own branch");
+                app.say(Notice::info(
+                    "delete undone — the message is back on its own branch",
+                ));
             }
         }
         Command::RawView => {
@@ -226,7 +225,7 @@ fn copy_code(app: &mut App, message: &Message, number: usize) -> Update {
     if let Some(block) = blocks.get(number.wrapping_sub(1)) {
         copy(&block.code, Some(format!("copied code block {number}")))
     } else {
-        notice(app, format!("there is no code block {number}"));
+        app.say(Notice::info(format!("there is no code block {number}")));
         Update::changed()
     }
 }
@@ -253,16 +252,15 @@ pub fn code_pick_key(app: &mut App, key: &KeyEvent) -> Update {
     };
     match number {
         Some(0) | None => {
-            notice(app, "copy cancelled");
+            app.say(Notice::info("copy cancelled"));
             Update::changed()
         }
         // More digits could still name a block (10, 11… of 12): wait.
         Some(n) if n.saturating_mul(10) <= count => {
             app.browse.pending_code_pick = Some((id, n));
-            notice(
-                app,
-                format!("code block {n}… (another digit, or Enter copies it)"),
-            );
+            app.say(Notice::info(format!(
+                "code block {n}… (another digit, or Enter copies it)"
+            )));
             Update::changed()
         }
         Some(n) => copy_code(app, &message, usize::try_from(n).unwrap_or(0)),
@@ -322,7 +320,7 @@ pub fn matches(message: &Message, query_lower: &str) -> bool {
 /// `include_current` lets the selected message itself count (on Enter).
 fn jump_to_match(app: &mut App, forward: bool, include_current: bool) {
     let Some(query) = app.browse.search.as_ref().map(|s| s.query.to_lowercase()) else {
-        notice(app, "no search: / starts one");
+        app.say(Notice::info("no search: / starts one"));
         return;
     };
     let messages = app.conversation.messages();
@@ -360,9 +358,11 @@ fn jump_to_match(app: &mut App, forward: bool, include_current: bool) {
         Some(index) => {
             let pos = hits.iter().position(|&i| i == index).map_or(0, |p| p + 1);
             select_index(app, index);
-            notice(app, format!("match {pos}/{total} · n next · N previous"));
+            app.say(Notice::info(format!(
+                "match {pos}/{total} · n next · N previous"
+            )));
         }
-        None => notice(app, format!("no match for \"{query}\"")),
+        None => app.say(Notice::info(format!("no match for \"{query}\""))),
     }
 }
 

@@ -1381,7 +1381,11 @@ fn a_failed_editor_keeps_the_input_and_shows_why() {
     let mut app = new_app();
     keys(&mut app, "keep me");
     let why = "the editor 'false' exited with exit status: 1; the input is unchanged";
-    update(&mut app, Msg::EditorClosed(Err(why.into())));
+    let failed = crate::editor::EditorError::Failed {
+        command: "false".into(),
+        status: "exit status: 1".into(),
+    };
+    update(&mut app, Msg::EditorClosed(Err(failed)));
     assert_eq!(app.input.composer.text(), "keep me");
     assert_eq!(
         app.notice,

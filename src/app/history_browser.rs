@@ -108,10 +108,7 @@ impl HistoryBrowser {
 /// F3 / Ctrl+P.
 pub fn open(app: &mut App) -> Update {
     if !app.history.enabled {
-        app.notice = Some(Notice {
-            text: "history is off (--no-history)".into(),
-            is_error: false,
-        });
+        app.say(Notice::info("history is off (--no-history)"));
         return Update::changed();
     }
     let mut browser = HistoryBrowser::default();
@@ -121,7 +118,11 @@ pub fn open(app: &mut App) -> Update {
 }
 
 /// The store answered a load.
-pub fn loaded(app: &mut App, seq: u64, result: Result<Vec<BrowserItem>, String>) -> Update {
+pub fn loaded(
+    app: &mut App,
+    seq: u64,
+    result: Result<Vec<BrowserItem>, super::msg::HistoryError>,
+) -> Update {
     let Some(Popup::History(browser)) = &mut app.popup else {
         return Update::unchanged();
     };
@@ -140,7 +141,7 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<Vec<BrowserItem>, String>)
             browser.cursor = browser.cursor.min(browser.items.len().saturating_sub(1));
             browser.error = None;
         }
-        Err(why) => browser.error = Some(why),
+        Err(why) => browser.error = Some(why.to_string()),
     }
     Update::changed()
 }

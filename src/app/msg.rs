@@ -5,6 +5,9 @@ use std::time::Instant;
 use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::api::client::StreamEvent;
+use crate::api::error::ApiError;
+use crate::editor::EditorError;
+use crate::store::StoreError;
 
 /// Identifies one request, so events from a cancelled or replaced request
 /// are ignored.
@@ -29,11 +32,11 @@ pub enum Msg {
         at: Instant,
     },
     /// The models list arrived (sorted ids) or could not be fetched (why).
-    Models(Result<Vec<String>, String>),
+    Models(Result<Vec<String>, ApiError>),
     /// Time passed (sent only while `App::next_wakeup` asks for it).
     Tick(Instant),
     /// The external editor closed: the new text, or why it failed.
-    EditorClosed(Result<String, String>),
+    EditorClosed(Result<String, EditorError>),
     /// Prompt history loaded at start (oldest first).
     PromptHistoryLoaded(Vec<String>),
     /// A copy was done (or failed), for the status bar.
@@ -41,14 +44,14 @@ pub enum Msg {
     /// The browser's list or search results (`seq` of the load asked for).
     HistoryLoaded {
         seq: u64,
-        result: Result<Vec<super::history_browser::BrowserItem>, String>,
+        result: Result<Vec<super::history_browser::BrowserItem>, HistoryError>,
     },
     /// A saved conversation was reopened, or why not.
-    ConversationOpened(Result<OpenedConversation, String>),
+    ConversationOpened(Result<OpenedConversation, OpenError>),
     /// The conversation on screen was deleted from the history.
     OpenConversationDeleted,
     /// Something the runtime did, to say in the status bar.
-    Notice { text: String, is_error: bool },
+    Notice(super::state::Notice),
     /// SIGTERM or SIGHUP arrived (its name): keep what streamed, quit.
     Terminated(&'static str),
     /// What the runtime found at start-up, before the first frame.
@@ -74,4 +77,25 @@ pub struct OpenedConversation {
     pub conversation: crate::chat::conversation::Conversation,
     pub title: Option<String>,
     pub model: Option<String>,
+}
+
+/// A history error carried in a message (shared: `StoreError` holds I/O and
+/// SQLite errors, which cannot be cloned).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct HistoryError(pub std::sync::Arc<StoreError>);
+
+impl From<StoreError> for HistoryError {
+    fn from(error: StoreError) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+}
+
+/// A saved conversation that could not be reopened: which, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot open {what}: {error}")]
+pub struct OpenError {
+    /// `that conversation` (from the browser) or the id given to `--resume`.
+    pub what: String,
+    pub error: HistoryError,
 }

@@ -19,13 +19,6 @@ use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
 use crate::chat::estimate;
 use crate::chat::usage::{RequestOutcome, RequestUsage};
 
-fn notice(app: &mut App, text: impl Into<String>, is_error: bool) {
-    app.notice = Some(Notice {
-        text: text.into(),
-        is_error,
-    });
-}
-
 /// Enter in the input box.
 pub fn submit(app: &mut App) -> Update {
     if app.input.composer.is_blank() {
@@ -44,14 +37,10 @@ pub fn submit(app: &mut App) -> Update {
             app.conversation.push(role, text, MessageStatus::Complete);
             app.input.role = Role::User;
             app.transcript.to_bottom();
-            notice(
-                app,
-                format!(
-                    "{} message added — it is sent with the next question",
-                    role.as_str()
-                ),
-                false,
-            );
+            app.say(Notice::info(format!(
+                "{} message added — it is sent with the next question",
+                role.as_str()
+            )));
             return Update::changed();
         }
     }
@@ -80,15 +69,13 @@ pub fn submit(app: &mut App) -> Update {
 /// Why a request cannot start now, as an update that says so.
 fn cannot_send(app: &mut App) -> Option<Update> {
     if app.settings.needs_key {
-        notice(
-            app,
+        app.say(Notice::error(
             "no API key: set OPENAI_API_KEY or api_key_cmd, or use --base-url for a local server",
-            true,
-        );
+        ));
         return Some(Update::changed());
     }
     if app.in_flight.is_some() {
-        notice(app, "an answer is still streaming — Esc stops it", false);
+        app.say(Notice::info("an answer is still streaming — Esc stops it"));
         return Some(Update::changed());
     }
     None
@@ -108,7 +95,7 @@ fn submit_edit(app: &mut App, target: EditTarget) -> Update {
     let text = app.input.composer.text();
     let Some(index) = app.conversation.index_of(target.id) else {
         app.input.editing = None;
-        notice(app, "the message being edited is gone", true);
+        app.say(Notice::error("the message being edited is gone"));
         return Update::changed();
     };
     if target.role != Role::User {
@@ -117,7 +104,7 @@ fn submit_edit(app: &mut App, target: EditTarget) -> Update {
         app.input.composer.clear();
         app.input.editing = None;
         app.input.role = Role::User;
-        notice(app, "message changed", false);
+        app.say(Notice::info("message changed"));
         return Update::changed();
     }
     if let Some(blocked) = cannot_send(app) {
@@ -140,11 +127,9 @@ pub fn regenerate(app: &mut App, index: usize) -> Update {
         return Update::unchanged();
     };
     if message.role != Role::Assistant {
-        notice(
-            app,
+        app.say(Notice::info(
             "r regenerates an answer: select an assistant message",
-            false,
-        );
+        ));
         return Update::changed();
     }
     let old = message.id;
@@ -211,7 +196,7 @@ fn start(app: &mut App, question: Option<MessageId>, restore: Option<MessageId>)
 pub fn stop(app: &mut App) -> Update {
     let out = end_early(app, MessageStatus::Stopped, None);
     if out.changed {
-        notice(app, "stopped", false);
+        app.say(Notice::info("stopped"));
     }
     out
 }
@@ -353,15 +338,9 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
         },
     );
     app.notice = match (&end.error, end.skipped) {
-        (Some(e), _) => Some(Notice {
-            text: format!("interrupted: {e}"),
-            is_error: true,
-        }),
+        (Some(e), _) => Some(Notice::error(format!("interrupted: {e}"))),
         (None, 0) => None,
-        (None, n) => Some(Notice {
-            text: skipped_text(n),
-            is_error: false,
-        }),
+        (None, n) => Some(Notice::info(skipped_text(n))),
     };
     Update::with(record)
 }
@@ -414,7 +393,7 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
             None => e.to_string(),
         },
     );
-    notice(app, why, true);
+    app.say(Notice::error(why));
     Update::with(record)
 }
 

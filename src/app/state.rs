@@ -101,6 +101,24 @@ pub struct Notice {
     pub is_error: bool,
 }
 
+impl Notice {
+    /// Something that happened, said on the input's border.
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            is_error: false,
+        }
+    }
+
+    /// Something that went wrong: on the border and under the transcript.
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            is_error: true,
+        }
+    }
+}
+
 /// A retry wait in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryWait {
@@ -225,6 +243,12 @@ impl App {
             next_request: 0,
             history: HistoryState::default(),
         }
+    }
+
+    /// Says something on the input's border (an error also under the
+    /// transcript), replacing what was said before.
+    pub fn say(&mut self, notice: Notice) {
+        self.notice = Some(notice);
     }
 
     /// Index of the selected message on the current path.

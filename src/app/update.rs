@@ -14,6 +14,7 @@ use super::model_menu::{ModelMenu, ModelsState};
 use super::msg::Msg;
 use super::state::{App, Focus, Notice, Popup};
 use super::{browse, history_browser, requests};
+use crate::api::error::ApiError;
 use crate::api::types::Role;
 
 /// What `update` did.
@@ -63,10 +64,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             match result {
                 Ok(text) => app.input.composer.set_text(&text),
                 Err(why) => {
-                    app.notice = Some(Notice {
-                        text: why,
-                        is_error: true,
-                    });
+                    app.say(Notice::error(why.to_string()));
                 }
             }
             Update::changed()
@@ -81,15 +79,12 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::ConversationOpened(result) => conversation_opened(app, result),
         Msg::OpenConversationDeleted => {
             let mut out = new_conversation(app);
-            app.notice = Some(Notice {
-                text: "conversation deleted — this is a new one".into(),
-                is_error: false,
-            });
+            app.say(Notice::info("conversation deleted — this is a new one"));
             out.changed = true;
             out
         }
-        Msg::Notice { text, is_error } => {
-            app.notice = Some(Notice { text, is_error });
+        Msg::Notice(notice) => {
+            app.say(notice);
             Update::changed()
         }
         Msg::Terminated(signal) => terminated(app, signal),
@@ -102,10 +97,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             Update::changed()
         }
         Msg::Copied(what) => {
-            app.notice = Some(Notice {
-                text: what,
-                is_error: false,
-            });
+            app.say(Notice::info(what));
             Update::changed()
         }
         Msg::Models(result) => models_loaded(app, result),
@@ -148,10 +140,10 @@ fn on_mouse(app: &mut App, mouse: ratatui::crossterm::event::MouseEvent) -> Upda
 
 /// The server's model list arrived (or could not be had); an open menu
 /// shows it, keeping what was typed to filter it.
-fn models_loaded(app: &mut App, result: Result<Vec<String>, String>) -> Update {
+fn models_loaded(app: &mut App, result: Result<Vec<String>, ApiError>) -> Update {
     app.models = match result {
         Ok(ids) => ModelsState::Loaded(ids),
-        Err(why) => ModelsState::Failed(why),
+        Err(why) => ModelsState::Failed(why.to_string()),
     };
     if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
         menu.refresh(&app.models, &app.settings.extra_models, &app.settings.model);
@@ -165,10 +157,7 @@ fn started(app: &mut App, state: super::msg::StartupState) -> Update {
     app.history.enabled = state.history_enabled;
     app.usage.budget = state.budget;
     if let Some(text) = state.notice {
-        app.notice = Some(Notice {
-            text,
-            is_error: false,
-        });
+        app.say(Notice::info(text));
     }
     if app.settings.needs_key {
         app.models = ModelsState::Failed("no API key".into());
@@ -179,15 +168,12 @@ fn started(app: &mut App, state: super::msg::StartupState) -> Update {
 /// A saved conversation was reopened (or could not be).
 fn conversation_opened(
     app: &mut App,
-    result: Result<super::msg::OpenedConversation, String>,
+    result: Result<super::msg::OpenedConversation, super::msg::OpenError>,
 ) -> Update {
     let opened = match result {
         Ok(opened) => opened,
         Err(why) => {
-            app.notice = Some(Notice {
-                text: why,
-                is_error: true,
-            });
+            app.say(Notice::error(why.to_string()));
             return Update::changed();
         }
     };
@@ -228,10 +214,10 @@ fn conversation_opened(
     app.browse.search = None;
     app.input.editing = None;
     app.transcript.to_bottom();
-    app.notice = Some(Notice {
-        text: format!("opened: {}", title.as_deref().unwrap_or("conversation")),
-        is_error: false,
-    });
+    app.say(Notice::info(format!(
+        "opened: {}",
+        title.as_deref().unwrap_or("conversation")
+    )));
     Update {
         changed: true,
         effects,
@@ -362,10 +348,7 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
                 app.usage.budget_confirmed = true;
                 return Some(requests::submit(app));
             }
-            app.notice = Some(Notice {
-                text: "not sent (monthly budget)".into(),
-                is_error: false,
-            });
+            app.say(Notice::info("not sent (monthly budget)"));
             Some(Update::changed())
         }
         Popup::Help { scroll } => {
@@ -461,14 +444,11 @@ fn run(app: &mut App, command: Command) -> Update {
         }
         Command::ToggleMouse => {
             app.mouse_capture = !app.mouse_capture;
-            app.notice = Some(Notice {
-                text: if app.mouse_capture {
-                    "mouse capture on: the wheel scrolls".into()
-                } else {
-                    "mouse capture off: select text with the mouse; F12 turns it back on".into()
-                },
-                is_error: false,
-            });
+            app.say(Notice::info(if app.mouse_capture {
+                "mouse capture on: the wheel scrolls"
+            } else {
+                "mouse capture off: select text with the mouse; F12 turns it back on"
+            }));
             Update::with(Effect::SetMouseCapture(app.mouse_capture))
         }
         Command::MenuUp | Command::MenuDown => {
@@ -489,10 +469,7 @@ fn run(app: &mut App, command: Command) -> Update {
             if let Some(Popup::ModelMenu(menu)) = &app.popup
                 && let Some(model) = menu.selected().or(typed)
             {
-                app.notice = Some(Notice {
-                    text: format!("model: {model}"),
-                    is_error: false,
-                });
+                app.say(Notice::info(format!("model: {model}")));
                 app.settings.model = model;
                 app.popup = None;
             }
@@ -522,10 +499,7 @@ fn run(app: &mut App, command: Command) -> Update {
             if app.input.editing.take().is_some() {
                 app.input.composer.clear();
                 app.input.role = Role::User;
-                app.notice = Some(Notice {
-                    text: "edit cancelled".into(),
-                    is_error: false,
-                });
+                app.say(Notice::info("edit cancelled"));
                 Update::changed()
             } else {
                 Update::unchanged()
@@ -584,10 +558,7 @@ fn new_conversation(app: &mut App) -> Update {
     // Ids keep growing across conversations: the display cache keys on them.
     app.conversation.clear(app.settings.system.as_deref());
     app.transcript.to_bottom();
-    app.notice = Some(Notice {
-        text: "new conversation".into(),
-        is_error: false,
-    });
+    app.say(Notice::info("new conversation"));
     Update {
         changed: true,
         effects,

@@ -706,11 +706,12 @@ fn model_menu_enter_with_no_match_uses_the_typed_id() {
 #[test]
 fn model_menu_without_the_servers_list() {
     let mut app = new_app();
+    let refused = ApiError::from_status(500, b"", None, None, "http://x/v1");
+    assert_eq!(update(&mut app, Msg::Models(Err(refused))), unchanged());
     assert_eq!(
-        update(&mut app, Msg::Models(Err("HTTP 500".into()))),
-        unchanged()
+        app.models,
+        ModelsState::Failed("the server failed (HTTP 500)".into())
     );
-    assert_eq!(app.models, ModelsState::Failed("HTTP 500".into()));
     keys(&mut app, "<F2>");
     assert_eq!(menu(&app).all, ["gpt-4o-mini", "llama3"]);
     keys(&mut app, "<Down><Enter>");

@@ -17,7 +17,8 @@ use tokio::task::AbortHandle;
 
 use super::{signals, terminal};
 use crate::api::client::ApiClient;
-use crate::app::msg::OpenedConversation;
+use crate::app::msg::{HistoryError, OpenError, OpenedConversation};
+use crate::app::state::Notice;
 use crate::app::{App, Effect, Msg, RequestId};
 use crate::history::prompts::PromptFile;
 use crate::history::{History, SyncMeta, tui};
@@ -72,10 +73,7 @@ impl EffectContext {
         let mut msgs: Vec<Msg> = self
             .history
             .take_notice()
-            .map(|text| Msg::Notice {
-                text,
-                is_error: false,
-            })
+            .map(|text| Msg::Notice(Notice::info(text)))
             .into_iter()
             .collect();
         msgs.push(Msg::HistoryStatus(self.history.status()));
@@ -141,10 +139,7 @@ impl EffectContext {
                 } else {
                     "restored"
                 };
-                let _ = tx.send(Msg::Notice {
-                    text: text.into(),
-                    is_error: false,
-                });
+                let _ = tx.send(Msg::Notice(Notice::info(text)));
             }
             Effect::DeleteConversation { uid } => {
                 let current = self.history.conversation_uid() == Some(uid.as_str());
@@ -154,10 +149,7 @@ impl EffectContext {
                     // afresh so what follows is saved as a new one.
                     let _ = tx.send(Msg::OpenConversationDeleted);
                 }
-                let _ = tx.send(Msg::Notice {
-                    text: "conversation deleted".into(),
-                    is_error: false,
-                });
+                let _ = tx.send(Msg::Notice(Notice::info("conversation deleted")));
             }
             Effect::ExportConversation { uid } => self.export_markdown(uid),
             Effect::Suspend => suspend(terminal)?,
@@ -180,7 +172,7 @@ impl EffectContext {
         tokio::task::spawn_blocking(move || {
             let result = reader
                 .and_then(|store| tui::browser_page(&store, &query, archived, after))
-                .map_err(|e| e.to_string());
+                .map_err(HistoryError::from);
             let _ = tx.send(Msg::HistoryLoaded { seq, result });
         });
     }
@@ -196,7 +188,10 @@ impl EffectContext {
                 title: resumed.title,
                 model: resumed.model,
             })
-            .map_err(|e| format!("cannot open that conversation: {e}"));
+            .map_err(|e| OpenError {
+                what: "that conversation".into(),
+                error: e.into(),
+            });
         let _ = self.tx.send(Msg::ConversationOpened(msg));
     }
 
@@ -210,14 +205,8 @@ impl EffectContext {
             let result =
                 reader.and_then(|store| crate::history::export_markdown_file(&store, &uid, &dir));
             let msg = match result {
-                Ok(path) => Msg::Notice {
-                    text: format!("exported to {}", path.display()),
-                    is_error: false,
-                },
-                Err(why) => Msg::Notice {
-                    text: format!("export failed: {why}"),
-                    is_error: true,
-                },
+                Ok(path) => Msg::Notice(Notice::info(format!("exported to {}", path.display()))),
+                Err(why) => Msg::Notice(Notice::error(format!("export failed: {why}"))),
             };
             let _ = tx.send(msg);
         });
@@ -237,12 +226,15 @@ fn copy(text: &str) {
 }
 
 /// Leave the TUI, run the editor, come back.
-fn edit_outside(text: &str, state_dir: &std::path::Path) -> Result<String, String> {
+fn edit_outside(
+    text: &str,
+    state_dir: &std::path::Path,
+) -> Result<String, crate::editor::EditorError> {
     terminal::restore();
     let command = crate::editor::editor_command(&crate::paths::real_env);
-    let result = crate::editor::edit(text, &command, state_dir).map_err(|e| e.to_string());
+    let result = crate::editor::edit(text, &command, state_dir);
     if let Err(e) = terminal::reenter() {
-        return Err(format!("cannot restore the screen: {e}"));
+        return Err(crate::editor::EditorError::Screen(e.to_string()));
     }
     result
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::effects::EffectContext;
 use crate::api::client::ApiClient;
-use crate::app::msg::{OpenedConversation, StartupState};
+use crate::app::msg::{OpenError, OpenedConversation, StartupState};
 use crate::app::state::{Budget, Settings};
 use crate::app::{App, Effect, Msg, update};
 use crate::chat::estimate;
@@ -110,7 +110,10 @@ fn reopen(app: &mut App, ctx: &mut EffectContext, uid: &str) -> Vec<Effect> {
             title: resumed.title,
             model: resumed.model,
         })
-        .map_err(|e| format!("cannot reopen {uid}: {e}"));
+        .map_err(|e| OpenError {
+            what: uid.to_string(),
+            error: e.into(),
+        });
     update(app, Msg::ConversationOpened(opened)).effects
 }
 
