@@ -54,6 +54,8 @@ pub enum Msg {
     Notice(super::state::Notice),
     /// SIGTERM or SIGHUP arrived (its name): keep what streamed, quit.
     Terminated(&'static str),
+    /// The tokenizer tables are built (estimates from now on are exact).
+    TokenizerReady,
     /// What the runtime found at start-up, before the first frame.
     Started(StartupState),
     /// What is wrong with saving, if anything ("history: waiting for lock");

@@ -244,8 +244,8 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestO
     let usage = match &flight.usage {
         Some(u) => RequestUsage::from_server(u, &flight.model, &app.usage.prices),
         None => RequestUsage::estimated(
-            estimate::prompt_tokens_now(&flight.model, &flight.sent),
-            estimate::text_tokens_now(&flight.model, answer),
+            estimate::prompt_tokens_now(&flight.model, &flight.sent, app.usage.tokenizer_ready),
+            estimate::text_tokens_now(&flight.model, answer, app.usage.tokenizer_ready),
             &flight.model,
             &app.usage.prices,
         ),

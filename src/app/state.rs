@@ -174,6 +174,8 @@ pub struct UsageState {
     pub budget: Option<Budget>,
     /// The user said yes to sending past the budget (this run).
     pub budget_confirmed: bool,
+    /// The tokenizer tables are built: estimates are exact and cheap.
+    pub tokenizer_ready: bool,
 }
 
 /// Time as the app last heard of it, for the spinner and the speed.

@@ -28,6 +28,9 @@ pub struct TranscriptState {
     pub page_rows: u16,
     /// Bring this message into view at the next layout (selection moved).
     pub reveal: Option<MessageId>,
+    /// Which conversation is shown, counted by `update` each time another
+    /// one replaces it: display caches keyed on message ids start over.
+    pub generation: u64,
 }
 
 impl TranscriptState {
@@ -37,6 +40,12 @@ impl TranscriptState {
 
     pub fn page(&self) -> i64 {
         i64::from(self.page_rows.saturating_sub(2).max(1))
+    }
+
+    /// Another conversation is shown: start over at its bottom.
+    pub fn new_conversation(&mut self) {
+        self.generation += 1;
+        self.to_bottom();
     }
 
     /// Follow the bottom again.

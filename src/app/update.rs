@@ -89,6 +89,10 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         }
         Msg::Terminated(signal) => terminated(app, signal),
         Msg::Started(state) => started(app, state),
+        Msg::TokenizerReady => {
+            app.usage.tokenizer_ready = true;
+            Update::unchanged()
+        }
         Msg::HistoryStatus(status) => {
             if app.history.status == status {
                 return Update::unchanged();
@@ -209,11 +213,7 @@ fn conversation_opened(
     });
     app.history.title = opened.title;
     app.popup = None;
-    app.browse.focus = Focus::Input;
-    app.browse.selected = None;
-    app.browse.search = None;
-    app.input.editing = None;
-    app.transcript.to_bottom();
+    another_conversation_shown(app);
     app.say(Notice::info(format!(
         "opened: {}",
         title.as_deref().unwrap_or("conversation")
@@ -547,17 +547,20 @@ fn quit(app: &mut App) -> Update {
     }
 }
 
+/// What belonged to the conversation that was on screen goes with it: the
+/// selection, the search, an edit; the view starts over at the bottom.
+fn another_conversation_shown(app: &mut App) {
+    app.browse = super::state::BrowseState::default();
+    app.input.editing = None;
+    app.transcript.new_conversation();
+}
+
 fn new_conversation(app: &mut App) -> Update {
     // A running answer is stopped as Esc stops it, so a billed request counts.
     let mut effects = requests::stop(app).effects;
     effects.push(Effect::ConversationSwitched { resumed: false });
-    app.browse.focus = Focus::Input;
-    app.browse.selected = None;
-    app.browse.search = None;
-    app.input.editing = None;
-    // Ids keep growing across conversations: the display cache keys on them.
     app.conversation.clear(app.settings.system.as_deref());
-    app.transcript.to_bottom();
+    another_conversation_shown(app);
     app.say(Notice::info("new conversation"));
     Update {
         changed: true,

@@ -147,7 +147,9 @@ fn kaiwa_estimate_warm_up() {
 fn new_app() -> App {
     // Exact tokenizer figures, as in a running kaiwa once its tables are built.
     kaiwa_estimate_warm_up();
-    App::new(settings(), PriceTable::default())
+    let mut app = App::new(settings(), PriceTable::default());
+    update(&mut app, Msg::TokenizerReady);
+    app
 }
 
 /// An app whose server model list has arrived.

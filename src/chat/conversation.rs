@@ -80,17 +80,8 @@ pub struct Conversation {
     /// Messages on other branches (alternatives), in id order.
     off_path: Vec<Message>,
     next_id: u64,
-    /// Identifies this conversation within the run: display caches that key
-    /// on message ids start over when it changes (a reopened conversation
-    /// may reuse ids).
-    epoch: u64,
     /// Deleted messages, newest last, for undo.
     deleted: Vec<Deleted>,
-}
-
-fn next_epoch() -> u64 {
-    static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A deleted message and how to put it back.
@@ -105,19 +96,11 @@ struct Deleted {
 impl Conversation {
     /// A new conversation, starting with the system prompt when there is one.
     pub fn new(system: Option<&str>) -> Self {
-        let mut conversation = Self {
-            epoch: next_epoch(),
-            ..Self::default()
-        };
+        let mut conversation = Self::default();
         if let Some(system) = system.filter(|s| !s.trim().is_empty()) {
             conversation.push(Role::System, system.to_string(), MessageStatus::Complete);
         }
         conversation
-    }
-
-    /// See the `epoch` field.
-    pub fn epoch(&self) -> u64 {
-        self.epoch
     }
 
     pub fn messages(&self) -> &[Message] {
@@ -135,7 +118,6 @@ impl Conversation {
     /// Start over with only the system prompt; ids keep growing (display
     /// caches key on them).
     pub fn clear(&mut self, system: Option<&str>) {
-        self.epoch = next_epoch();
         self.messages.clear();
         self.off_path.clear();
         self.deleted.clear();
@@ -444,7 +426,6 @@ impl Conversation {
             messages,
             off_path,
             next_id,
-            epoch: next_epoch(),
             ..Self::default()
         }
     }

@@ -48,14 +48,11 @@ pub fn prompt_tokens(model: &str, messages: &[ChatMessage]) -> u64 {
     total
 }
 
-/// Set once `warm_up` has built the tables.
-static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// Build the tokenizer tables ahead of need (≈100 ms, seconds on a loaded
-/// machine), off the UI thread.
+/// machine), off the UI thread; the caller then knows exact counts are
+/// cheap (the app hears it as `Msg::TokenizerReady`).
 pub fn warm_up(model: &str) {
     let _ = bpe_for(model);
-    WARM.store(true, std::sync::atomic::Ordering::Release);
 }
 
 /// A rough count that needs no tables: about 4 bytes of Latin text or one
@@ -71,18 +68,20 @@ fn rough_tokens(text: &str) -> u64 {
     wide + narrow_bytes.div_ceil(4)
 }
 
-/// `text_tokens`, without ever blocking on the tokenizer tables.
-pub fn text_tokens_now(model: &str, text: &str) -> u64 {
-    if WARM.load(std::sync::atomic::Ordering::Acquire) {
+/// `text_tokens` when the tables are built (`exact`), else a rough count:
+/// never blocks on building them.
+pub fn text_tokens_now(model: &str, text: &str, exact: bool) -> u64 {
+    if exact {
         text_tokens(model, text)
     } else {
         rough_tokens(text)
     }
 }
 
-/// `prompt_tokens`, without ever blocking on the tokenizer tables.
-pub fn prompt_tokens_now(model: &str, messages: &[ChatMessage]) -> u64 {
-    if WARM.load(std::sync::atomic::Ordering::Acquire) {
+/// `prompt_tokens` when the tables are built (`exact`), else a rough
+/// count: never blocks on building them.
+pub fn prompt_tokens_now(model: &str, messages: &[ChatMessage], exact: bool) -> u64 {
+    if exact {
         prompt_tokens(model, messages)
     } else {
         REPLY_PRIMING

@@ -125,7 +125,11 @@ fn background(app: &App, ctx: &EffectContext) {
         tokio::spawn(worker::models(ctx.client.clone(), ctx.tx.clone()));
     }
     let model = app.settings.model.clone();
-    tokio::task::spawn_blocking(move || estimate::warm_up(&model));
+    let tx = ctx.tx.clone();
+    tokio::task::spawn_blocking(move || {
+        estimate::warm_up(&model);
+        let _ = tx.send(Msg::TokenizerReady);
+    });
     let prompts = ctx.prompts.clone();
     let tx = ctx.tx.clone();
     tokio::task::spawn_blocking(move || {

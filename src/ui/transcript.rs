@@ -62,8 +62,8 @@ pub struct TranscriptView {
     top: usize,
     /// The area of the last layout (mouse hit tests).
     area: Rect,
-    /// The conversation the cache was built for.
-    epoch: u64,
+    /// The conversation the cache was built for (`TranscriptState::generation`).
+    generation: u64,
     /// Entries re-wrapped by the last `prepare` (for tests and benches).
     pub last_rewrapped: usize,
 }
@@ -83,11 +83,11 @@ impl TranscriptView {
     pub fn prepare(&mut self, app: &mut App, area: Rect) {
         app.transcript.page_rows = area.height;
         self.area = area;
-        if area.width != self.width || app.conversation.epoch() != self.epoch {
+        if area.width != self.width || app.transcript.generation != self.generation {
             self.entries.clear();
             self.prefix.clear();
             self.width = area.width;
-            self.epoch = app.conversation.epoch();
+            self.generation = app.transcript.generation;
         }
         let contexts = line_contexts(&app.conversation, app.input.editing.map(|e| e.id));
         self.sync(app.conversation.messages(), &contexts);
