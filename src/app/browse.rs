@@ -45,8 +45,8 @@ pub fn focus_input(app: &mut App) -> Update {
     Update::changed()
 }
 
-/// A transcript-focus command.
-#[allow(clippy::too_many_lines, reason = "one arm per command")]
+/// A transcript-focus command, on the selected message (the last one when
+/// none is selected).
 pub fn run(app: &mut App, command: Command) -> Update {
     let count = app.conversation.len();
     let current = app.selected_index().unwrap_or(count.saturating_sub(1));
@@ -57,108 +57,23 @@ pub fn run(app: &mut App, command: Command) -> Update {
         Command::SelectFirst => select_index(app, 0),
         Command::SelectLast => select_index(app, count.saturating_sub(1)),
         Command::CopyMessage => {
-            let Some(message) = selected else {
-                return Update::unchanged();
-            };
-            return copy(&message.content, None);
+            return selected.map_or_else(Update::unchanged, |m| copy(&m.content, None));
         }
         Command::CopyCode => {
-            let Some(message) = selected else {
-                return Update::unchanged();
-            };
-            let blocks = code_blocks(&message.content);
-            match blocks.len() {
-                0 => app.say(Notice::info("this message has no code block")),
-                1 => return copy_code(app, &message, 1),
-                n => {
-                    app.browse.pending_code_pick = Some((message.id, 0));
-                    app.say(Notice::info(format!("copy which code block? press 1–{n}")));
-                }
-            }
+            return selected.map_or_else(Update::unchanged, |m| copy_code_of(app, &m));
         }
-        Command::EditMessage => {
-            let Some(message) = selected else {
-                return Update::unchanged();
-            };
-            // A question would be resent, and the answer still arriving
-            // would be saved over by a stale copy of itself.
-            let streaming_into = app.in_flight.as_ref().map(|f| f.message);
-            if (app.in_flight.is_some() && message.role == Role::User)
-                || streaming_into == Some(message.id)
-            {
-                app.say(Notice::info(
-                    "an answer is streaming — Esc stops it before editing",
-                ));
-                return Update::changed();
-            }
-            app.input.composer.set_text(&message.content);
-            app.input.editing = Some(EditTarget {
-                id: message.id,
-                role: message.role,
-            });
-            app.input.role = message.role;
-            app.browse.focus = Focus::Input;
-            let how = if message.role == Role::User {
-                "Enter resends from here (later turns stay as a branch) · Esc cancels"
-            } else {
-                "editing in place: Enter saves, Esc cancels"
-            };
-            app.say(Notice::info(how));
-        }
+        Command::EditMessage => return selected.map_or_else(Update::unchanged, |m| edit(app, &m)),
         Command::Regenerate => return requests::regenerate(app, current),
         Command::PrevAlternative | Command::NextAlternative => {
-            if app.in_flight.is_some() {
-                app.say(Notice::info("an answer is streaming — Esc stops it first"));
-                return Update::changed();
-            }
             let delta = if command == Command::PrevAlternative {
                 -1
             } else {
                 1
             };
-            if app.conversation.switch_alternative(current, delta) {
-                select_index(app, current);
-                if let Some((pos, total)) = app.conversation.alternatives(current) {
-                    app.say(Notice::info(format!("alternative {pos}/{total}")));
-                }
-            } else if app.conversation.alternatives(current).is_none() {
-                app.say(Notice::info(
-                    "no alternatives here (r regenerates an answer)",
-                ));
-            }
+            switch_alternative(app, current, delta);
         }
-        Command::DeleteMessage => {
-            if app.in_flight.is_some() {
-                app.say(Notice::info("an answer is streaming — Esc stops it first"));
-                return Update::changed();
-            }
-            if app.conversation.delete(current).is_some() {
-                let count = app.conversation.len();
-                if count == 0 {
-                    app.browse.selected = None;
-                    app.browse.focus = Focus::Input;
-                } else {
-                    select_index(app, current.min(count - 1));
-                }
-                app.say(Notice::info("message deleted — u undoes"));
-            }
-        }
-        Command::UndoDelete if app.in_flight.is_some() => {
-            // Putting a message back would reshape the path under the stream.
-            app.say(Notice::info("an answer is streaming — Esc stops it first"));
-        }
-        Command::UndoDelete => {
-            if !app.conversation.can_undo() {
-                app.say(Notice::info("nothing to undo"));
-            } else if let Some(index) = app.conversation.undo_delete() {
-                select_index(app, index);
-                app.say(Notice::info("delete undone"));
-            } else {
-                app.say(Notice::info(
-                    "delete undone — the message is back on its own branch",
-                ));
-            }
-        }
+        Command::DeleteMessage => delete(app, current),
+        Command::UndoDelete => undo_delete(app),
         Command::RawView => {
             let Some(message) = selected else {
                 return Update::unchanged();
@@ -199,6 +114,107 @@ pub fn run(app: &mut App, command: Command) -> Update {
         | Command::OpenHistory => return Update::unchanged(),
     }
     Update::changed()
+}
+
+/// Reshaping the conversation under a streaming answer is refused, saying why.
+fn refuse_while_streaming(app: &mut App) -> bool {
+    if app.in_flight.is_some() {
+        app.say(Notice::info("an answer is streaming — Esc stops it first"));
+    }
+    app.in_flight.is_some()
+}
+
+/// `c`: copy the message's code block, or ask which one when it has several.
+fn copy_code_of(app: &mut App, message: &Message) -> Update {
+    match code_blocks(&message.content).len() {
+        0 => app.say(Notice::info("this message has no code block")),
+        1 => return copy_code(app, message, 1),
+        n => {
+            app.browse.pending_code_pick = Some((message.id, 0));
+            app.say(Notice::info(format!("copy which code block? press 1–{n}")));
+        }
+    }
+    Update::changed()
+}
+
+/// `e`: load the message into the input box to edit it.
+fn edit(app: &mut App, message: &Message) -> Update {
+    // A question would be resent, and the answer still arriving would be
+    // saved over by a stale copy of itself.
+    let streaming_into = app.in_flight.as_ref().map(|f| f.message);
+    if (app.in_flight.is_some() && message.role == Role::User) || streaming_into == Some(message.id)
+    {
+        app.say(Notice::info(
+            "an answer is streaming — Esc stops it before editing",
+        ));
+        return Update::changed();
+    }
+    app.input.composer.set_text(&message.content);
+    app.input.editing = Some(EditTarget {
+        id: message.id,
+        role: message.role,
+    });
+    app.input.role = message.role;
+    app.browse.focus = Focus::Input;
+    let how = if message.role == Role::User {
+        "Enter resends from here (later turns stay as a branch) · Esc cancels"
+    } else {
+        "editing in place: Enter saves, Esc cancels"
+    };
+    app.say(Notice::info(how));
+    Update::changed()
+}
+
+/// Left/Right: show the previous or next alternative answer.
+fn switch_alternative(app: &mut App, current: usize, delta: isize) {
+    if refuse_while_streaming(app) {
+        return;
+    }
+    if app.conversation.switch_alternative(current, delta) {
+        select_index(app, current);
+        if let Some((pos, total)) = app.conversation.alternatives(current) {
+            app.say(Notice::info(format!("alternative {pos}/{total}")));
+        }
+    } else if app.conversation.alternatives(current).is_none() {
+        app.say(Notice::info(
+            "no alternatives here (r regenerates an answer)",
+        ));
+    }
+}
+
+/// `d`: delete the message (`u` undoes).
+fn delete(app: &mut App, current: usize) {
+    if refuse_while_streaming(app) {
+        return;
+    }
+    if app.conversation.delete(current).is_some() {
+        let count = app.conversation.len();
+        if count == 0 {
+            app.browse.selected = None;
+            app.browse.focus = Focus::Input;
+        } else {
+            select_index(app, current.min(count - 1));
+        }
+        app.say(Notice::info("message deleted — u undoes"));
+    }
+}
+
+/// `u`: put the last deleted message back.
+fn undo_delete(app: &mut App) {
+    // Putting a message back would reshape the path under the stream.
+    if refuse_while_streaming(app) {
+        return;
+    }
+    if !app.conversation.can_undo() {
+        app.say(Notice::info("nothing to undo"));
+    } else if let Some(index) = app.conversation.undo_delete() {
+        select_index(app, index);
+        app.say(Notice::info("delete undone"));
+    } else {
+        app.say(Notice::info(
+            "delete undone — the message is back on its own branch",
+        ));
+    }
 }
 
 /// `1234567` → `1,234,567` (how the status bar says what was copied).

@@ -87,6 +87,27 @@ impl HistoryBrowser {
         }
     }
 
+    /// Moves the cursor by `delta` rows; near the end of the list, asks for
+    /// the next page.
+    fn move_cursor(&mut self, delta: isize) -> Option<Effect> {
+        let last = self.items.len().saturating_sub(1);
+        self.cursor = self.cursor.saturating_add_signed(delta).min(last);
+        let near_end = self.cursor + delta.unsigned_abs() >= self.items.len();
+        if delta > 0 && near_end {
+            self.load_more()
+        } else {
+            None
+        }
+    }
+
+    /// Takes the selected item off the list (archived or deleted); its uid.
+    fn remove_selected(&mut self) -> Option<String> {
+        let uid = self.selected()?.uid.clone();
+        self.items.remove(self.cursor);
+        self.cursor = self.cursor.min(self.items.len().saturating_sub(1));
+        Some(uid)
+    }
+
     /// Ask for the next page of the list.
     fn load_more(&mut self) -> Option<Effect> {
         if !self.has_more || self.loading || !self.query.is_empty() {
@@ -160,113 +181,103 @@ pub fn key(app: &mut App, key: &KeyEvent) -> Update {
     let plain = !key
         .modifiers
         .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-    match &mut browser.mode {
-        BrowserMode::Rename(title) => {
-            match key.code {
-                KeyCode::Esc => browser.mode = BrowserMode::List,
-                KeyCode::Enter => {
-                    let title = title.trim().to_string();
-                    browser.mode = BrowserMode::List;
-                    if let Some(item) = browser.items.get_mut(browser.cursor) {
-                        let uid = item.uid.clone();
-                        if !title.is_empty() {
-                            item.title.clone_from(&title);
-                        }
-                        let title = (!title.is_empty()).then_some(title);
-                        return Update::with(Effect::RenameConversation { uid, title });
-                    }
-                }
-                KeyCode::Backspace => {
-                    title.pop();
-                }
-                KeyCode::Char(c) if plain => title.push(c),
-                _ => return Update::unchanged(),
-            }
-            return Update::changed();
-        }
-        BrowserMode::ConfirmDelete => {
-            let confirmed = matches!(key.code, KeyCode::Char('y' | 'Y'));
-            browser.mode = BrowserMode::List;
-            if confirmed && let Some(item) = browser.selected() {
-                let uid = item.uid.clone();
-                browser.items.remove(browser.cursor);
-                browser.cursor = browser.cursor.min(browser.items.len().saturating_sub(1));
-                return Update::with(Effect::DeleteConversation { uid });
-            }
-            return Update::changed();
-        }
+    match browser.mode {
+        BrowserMode::Rename(_) => return rename_key(browser, key, plain),
+        BrowserMode::ConfirmDelete => return confirm_delete_key(browser, key),
         BrowserMode::List => {}
     }
-    match key.code {
-        KeyCode::Esc => app.popup = None,
-        KeyCode::Up => browser.cursor = browser.cursor.saturating_sub(1),
-        KeyCode::Down => {
-            browser.cursor = (browser.cursor + 1).min(browser.items.len().saturating_sub(1));
-            if browser.cursor + 1 >= browser.items.len()
-                && let Some(effect) = browser.load_more()
-            {
-                return Update::with(effect);
-            }
+    let effect = match key.code {
+        KeyCode::Esc => {
+            app.popup = None;
+            None
         }
-        KeyCode::PageUp => browser.cursor = browser.cursor.saturating_sub(10),
-        KeyCode::PageDown => {
-            browser.cursor = (browser.cursor + 10).min(browser.items.len().saturating_sub(1));
-            if browser.cursor + 10 >= browser.items.len()
-                && let Some(effect) = browser.load_more()
-            {
-                return Update::with(effect);
-            }
-        }
-        KeyCode::Enter => {
-            if let Some(item) = browser.selected() {
-                let uid = item.uid.clone();
-                return Update::with(Effect::OpenConversation { uid });
-            }
-        }
+        KeyCode::Up => browser.move_cursor(-1),
+        KeyCode::Down => browser.move_cursor(1),
+        KeyCode::PageUp => browser.move_cursor(-10),
+        KeyCode::PageDown => browser.move_cursor(10),
+        KeyCode::Enter => browser.selected().map(|item| Effect::OpenConversation {
+            uid: item.uid.clone(),
+        }),
         KeyCode::Tab => {
             browser.archived = !browser.archived;
             browser.cursor = 0;
-            let effect = browser.reload();
-            return Update::with(effect);
+            Some(browser.reload())
         }
         KeyCode::Char('r') if ctrl => {
             if let Some(item) = browser.selected() {
                 browser.mode = BrowserMode::Rename(item.title.clone());
             }
+            None
         }
         KeyCode::Char('a') if ctrl => {
-            if let Some(item) = browser.selected() {
-                let uid = item.uid.clone();
-                let archived = !browser.archived;
-                browser.items.remove(browser.cursor);
-                browser.cursor = browser.cursor.min(browser.items.len().saturating_sub(1));
-                return Update::with(Effect::ArchiveConversation { uid, archived });
-            }
+            let archived = !browser.archived;
+            browser
+                .remove_selected()
+                .map(|uid| Effect::ArchiveConversation { uid, archived })
         }
         KeyCode::Char('d') if ctrl => {
             if browser.selected().is_some() {
                 browser.mode = BrowserMode::ConfirmDelete;
             }
+            None
         }
-        KeyCode::Char('e') if ctrl => {
-            if let Some(item) = browser.selected() {
-                return Update::with(Effect::ExportConversation {
-                    uid: item.uid.clone(),
-                });
-            }
-        }
-        KeyCode::Backspace => {
-            return Update::with(browser.edit_query(|q| {
-                q.pop();
-            }));
-        }
-        KeyCode::Char(c) if plain => return Update::with(browser.edit_query(|q| q.push(c))),
+        KeyCode::Char('e') if ctrl => browser.selected().map(|item| Effect::ExportConversation {
+            uid: item.uid.clone(),
+        }),
+        KeyCode::Backspace => Some(browser.edit_query(|q| {
+            q.pop();
+        })),
+        KeyCode::Char(c) if plain => Some(browser.edit_query(|q| q.push(c))),
         // Quit and the like still work from the browser.
         _ if ctrl && matches!(key.code, KeyCode::Char('q' | 'c')) => {
             app.popup = None;
             return Update::unchanged();
         }
         _ => return Update::unchanged(),
+    };
+    effect.map_or_else(Update::changed, Update::with)
+}
+
+/// Typing a new title: Enter renames (an empty title clears it), Esc
+/// leaves it as it was.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "crossterm's KeyCode has dozens of variants; only a few edit"
+)]
+fn rename_key(browser: &mut HistoryBrowser, key: &KeyEvent, plain: bool) -> Update {
+    let BrowserMode::Rename(title) = &mut browser.mode else {
+        return Update::unchanged();
+    };
+    match key.code {
+        KeyCode::Esc => browser.mode = BrowserMode::List,
+        KeyCode::Enter => {
+            let title = title.trim().to_string();
+            browser.mode = BrowserMode::List;
+            if let Some(item) = browser.items.get_mut(browser.cursor) {
+                let uid = item.uid.clone();
+                if !title.is_empty() {
+                    item.title.clone_from(&title);
+                }
+                let title = (!title.is_empty()).then_some(title);
+                return Update::with(Effect::RenameConversation { uid, title });
+            }
+        }
+        KeyCode::Backspace => {
+            title.pop();
+        }
+        KeyCode::Char(c) if plain => title.push(c),
+        _ => return Update::unchanged(),
+    }
+    Update::changed()
+}
+
+/// "Delete it? (y/n)": `y` deletes, any other key keeps it.
+fn confirm_delete_key(browser: &mut HistoryBrowser, key: &KeyEvent) -> Update {
+    browser.mode = BrowserMode::List;
+    if matches!(key.code, KeyCode::Char('y' | 'Y'))
+        && let Some(uid) = browser.remove_selected()
+    {
+        return Update::with(Effect::DeleteConversation { uid });
     }
     Update::changed()
 }

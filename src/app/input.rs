@@ -60,6 +60,31 @@ impl InputState {
         }
     }
 
+    /// Ctrl+R: the role of what is composed, user → assistant → system;
+    /// false (nothing changes) while a message is being edited.
+    pub fn cycle_role(&mut self) -> bool {
+        if self.editing.is_some() {
+            return false;
+        }
+        self.role = match self.role {
+            Role::User => Role::Assistant,
+            Role::Assistant => Role::System,
+            Role::System => Role::User,
+        };
+        true
+    }
+
+    /// Esc while editing a message: the edit is dropped with its text;
+    /// false when nothing was being edited.
+    pub fn cancel_edit(&mut self) -> bool {
+        if self.editing.take().is_none() {
+            return false;
+        }
+        self.composer.clear();
+        self.role = Role::User;
+        true
+    }
+
     /// Up on the first line / Down on the last line: an earlier / later
     /// prompt (Down past the last gives back what was typed). False when
     /// the key is not for recall.

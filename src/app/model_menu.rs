@@ -79,6 +79,14 @@ impl ModelMenu {
         self.cursor = 0;
     }
 
+    /// What Enter picks: the model under the cursor, or with no match the
+    /// typed text as the model id (one the server does not list, or when
+    /// the list failed).
+    pub fn pick(&self) -> Option<String> {
+        self.selected()
+            .or_else(|| Some(self.filter.trim().to_string()).filter(|f| !f.is_empty()))
+    }
+
     /// Change the filter (typing, Backspace, a paste); the cursor goes to
     /// the first match.
     pub fn edit_filter(&mut self, edit: impl FnOnce(&mut String)) {

@@ -442,15 +442,7 @@ fn run(app: &mut App, command: Command) -> Update {
             app.popup = Some(Popup::Help { scroll: 0 });
             Update::changed()
         }
-        Command::ToggleMouse => {
-            app.mouse_capture = !app.mouse_capture;
-            app.say(Notice::info(if app.mouse_capture {
-                "mouse capture on: the wheel scrolls"
-            } else {
-                "mouse capture off: select text with the mouse; F12 turns it back on"
-            }));
-            Update::with(Effect::SetMouseCapture(app.mouse_capture))
-        }
+        Command::ToggleMouse => toggle_mouse(app),
         Command::MenuUp | Command::MenuDown => {
             if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
                 menu.move_cursor(if command == Command::MenuUp { -1 } else { 1 });
@@ -458,16 +450,8 @@ fn run(app: &mut App, command: Command) -> Update {
             Update::changed()
         }
         Command::MenuPick => {
-            // With no match, Enter takes the typed text as the model id
-            // (a model the server does not list, or when the list failed).
-            let typed = match &app.popup {
-                Some(Popup::ModelMenu(menu)) if menu.selected().is_none() => {
-                    Some(menu.filter.trim().to_string()).filter(|f| !f.is_empty())
-                }
-                _ => None,
-            };
             if let Some(Popup::ModelMenu(menu)) = &app.popup
-                && let Some(model) = menu.selected().or(typed)
+                && let Some(model) = menu.pick()
             {
                 app.say(Notice::info(format!("model: {model}")));
                 app.settings.model = model;
@@ -483,28 +467,14 @@ fn run(app: &mut App, command: Command) -> Update {
         Command::OpenEditor => Update::with(Effect::OpenEditor {
             text: app.input.composer.text(),
         }),
-        Command::CycleRole => {
-            if app.input.editing.is_some() {
-                return Update::unchanged();
-            }
-            app.input.role = match app.input.role {
-                Role::User => Role::Assistant,
-                Role::Assistant => Role::System,
-                Role::System => Role::User,
-            };
+        Command::CycleRole if app.input.cycle_role() => Update::changed(),
+        Command::OpenHistory => history_browser::open(app),
+        Command::CancelEdit if app.input.cancel_edit() => {
+            app.say(Notice::info("edit cancelled"));
             Update::changed()
         }
-        Command::OpenHistory => history_browser::open(app),
-        Command::CancelEdit => {
-            if app.input.editing.take().is_some() {
-                app.input.composer.clear();
-                app.input.role = Role::User;
-                app.say(Notice::info("edit cancelled"));
-                Update::changed()
-            } else {
-                Update::unchanged()
-            }
-        }
+        // Nothing to cycle or cancel while editing / not editing.
+        Command::CycleRole | Command::CancelEdit => Update::unchanged(),
         Command::FocusInput
         | Command::SelectPrev
         | Command::SelectNext
@@ -545,6 +515,17 @@ fn quit(app: &mut App) -> Update {
         changed: true,
         effects,
     }
+}
+
+/// F12: mouse capture on or off, saying what that means.
+fn toggle_mouse(app: &mut App) -> Update {
+    app.mouse_capture = !app.mouse_capture;
+    app.say(Notice::info(if app.mouse_capture {
+        "mouse capture on: the wheel scrolls"
+    } else {
+        "mouse capture off: select text with the mouse; F12 turns it back on"
+    }));
+    Update::with(Effect::SetMouseCapture(app.mouse_capture))
 }
 
 /// What belonged to the conversation that was on screen goes with it: the
