@@ -125,7 +125,7 @@ async fn event_loop(
                 continue;
             }
             event = events.next() => match event {
-                Some(Ok(event)) => batch.extend(msg_from_event(event)),
+                Some(Ok(event)) => batch.extend(msg_from_event(event).and_then(|m| clicked(m, &ui))),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(Ending::Quit),
             },
@@ -146,6 +146,21 @@ async fn event_loop(
         }
         applied = apply(app, batch.drain(..), &mut effects, &mut pacer);
     }
+}
+
+/// A left click becomes `Msg::Clicked` with the message drawn under the
+/// pointer (only the view knows), or nothing off any message.
+pub fn clicked(msg: Msg, ui: &Ui) -> Option<Msg> {
+    use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+    if let Msg::Mouse(mouse) = &msg
+        && mouse.kind == MouseEventKind::Down(MouseButton::Left)
+    {
+        return ui
+            .transcript
+            .message_at(mouse.column, mouse.row)
+            .map(Msg::Clicked);
+    }
+    Some(msg)
 }
 
 /// Runs `update` on each message; collects the effects, marks the frame

@@ -75,7 +75,13 @@ pub struct Ui {
     pub transcript: TranscriptView,
 }
 
-/// Bring caches up to date for a frame of `area` and resolve scrolling.
+/// Bring the view's caches up to date for a frame of `area` and resolve
+/// the transcript's scroll requests (the view owns the resolved position).
+///
+/// It writes the app in one place only: the input box's textarea keeps its
+/// own viewport (ratatui-textarea moves it while rendering), and that
+/// viewport is put back to the top when the text fits the box — only the
+/// layout knows the box. Everything else here reads the app.
 pub fn prepare(ui: &mut Ui, app: &mut App, area: Rect) {
     if let Some(layout) = layout(area, app) {
         ui.transcript.prepare(app, layout.transcript);

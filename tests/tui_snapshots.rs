@@ -398,7 +398,7 @@ fn scrolled_up_shows_more_below() {
     // More text arrives; the view stays where it is.
     api(&mut app, id, StreamEvent::Delta("41번째 줄\n".into()));
     let terminal = render_with(&mut ui, &mut app, 80, 24);
-    assert!(app.transcript.more_below);
+    assert!(ui.transcript.more_below());
     assert!(screen_text(&terminal).contains("↓ more below · Ctrl+End"));
     insta::assert_snapshot!(screen(&terminal));
 }

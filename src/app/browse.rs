@@ -20,7 +20,7 @@ use crate::text::code_blocks::code_blocks;
 fn select_index(app: &mut App, index: usize) {
     if let Some(message) = app.conversation.messages().get(index) {
         app.browse.selected = Some(message.id);
-        app.transcript.reveal = Some(message.id);
+        app.transcript.reveal(message.id);
     }
 }
 

@@ -304,7 +304,7 @@ fn tab_selects_the_last_message_and_tab_esc_i_go_back() {
         assert_eq!(key(&mut app, "<Tab>"), changed(vec![]));
         assert_eq!(app.browse.focus, Focus::Transcript);
         assert_eq!(app.browse.selected, app.conversation.head());
-        assert_eq!(app.transcript.reveal, app.conversation.head());
+        assert_eq!(app.transcript.revealing(), app.conversation.head());
         assert_eq!(selected_text(&app), "a2");
         assert_eq!(key(&mut app, back), changed(vec![]), "{back}");
         assert_eq!(app.browse.focus, Focus::Input, "{back}");
@@ -369,7 +369,8 @@ fn up_down_k_j_home_end_g_shift_g_move_the_selection_and_reveal_it() {
         assert_eq!(key(&mut app, k), changed(vec![]), "{k}");
         assert_eq!(selected_text(&app), *expected, "{k}");
         assert_eq!(
-            app.transcript.reveal, app.browse.selected,
+            app.transcript.revealing(),
+            app.browse.selected,
             "{k} reveals the selection"
         );
         assert_eq!(app.browse.focus, Focus::Transcript);
@@ -757,7 +758,7 @@ fn left_right_switch_alternatives_and_the_path_below_follows() {
         ]
     );
     assert_eq!(selected_text(&app), "a1", "the selection stays on the turn");
-    assert_eq!(app.transcript.reveal, app.browse.selected);
+    assert_eq!(app.transcript.revealing(), app.browse.selected);
     keys(&mut app, "<Right>");
     assert_eq!(
         path(&app)[3..],
@@ -1051,7 +1052,11 @@ fn slash_types_a_query_enter_finds_n_and_shift_n_cycle_and_wrap() {
         keys(&mut app, k);
         assert_eq!(selected_text(&app), text, "{k}");
         assert_eq!(app.notice, info(said), "{k}");
-        assert_eq!(app.transcript.reveal, app.browse.selected, "{k} reveals");
+        assert_eq!(
+            app.transcript.revealing(),
+            app.browse.selected,
+            "{k} reveals"
+        );
     }
     // Enter from the middle starts at the selection.
     keys(&mut app, "<Home>/broth<Enter>");
@@ -1497,7 +1502,9 @@ fn a_click_selects_the_message_under_the_pointer() {
             modifiers: KeyModifiers::NONE,
         })
     };
-    update(&mut app, click(4));
+    // The runtime asks the view which message is under the pointer.
+    let clicked = crate::runtime::clicked(click(4), &ui).expect("a message at row 4");
+    update(&mut app, clicked);
     crate::ui::prepare(&mut ui, &mut app, area);
     assert_eq!(app.browse.focus, Focus::Transcript);
     assert_eq!(selected_text(&app), "q1");

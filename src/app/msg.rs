@@ -23,6 +23,9 @@ pub enum Msg {
     Paste(String),
     /// A mouse event (motion is not reported).
     Mouse(MouseEvent),
+    /// A left click on a message of the transcript (the runtime asks the
+    /// view which message is drawn under the pointer).
+    Clicked(crate::chat::conversation::MessageId),
     /// The terminal changed size.
     Resize { width: u16, height: u16 },
     /// An event from the request task `id`, stamped when it happened.

@@ -162,8 +162,6 @@ pub struct BrowseState {
     /// `c` on a message with several code blocks waits for a digit.
     /// (the message, the digits typed so far as a number; 0 = none yet)
     pub pending_code_pick: Option<(MessageId, u32)>,
-    /// A mouse click to resolve against the layout (by `ui::prepare`).
-    pub pending_click: Option<(u16, u16)>,
 }
 
 /// Tokens and money: prices, the counts of this run, the monthly budget.

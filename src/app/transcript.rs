@@ -2,7 +2,8 @@
 //! number: following the bottom, or pinned to a row of a message so that
 //! text growing below cannot move the view (SPEC: new text does not pull a
 //! scrolled-up view down). Rows are known only to the view, so `update`
-//! records scroll requests and `ui::prepare` resolves them.
+//! counts scroll requests and the view (`ui::transcript`) resolves them
+//! into its own anchor; the anchor type lives here, beside the requests.
 
 use crate::chat::conversation::MessageId;
 
@@ -16,18 +17,21 @@ pub enum ScrollAnchor {
     At { message: MessageId, row: usize },
 }
 
-/// The transcript's scroll state.
+/// What the user asked of the transcript's scrolling, as counters that only
+/// `update` moves: the view remembers what it has applied and turns the
+/// difference into a position (rows are known only to the view), so drawing
+/// never writes the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TranscriptState {
-    pub anchor: ScrollAnchor,
-    /// Rows to scroll by (negative: up), applied by `ui::prepare`.
-    pub pending_scroll: i64,
-    /// Set by `ui::prepare`: there are rows below the view.
-    pub more_below: bool,
-    /// Rows of the transcript area at the last layout (for page scrolling).
-    pub page_rows: u16,
-    /// Bring this message into view at the next layout (selection moved).
-    pub reveal: Option<MessageId>,
+    /// Rows scrolled by the wheel, in all (negative: up).
+    pub scrolled_rows: i64,
+    /// Pages scrolled by PageUp/PageDown, in all (negative: up).
+    pub scrolled_pages: i64,
+    /// "Follow the bottom again" (Ctrl+End, sending), counted.
+    pub to_bottom: u64,
+    /// Bring this message into view (the selection moved), numbered so each
+    /// request is seen once.
+    pub reveal: Option<(u64, MessageId)>,
     /// Which conversation is shown, counted by `update` each time another
     /// one replaces it: display caches keyed on message ids start over.
     pub generation: u64,
@@ -35,27 +39,32 @@ pub struct TranscriptState {
 
 impl TranscriptState {
     pub fn scroll_by(&mut self, rows: i64) {
-        self.pending_scroll = self.pending_scroll.saturating_add(rows);
+        self.scrolled_rows = self.scrolled_rows.saturating_add(rows);
     }
 
-    pub fn page(&self) -> i64 {
-        i64::from(self.page_rows.saturating_sub(2).max(1))
+    pub fn scroll_pages(&mut self, pages: i64) {
+        self.scrolled_pages = self.scrolled_pages.saturating_add(pages);
+    }
+
+    /// Follow the bottom again.
+    pub fn to_bottom(&mut self) {
+        self.to_bottom += 1;
+    }
+
+    /// Keep message `id` in view.
+    pub fn reveal(&mut self, id: MessageId) {
+        let seq = self.reveal.map_or(1, |(seq, _)| seq + 1);
+        self.reveal = Some((seq, id));
+    }
+
+    /// The message last asked to be brought into view.
+    pub fn revealing(&self) -> Option<MessageId> {
+        self.reveal.map(|(_, id)| id)
     }
 
     /// Another conversation is shown: start over at its bottom.
     pub fn new_conversation(&mut self) {
         self.generation += 1;
         self.to_bottom();
-    }
-
-    /// Follow the bottom again.
-    pub fn to_bottom(&mut self) {
-        self.anchor = ScrollAnchor::Bottom;
-        self.pending_scroll = 0;
-        self.more_below = false;
-    }
-
-    pub fn is_following(&self) -> bool {
-        self.anchor == ScrollAnchor::Bottom && self.pending_scroll >= 0
     }
 }

@@ -58,6 +58,11 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         }
         Msg::Paste(text) => on_paste(app, &text),
         Msg::Mouse(mouse) => on_mouse(app, mouse),
+        Msg::Clicked(id) => {
+            app.browse.selected = Some(id);
+            app.browse.focus = Focus::Transcript;
+            Update::changed()
+        }
         Msg::Resize { .. } => Update::changed(),
         Msg::Api { id, event, at } => requests::on_api(app, id, event, at),
         Msg::EditorClosed(result) => {
@@ -127,12 +132,7 @@ fn on_mouse(app: &mut App, mouse: ratatui::crossterm::event::MouseEvent) -> Upda
             app.transcript.scroll_by(WHEEL_ROWS);
             Update::changed()
         }
-        MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left) => {
-            // Which message is under the pointer is known to the view;
-            // `ui::prepare` resolves the click.
-            app.browse.pending_click = Some((mouse.column, mouse.row));
-            Update::changed()
-        }
+        // A left click on a message arrives as `Msg::Clicked`.
         MouseEventKind::Down(_)
         | MouseEventKind::Up(_)
         | MouseEventKind::Drag(_)
@@ -424,13 +424,11 @@ fn run(app: &mut App, command: Command) -> Update {
             Update::changed()
         }
         Command::ScrollPageUp => {
-            let page = app.transcript.page();
-            app.transcript.scroll_by(-page);
+            app.transcript.scroll_pages(-1);
             Update::changed()
         }
         Command::ScrollPageDown => {
-            let page = app.transcript.page();
-            app.transcript.scroll_by(page);
+            app.transcript.scroll_pages(1);
             Update::changed()
         }
         Command::ScrollToBottom => {

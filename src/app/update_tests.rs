@@ -308,7 +308,10 @@ fn enter_sends_the_whole_conversation_with_settings() {
         ]
     );
     assert_eq!(app.in_flight.as_ref().map(|f| f.id), Some(RequestId(1)));
-    assert!(app.transcript.is_following());
+    assert_eq!(
+        app.transcript.to_bottom, 1,
+        "sending follows the bottom again"
+    );
 
     // The second turn carries the first, answer included.
     api(&mut app, 1, StreamEvent::Started);
@@ -781,24 +784,21 @@ fn help_opens_scrolls_and_closes() {
 }
 
 #[test]
-fn page_keys_record_pending_scroll_and_ctrl_end_follows() {
+fn page_keys_record_scroll_requests_and_ctrl_end_follows() {
     let mut app = new_app();
-    app.transcript.page_rows = 12;
     assert_eq!(key(&mut app, "<PageUp>"), changed(vec![]));
-    assert_eq!(app.transcript.pending_scroll, -10);
-    assert!(!app.transcript.is_following());
+    assert_eq!(app.transcript.scrolled_pages, -1);
     keys(&mut app, "<PageUp><PageDown>");
-    assert_eq!(app.transcript.pending_scroll, -10);
+    assert_eq!(app.transcript.scrolled_pages, -1);
+    assert_eq!(app.transcript.to_bottom, 0);
     assert_eq!(key(&mut app, "<C-End>"), changed(vec![]));
-    assert_eq!(app.transcript.pending_scroll, 0);
-    assert_eq!(app.transcript.anchor, ScrollAnchor::Bottom);
-    assert!(app.transcript.is_following());
+    assert_eq!(app.transcript.to_bottom, 1);
     // Plain End belongs to the input box.
     keys(&mut app, "ab<Home>");
-    app.transcript.scroll_by(-3);
+    let before = app.transcript;
     keys(&mut app, "<End>c");
     assert_eq!(app.input.composer.text(), "abc");
-    assert_eq!(app.transcript.pending_scroll, -3);
+    assert_eq!(app.transcript, before, "End did not scroll");
 }
 
 #[test]
@@ -901,7 +901,6 @@ fn every_binding_in_the_table_does_what_it_says() {
         for k in binding.keys {
             let mut app = app_with_models();
             keys(&mut app, "hi");
-            app.transcript.page_rows = 12;
             match binding.context {
                 Context::Global | Context::Input => {}
                 Context::Streaming => {
@@ -954,9 +953,9 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
         Command::OpenModelMenu => {
             assert!(matches!(app.popup, Some(Popup::ModelMenu(_))), "{why}");
         }
-        Command::ScrollPageUp => assert_eq!(app.transcript.pending_scroll, -10, "{why}"),
-        Command::ScrollPageDown => assert_eq!(app.transcript.pending_scroll, 10, "{why}"),
-        Command::ScrollToBottom => assert!(app.transcript.is_following(), "{why}"),
+        Command::ScrollPageUp => assert_eq!(app.transcript.scrolled_pages, -1, "{why}"),
+        Command::ScrollPageDown => assert_eq!(app.transcript.scrolled_pages, 1, "{why}"),
+        Command::ScrollToBottom => assert_eq!(app.transcript.to_bottom, 1, "{why}"),
         Command::NewConversation => {
             assert_eq!(app.notice, notice("new conversation", false), "{why}");
         }
@@ -1358,12 +1357,11 @@ fn streaming_follows_until_scrolled_up_then_stays_put() {
     let mut ui = Ui::default();
     ask(&mut app, "count");
     ui::prepare(&mut ui, &mut app, SMALL);
-    assert_eq!(app.transcript.page_rows, 9);
     for i in 0..20 {
         api(&mut app, 1, delta(&format!("line {i}\n")));
         ui::prepare(&mut ui, &mut app, SMALL);
         assert!(at_bottom(&ui), "following at delta {i}");
-        assert!(!app.transcript.more_below);
+        assert!(!ui.transcript.more_below());
     }
     assert!(ui.transcript.total_rows() > 20);
 
@@ -1371,29 +1369,29 @@ fn streaming_follows_until_scrolled_up_then_stays_put() {
     ui::prepare(&mut ui, &mut app, SMALL);
     let top = ui.transcript.top();
     assert_eq!(top + SMALL_ROWS + 7, ui.transcript.total_rows());
-    assert!(app.transcript.more_below);
-    assert!(!app.transcript.is_following());
+    assert!(ui.transcript.more_below());
+    assert!(!ui.transcript.is_following());
     for i in 20..40 {
         api(&mut app, 1, delta(&format!("line {i}\n")));
         ui::prepare(&mut ui, &mut app, SMALL);
         assert_eq!(ui.transcript.top(), top, "new text does not pull the view");
-        assert!(app.transcript.more_below);
+        assert!(ui.transcript.more_below());
     }
     // PageDown back to the end follows again.
     for _ in 0..10 {
         keys(&mut app, "<PageDown>");
         ui::prepare(&mut ui, &mut app, SMALL);
     }
-    assert_eq!(app.transcript.anchor, ScrollAnchor::Bottom);
-    assert!(!app.transcript.more_below);
+    assert_eq!(ui.transcript.anchor(), ScrollAnchor::Bottom);
+    assert!(!ui.transcript.more_below());
 
     keys(&mut app, "<PageUp><PageUp>");
     ui::prepare(&mut ui, &mut app, SMALL);
-    assert!(app.transcript.more_below);
+    assert!(ui.transcript.more_below());
     keys(&mut app, "<C-End>");
     ui::prepare(&mut ui, &mut app, SMALL);
     assert!(at_bottom(&ui));
-    assert!(!app.transcript.more_below);
+    assert!(!ui.transcript.more_below());
     api(&mut app, 1, delta("after\n"));
     ui::prepare(&mut ui, &mut app, SMALL);
     assert!(at_bottom(&ui), "following again");
@@ -1411,13 +1409,13 @@ fn scrolling_is_clamped_at_both_ends() {
     }
     ui::prepare(&mut ui, &mut app, SMALL);
     assert_eq!(ui.transcript.top(), 0);
-    assert!(app.transcript.more_below);
+    assert!(ui.transcript.more_below());
     for _ in 0..20 {
         keys(&mut app, "<PageDown>");
     }
     ui::prepare(&mut ui, &mut app, SMALL);
     assert!(at_bottom(&ui));
-    assert_eq!(app.transcript.anchor, ScrollAnchor::Bottom);
+    assert_eq!(ui.transcript.anchor(), ScrollAnchor::Bottom);
 }
 
 #[test]
@@ -1430,7 +1428,7 @@ fn sending_returns_to_the_bottom() {
     ui::prepare(&mut ui, &mut app, SMALL);
     keys(&mut app, "<PageUp>");
     ui::prepare(&mut ui, &mut app, SMALL);
-    assert!(app.transcript.more_below);
+    assert!(ui.transcript.more_below());
     keys(&mut app, "two<Enter>");
     ui::prepare(&mut ui, &mut app, SMALL);
     assert!(at_bottom(&ui));
@@ -1463,7 +1461,7 @@ fn resize_keeps_the_same_message_at_the_top() {
     ui::prepare(&mut ui, &mut app, SMALL);
     keys(&mut app, "<PageUp><PageUp><PageUp>");
     ui::prepare(&mut ui, &mut app, SMALL);
-    let anchor = app.transcript.anchor;
+    let anchor = ui.transcript.anchor();
     let ScrollAnchor::At { message, row } = anchor else {
         panic!("anchored view expected, got {anchor:?}");
     };
@@ -1472,7 +1470,7 @@ fn resize_keeps_the_same_message_at_the_top() {
 
     for width in [100, 20, 60, 30] {
         ui::prepare(&mut ui, &mut app, Rect { width, ..SMALL });
-        assert_eq!(app.transcript.anchor, anchor, "width {width}");
+        assert_eq!(ui.transcript.anchor(), anchor, "width {width}");
         let (start, rows) = message_span(&app, message, width);
         let top = ui.transcript.top();
         assert!(

@@ -21,7 +21,7 @@ use super::theme;
 use crate::api::types::Role;
 use crate::app::App;
 use crate::app::state::Focus;
-use crate::app::transcript::ScrollAnchor;
+use crate::app::transcript::{ScrollAnchor, TranscriptState};
 use crate::app::update::skipped_text;
 use crate::chat::conversation::{Conversation, Message, MessageId, MessageStatus};
 use crate::text::sanitize::{SafeText, sanitize};
@@ -64,6 +64,12 @@ pub struct TranscriptView {
     area: Rect,
     /// The conversation the cache was built for (`TranscriptState::generation`).
     generation: u64,
+    /// The resolved scroll position: following the bottom, or pinned.
+    anchor: ScrollAnchor,
+    /// The app's scroll requests applied so far (`TranscriptState`).
+    applied: TranscriptState,
+    /// There are rows below the view.
+    more_below: bool,
     /// Entries re-wrapped by the last `prepare` (for tests and benches).
     pub last_rewrapped: usize,
 }
@@ -77,11 +83,9 @@ impl TranscriptView {
         self.top
     }
 
-    /// Update the cache for `area` and turn the app's scroll anchor, pending
-    /// scroll, selection to reveal and mouse click into a top row and a
-    /// selection.
-    pub fn prepare(&mut self, app: &mut App, area: Rect) {
-        app.transcript.page_rows = area.height;
+    /// Update the cache for `area` and turn the app's scroll requests made
+    /// since the last frame into a top row. Reads the app, never writes it.
+    pub fn prepare(&mut self, app: &App, area: Rect) {
         self.area = area;
         if area.width != self.width || app.transcript.generation != self.generation {
             self.entries.clear();
@@ -92,10 +96,22 @@ impl TranscriptView {
         let contexts = line_contexts(&app.conversation, app.input.editing.map(|e| e.id));
         self.sync(app.conversation.messages(), &contexts);
         self.footer = footer_lines(app, area.width);
-        self.resolve_scroll(app, usize::from(area.height));
-        if let Some((x, y)) = app.browse.pending_click.take() {
-            self.click(app, x, y);
-        }
+        self.resolve_scroll(&app.transcript, usize::from(area.height));
+    }
+
+    /// Where the view is scrolled to.
+    pub fn anchor(&self) -> ScrollAnchor {
+        self.anchor
+    }
+
+    /// The view follows the bottom (new text stays in view).
+    pub fn is_following(&self) -> bool {
+        self.anchor == ScrollAnchor::Bottom
+    }
+
+    /// There are rows below the view (the "more below" mark is shown).
+    pub fn more_below(&self) -> bool {
+        self.more_below
     }
 
     fn sync(&mut self, messages: &[Message], contexts: &HashMap<MessageId, LineContext>) {
@@ -191,11 +207,14 @@ impl TranscriptView {
         }
     }
 
-    fn resolve_scroll(&mut self, app: &mut App, height: usize) {
+    fn resolve_scroll(&mut self, asked: &TranscriptState, height: usize) {
         let total = self.total_rows();
         let max_top = total.saturating_sub(height);
-        let state = &mut app.transcript;
-        let mut top = match state.anchor {
+        let done = std::mem::replace(&mut self.applied, *asked);
+        if asked.to_bottom != done.to_bottom {
+            self.anchor = ScrollAnchor::Bottom;
+        }
+        let mut top = match self.anchor {
             ScrollAnchor::Bottom => max_top,
             // A resize can leave the message shorter than the anchored row:
             // stay on its last row rather than slide into the next message.
@@ -207,15 +226,24 @@ impl TranscriptView {
                 })
                 .unwrap_or(max_top),
         };
-        if state.pending_scroll != 0 {
-            let moved = i64::try_from(top)
-                .unwrap_or(i64::MAX)
-                .saturating_add(state.pending_scroll);
+        // A page is the view's height less two rows of context.
+        let page = i64::try_from(height.saturating_sub(2).max(1)).unwrap_or(i64::MAX);
+        let rows = asked
+            .scrolled_rows
+            .saturating_sub(done.scrolled_rows)
+            .saturating_add(
+                asked
+                    .scrolled_pages
+                    .saturating_sub(done.scrolled_pages)
+                    .saturating_mul(page),
+            );
+        if rows != 0 {
+            let moved = i64::try_from(top).unwrap_or(i64::MAX).saturating_add(rows);
             top = usize::try_from(moved.max(0)).unwrap_or(0).min(max_top);
-            state.pending_scroll = 0;
-            state.anchor = self.anchor_at(top, max_top);
+            self.anchor = self.anchor_at(top, max_top);
         }
-        if let Some(id) = state.reveal.take()
+        if let Some((seq, id)) = asked.reveal
+            && done.reveal.map(|(seen, _)| seen) != Some(seq)
             && let Some(i) = self.index_of(id)
         {
             // Keep the selected message in view: its start, or as much of it as fits.
@@ -227,26 +255,22 @@ impl TranscriptView {
                 top = end - height;
             }
             top = top.min(max_top);
-            state.anchor = self.anchor_at(top, max_top);
+            self.anchor = self.anchor_at(top, max_top);
         }
         top = top.min(max_top);
         self.top = top;
-        state.more_below = top + height < total;
+        self.more_below = top + height < total;
     }
 
-    /// A left click at screen cell (x, y): select the message there.
-    fn click(&self, app: &mut App, x: u16, y: u16) {
+    /// The message drawn at screen cell (x, y), if any (a mouse click).
+    pub fn message_at(&self, x: u16, y: u16) -> Option<MessageId> {
         let area = self.area;
         if x < area.x || x >= area.right() || y < area.y || y >= area.bottom() {
-            return;
+            return None;
         }
         let row = self.top + usize::from(y - area.y);
-        if let Some((i, _)) = self.locate(row)
-            && let Some(entry) = self.entries.get(i)
-        {
-            app.browse.selected = Some(entry.id);
-            app.browse.focus = Focus::Transcript;
-        }
+        let (i, _) = self.locate(row)?;
+        self.entries.get(i).map(|entry| entry.id)
     }
 
     /// Paint the visible rows into `area`.
@@ -303,7 +327,7 @@ impl TranscriptView {
             y += 1;
             row += 1;
         }
-        if app.transcript.more_below && area.height > 0 && area.width >= 24 {
+        if self.more_below && area.height > 0 && area.width >= 24 {
             let label = " ↓ more below · Ctrl+End ";
             let w = u16::try_from(crate::text::wrap::display_width(label)).unwrap_or(0);
             let x = area.right().saturating_sub(w);
