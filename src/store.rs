@@ -16,9 +16,11 @@
 mod chatgpt;
 mod export;
 mod import;
+mod journal;
 mod owner;
 mod query;
 mod schema;
+mod search;
 pub mod time;
 pub mod types;
 pub mod uid;
