@@ -278,7 +278,7 @@ impl History {
     pub fn reader(&self) -> Result<Store, StoreError> {
         match &self.path {
             Some(path) => Store::open_reader(path),
-            None => Err(StoreError::Invalid("history is off".to_string())),
+            None => Err(StoreError::HistoryOff),
         }
     }
 

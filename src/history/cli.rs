@@ -134,7 +134,10 @@ fn store_error(io: &mut Io<'_>, e: &StoreError) -> Exit {
         | StoreError::ReadOnly
         | StoreError::DiskFull
         | StoreError::Corrupt(_)
+        | StoreError::HistoryOff
+        | StoreError::WriterStopped
         | StoreError::Invalid(_)
+        | StoreError::BadImport(_)
         | StoreError::Io { .. }
         | StoreError::Sqlite(_) => fail(io, &e.to_string(), Exit::Api),
     }

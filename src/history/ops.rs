@@ -138,10 +138,23 @@ fn state(text: &str) -> MessageState {
 }
 
 /// Applies one operation. A row that no longer exists makes it a no-op
-/// (`Ok`); only the store's own failures are errors.
+/// (`Ok`), and so does a tree change the store refuses; only the store's
+/// own failures are errors.
+///
+/// Why a refused tree change is skipped, not returned: operations are
+/// replayed, from this process's spool or another's, into a file another
+/// kaiwa may have changed meanwhile (a message deleted or moved, a
+/// conversation deleted), so a parent or head can name a message that is
+/// no longer where the operation expects it. The store has already refused
+/// it (its savepoint rolled back: the tree stays sound), and it will be
+/// refused on every retry. Returning it would roll back the whole batch:
+/// the writer would retry op by op and lose it anyway, a spool merge would
+/// turn history off for the session, and a spool file left by a gone kaiwa
+/// would never merge (replay stops at the first file that fails), holding
+/// back every file after it. So it is logged and skipped, like an
+/// operation on a deleted row.
 pub(crate) fn apply(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreError> {
-    let result = apply_inner(store, ids, op);
-    match result {
+    match apply_inner(store, ids, op) {
         Err(StoreError::Invalid(why)) => {
             tracing::warn!(%why, "history operation skipped");
             Ok(())

@@ -34,18 +34,17 @@ impl History {
     /// stopped.
     pub fn resume(&mut self, uid: &str) -> Result<Resumed, StoreError> {
         let Some(inner) = &self.inner else {
-            return Err(StoreError::Invalid("history is off".to_string()));
+            return Err(StoreError::HistoryOff);
         };
         let (reply, answer) = mpsc::channel();
-        let stopped = || StoreError::Invalid("the history writer has stopped".to_string());
         inner
             .tx
             .send(Cmd::Load {
                 uid: uid.to_string(),
                 reply,
             })
-            .map_err(|_| stopped())?;
-        let loaded = answer.recv().map_err(|_| stopped())??;
+            .map_err(|_| StoreError::WriterStopped)?;
+        let loaded = answer.recv().map_err(|_| StoreError::WriterStopped)??;
         Ok(self.adopt(&loaded))
     }
 

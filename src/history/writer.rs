@@ -302,7 +302,10 @@ impl Writer {
             StoreError::Locked
             | StoreError::Corrupt(_)
             | StoreError::NotFound(_)
+            | StoreError::HistoryOff
+            | StoreError::WriterStopped
             | StoreError::Invalid(_)
+            | StoreError::BadImport(_)
             | StoreError::Io { .. }
             | StoreError::Sqlite(_) => format!("history off: {error} — kept in memory"),
         };

@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::export::FORMAT;
 use super::write::insert_message;
 use super::{
-    ImportNote, ImportReport, ImportSource, MessageState, NewMessage, Store, StoreError,
+    BadImport, ImportNote, ImportReport, ImportSource, MessageState, NewMessage, Store, StoreError,
     StoredRole, chatgpt,
 };
 
@@ -254,10 +254,7 @@ fn add_missing<'m>(
             .optional()?;
         if let Some((id, owner)) = found {
             if owner != conversation {
-                return Err(StoreError::Invalid(format!(
-                    "message {} already belongs to another conversation",
-                    m.uid
-                )));
+                return Err(BadImport::ForeignMessage { uid: m.uid.clone() }.into());
             }
             rows.insert(&m.uid, id);
             continue;
@@ -273,11 +270,9 @@ fn add_missing<'m>(
                         |row| row.get(0),
                     )
                     .optional()?
-                    .ok_or_else(|| {
-                        StoreError::Invalid(format!(
-                            "message {} has a parent ({p}) that is not in the file",
-                            m.uid
-                        ))
+                    .ok_or_else(|| BadImport::MissingParent {
+                        uid: m.uid.clone(),
+                        parent: p.clone(),
                     })?,
             }),
         };
@@ -310,7 +305,7 @@ fn add_missing<'m>(
 fn parents_first(messages: &[IncomingMessage]) -> Result<Vec<&IncomingMessage>, StoreError> {
     let uids: HashSet<&str> = messages.iter().map(|m| m.uid.as_str()).collect();
     if uids.len() != messages.len() {
-        return Err(StoreError::Invalid("two messages share a uid".to_string()));
+        return Err(BadImport::DuplicateUid.into());
     }
     let mut out: Vec<&IncomingMessage> = Vec::with_capacity(messages.len());
     let mut placed: HashSet<&str> = HashSet::new();
@@ -334,9 +329,7 @@ fn parents_first(messages: &[IncomingMessage]) -> Result<Vec<&IncomingMessage>, 
         }
     }
     if out.len() != messages.len() {
-        return Err(StoreError::Invalid(
-            "its messages' parents form a loop".to_string(),
-        ));
+        return Err(BadImport::ParentLoop.into());
     }
     Ok(out)
 }

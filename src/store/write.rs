@@ -11,7 +11,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::uid::new_uid;
-use super::{ConversationRow, MessageState, NewMessage, Store, StoreError, StoredRole};
+use super::{ConversationRow, MessageState, NewMessage, Store, StoreError, StoredRole, TreeError};
 
 /// The first line of a question, at most 120 characters: the list's preview.
 pub(crate) fn preview_of(text: &str) -> String {
@@ -166,9 +166,11 @@ impl Store {
                     )
                     .optional()?;
                 if owner != Some(conv) {
-                    return Err(StoreError::Invalid(format!(
-                        "message {head} is not in conversation {conv}"
-                    )));
+                    return Err(TreeError::HeadElsewhere {
+                        head,
+                        conversation: conv,
+                    }
+                    .into());
                 }
             }
             conn.execute(
@@ -265,9 +267,11 @@ pub(crate) fn insert_message(
             )
             .optional()?;
         if owner != Some(conversation) {
-            return Err(StoreError::Invalid(format!(
-                "parent message {parent} is not in conversation {conversation}"
-            )));
+            return Err(TreeError::ParentElsewhere {
+                parent,
+                conversation,
+            }
+            .into());
         }
     }
     let uid = m.uid.clone().unwrap_or_else(|| new_uid(m.created_at_ms));
@@ -332,9 +336,7 @@ fn check_parent(conn: &Connection, message: i64, parent: i64) -> Result<(), Stor
         )
         .optional()?;
     if same != Some(true) {
-        return Err(StoreError::Invalid(format!(
-            "message {parent} cannot be the parent of {message}"
-        )));
+        return Err(TreeError::NotAParent { parent, message }.into());
     }
     let cycle: bool = conn.query_row(
         "WITH RECURSIVE up(id) AS (SELECT ?2 UNION SELECT m.parent_id FROM messages m, up
@@ -344,9 +346,7 @@ fn check_parent(conn: &Connection, message: i64, parent: i64) -> Result<(), Stor
         |row| row.get(0),
     )?;
     if cycle {
-        return Err(StoreError::Invalid(format!(
-            "message {parent} is below {message}"
-        )));
+        return Err(TreeError::ParentBelow { parent, message }.into());
     }
     Ok(())
 }
