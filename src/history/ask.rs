@@ -6,7 +6,7 @@
 //! opens the file); a problem with the history never fails the answer, it
 //! becomes a line for stderr.
 
-use super::ops::{self, Op};
+use super::ops::{self, InsertMessage, Op};
 use super::{spool, tracker, writer};
 use crate::api::types::ChatMessage;
 use crate::chat::usage::RequestUsage;
@@ -50,14 +50,7 @@ pub fn save_ask_exchange(config: &Config, exchange: &AskExchange<'_>) -> Option<
     }
     let mut store = opened.store;
     let _ = store.set_busy_timeout(writer::WRITER_BUSY_TIMEOUT);
-    let mut ids = ops::Ids::default();
-    let result = store.transaction(|s| {
-        for op in &ops {
-            ops::apply(s, &mut ids, op)?;
-        }
-        Ok(())
-    });
-    match result {
+    match ops::apply_all(&mut store, &mut ops::Ids::default(), &ops) {
         Ok(()) => {
             store.close_cleanly();
             notice
@@ -87,7 +80,7 @@ fn ask_ops(x: &AskExchange<'_>) -> Vec<Op> {
     let mut parent: Option<String> = None;
     for m in x.messages {
         let uid = crate::store::uid::new_uid(at);
-        ops.push(Op::Insert {
+        ops.push(Op::Insert(InsertMessage {
             conversation: conversation.clone(),
             uid: uid.clone(),
             parent: parent.take(),
@@ -99,12 +92,12 @@ fn ask_ops(x: &AskExchange<'_>) -> Vec<Op> {
             error: None,
             skipped: 0,
             at,
-        });
+        }));
         parent = Some(uid);
     }
     let answer = crate::store::uid::new_uid(at);
     let end = at + x.duration_ms.unwrap_or(0);
-    ops.push(Op::Insert {
+    ops.push(Op::Insert(InsertMessage {
         conversation: conversation.clone(),
         uid: answer.clone(),
         parent,
@@ -116,7 +109,7 @@ fn ask_ops(x: &AskExchange<'_>) -> Vec<Op> {
         error: x.error.map(str::to_string),
         skipped: 0,
         at: end,
-    });
+    }));
     ops.push(Op::Head {
         conversation,
         head: Some(answer.clone()),

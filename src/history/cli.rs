@@ -108,18 +108,7 @@ fn merge_spool(config: &Config, store: &mut Store) {
     }
     let _ = store.set_busy_timeout(super::writer::WRITER_BUSY_TIMEOUT);
     let mut ids = super::ops::Ids::default();
-    super::spool::replay(found, |ops| {
-        let result = store.transaction(|s| {
-            for op in ops {
-                super::ops::apply(s, &mut ids, op)?;
-            }
-            Ok(())
-        });
-        if result.is_err() {
-            ids.clear();
-        }
-        result
-    });
+    super::spool::replay(found, |ops| super::ops::apply_all(store, &mut ids, ops));
     let _ = store.set_busy_timeout(crate::store::DEFAULT_BUSY_TIMEOUT);
 }
 
