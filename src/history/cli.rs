@@ -56,6 +56,12 @@ fn out(io: &mut Io<'_>, text: &str) -> io::Result<()> {
     io.stdout.write_all(text.as_bytes())
 }
 
+/// `--json` output: pretty-printed, then a newline.
+fn out_json(io: &mut Io<'_>, value: &impl serde::Serialize) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let _ = out(io, &format!("{text}\n"));
+}
+
 fn history_path<'c>(config: &'c Config, io: &mut Io<'_>) -> Result<&'c Path, Exit> {
     config.history_path.as_deref().ok_or_else(|| {
         fail(

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{first_line, open, out, say, shown};
+use super::{first_line, open, out, out_json, say, shown};
 use crate::cli_io::{Exit, Io};
 use crate::config::Config;
 use crate::store::{ConversationSummary, SearchHit, StoreError};
@@ -57,8 +57,7 @@ pub(super) fn list(
     }
     if as_json {
         let list: Vec<Value> = rows.iter().map(summary_json).collect();
-        let text = serde_json::to_string_pretty(&list).unwrap_or_default();
-        let _ = out(io, &format!("{text}\n"));
+        out_json(io, &list);
         return Ok(Exit::Ok);
     }
     if rows.is_empty() {
@@ -115,8 +114,7 @@ pub(super) fn search(
     };
     if as_json {
         let list: Vec<Value> = hits.iter().map(hit_json).collect();
-        let text = serde_json::to_string_pretty(&list).unwrap_or_default();
-        let _ = out(io, &format!("{text}\n"));
+        out_json(io, &list);
         return Ok(Exit::Ok);
     }
     if hits.is_empty() {

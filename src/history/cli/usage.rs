@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::{open, out, say, shown, store_error};
+use super::{open, out, out_json, say, shown, store_error};
 use crate::chat::usage::format_usd;
 use crate::cli::UsageArgs;
 use crate::cli_io::{Exit, Io};
@@ -66,9 +66,7 @@ pub fn run_usage(config: &Config, args: &UsageArgs, io: &mut Io<'_>) -> Exit {
     };
     let total = total_of(&days);
     if args.json {
-        let value = usage_json(config, args, &days, &total, month);
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        let _ = out(io, &format!("{text}\n"));
+        out_json(io, &usage_json(config, args, &days, &total, month));
         let _ = io.stdout.flush();
         return Exit::Ok;
     }
