@@ -306,51 +306,12 @@ async fn ask_stream(
     args: &AskArgs,
     io: &mut Io<'_>,
 ) -> Exit {
-    let mut collected = Collected {
-        ends_with_newline: true,
-        ..Collected::default()
-    };
     let started = std::time::Instant::now();
-    let mut sanitizer = io.stdout_is_terminal.then(StreamSanitizer::new);
-    {
-        let mut sink = |event: StreamEvent| match event {
-            StreamEvent::Retrying {
-                attempt,
-                wait,
-                cause,
-            } => retry_note(io, attempt, wait, Some(&cause)),
-            StreamEvent::Started | StreamEvent::Reasoning(_) => {}
-            StreamEvent::Delta(text) => {
-                collected.text.push_str(&text);
-                let out = match sanitizer.as_mut() {
-                    Some(s) => s.push(&text),
-                    None => text,
-                };
-                write_out(io, &mut collected, &out);
-            }
-            StreamEvent::Usage(usage) => collected.usage = Some(usage),
-            StreamEvent::End(end) => {
-                if let Some(s) = sanitizer.as_mut() {
-                    let rest = s.finish();
-                    write_out(io, &mut collected, &rest);
-                }
-                collected.end = Some(end);
-            }
-        };
-        // Ctrl+C (or SIGTERM) stops the answer as Esc does in the TUI: what
-        // arrived is kept, saved and counted, and kaiwa exits 130.
-        tokio::select! {
-            () = client.stream_chat(request, &mut sink) => {}
-            () = interrupted() => {
-                collected.end = Some(StreamEnd::default());
-                collected.stopped = true;
-            }
-        }
-    }
+    let mut collected = stream_answer(client, request, io).await;
     if !collected.ends_with_newline && !collected.stdout_closed {
         let _ = io.stdout.write_all(b"\n").and_then(|()| io.stdout.flush());
     }
-    let end = collected.end.unwrap_or_default();
+    let end = collected.end.take().unwrap_or_default();
     if end.skipped > 0 {
         let plural = if end.skipped == 1 { "event" } else { "events" };
         let _ = writeln!(
@@ -362,12 +323,14 @@ async fn ask_stream(
     let answered = !collected.text.is_empty();
     // A request counts when the server billed it: not when it was refused.
     let billed = answered || end.error.is_none() || end.finish_reason.is_some();
-    if args.usage && billed {
-        let usage = match &collected.usage {
-            Some(u) => RequestUsage::from_server(u, &request.model, prices),
-            None => estimate_usage(request, &collected.text, prices),
-        };
-        let _ = writeln!(io.stderr, "{}", usage_line(&usage));
+    let usage = billed.then(|| match &collected.usage {
+        Some(u) => RequestUsage::from_server(u, &request.model, prices),
+        None => estimate_usage(request, &collected.text, prices),
+    });
+    if args.usage
+        && let Some(usage) = &usage
+    {
+        let _ = writeln!(io.stderr, "{}", usage_line(usage));
     }
     let state = match (&end.error, answered, end.finish_reason.is_some()) {
         _ if collected.stopped => MessageState::Stopped,
@@ -383,10 +346,7 @@ async fn ask_stream(
         state,
         end.finish_reason.as_deref(),
         error_text.as_deref(),
-        billed.then(|| match &collected.usage {
-            Some(u) => RequestUsage::from_server(u, &request.model, prices),
-            None => estimate_usage(request, &collected.text, prices),
-        }),
+        usage,
         started,
     );
     if collected.stopped {
@@ -405,6 +365,52 @@ async fn ask_stream(
             Exit::Api
         }
     }
+}
+
+/// Streams the answer to stdout as it arrives (through the sanitiser on a
+/// terminal) until it ends, or Ctrl+C / SIGTERM stops it; retry waits go
+/// to stderr on a terminal.
+async fn stream_answer(client: &ApiClient, request: &ChatRequest, io: &mut Io<'_>) -> Collected {
+    let mut collected = Collected {
+        ends_with_newline: true,
+        ..Collected::default()
+    };
+    let mut sanitizer = io.stdout_is_terminal.then(StreamSanitizer::new);
+    let mut sink = |event: StreamEvent| match event {
+        StreamEvent::Retrying {
+            attempt,
+            wait,
+            cause,
+        } => retry_note(io, attempt, wait, Some(&cause)),
+        StreamEvent::Started | StreamEvent::Reasoning(_) => {}
+        StreamEvent::Delta(text) => {
+            collected.text.push_str(&text);
+            let out = match sanitizer.as_mut() {
+                Some(s) => s.push(&text),
+                None => text,
+            };
+            write_out(io, &mut collected, &out);
+        }
+        StreamEvent::Usage(usage) => collected.usage = Some(usage),
+        StreamEvent::End(end) => {
+            if let Some(s) = sanitizer.as_mut() {
+                let rest = s.finish();
+                write_out(io, &mut collected, &rest);
+            }
+            collected.end = Some(end);
+        }
+    };
+    // Ctrl+C (or SIGTERM) stops the answer as Esc does in the TUI: what
+    // arrived is kept, saved and counted, and kaiwa exits 130.
+    let stopped = tokio::select! {
+        () = client.stream_chat(request, &mut sink) => false,
+        () = interrupted() => true,
+    };
+    if stopped {
+        collected.end = Some(StreamEnd::default());
+        collected.stopped = true;
+    }
+    collected
 }
 
 fn write_out(io: &mut Io<'_>, collected: &mut Collected, text: &str) {

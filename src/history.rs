@@ -10,31 +10,35 @@
 //! except `resume` and `flush` (both with a bound); a locked file never
 //! drops a turn (it goes to the spool and is merged later); when the file
 //! cannot be written at all the conversation stays in memory and `status`
-//! says so. `save_ask_exchange` is the one-shot path for `kaiwa ask`.
+//! says so. Reopening a saved conversation is `resume.rs`; the Markdown
+//! file export is `export.rs`; `save_ask_exchange` (`ask.rs`) is the
+//! one-shot path for `kaiwa ask`.
 
+mod ask;
 pub mod cli;
+mod export;
 mod ops;
 pub mod prompts;
+mod resume;
 mod spool;
 mod tracker;
 pub mod tui;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::api::types::{ChatMessage, Role};
-use crate::chat::conversation::{Conversation, Message, MessageId, MessageStatus};
+use crate::chat::conversation::{Conversation, MessageId};
 use crate::chat::usage::RequestUsage;
 use crate::config::Config;
-use crate::store::{
-    LedgerRow, LoadedConversation, MessageState, Store, StoreError, StoredRole, now_ms,
-};
+use crate::store::{LedgerRow, Store, StoreError, now_ms};
+pub use ask::{AskExchange, save_ask_exchange};
+pub use export::{export_markdown_file, markdown_file_name};
 use ops::Op;
+pub use resume::Resumed;
 use tracker::Tracker;
 use writer::{Cmd, Shared};
 
@@ -76,17 +80,6 @@ pub struct LedgerEntry {
     pub started_at_ms: i64,
     pub duration_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
-}
-
-/// A conversation reopened from the file.
-#[derive(Debug, Clone)]
-pub struct Resumed {
-    pub conversation: Conversation,
-    pub uid: String,
-    pub title: Option<String>,
-    /// The model it was last held with.
-    pub model: Option<String>,
-    pub base_url: Option<String>,
 }
 
 struct Inner {
@@ -255,47 +248,6 @@ impl History {
         }]);
     }
 
-    /// Loads conversation `uid` (every branch, the head path current) and
-    /// makes it the one being saved. Blocks until the writer answers (it
-    /// answers after committing what was sent before). Sync the current
-    /// conversation first: answers still streaming in it are settled as
-    /// stopped.
-    pub fn resume(&mut self, uid: &str) -> Result<Resumed, StoreError> {
-        let Some(inner) = &self.inner else {
-            return Err(StoreError::Invalid("history is off".to_string()));
-        };
-        let (reply, answer) = mpsc::channel();
-        let stopped = || StoreError::Invalid("the history writer has stopped".to_string());
-        inner
-            .tx
-            .send(Cmd::Load {
-                uid: uid.to_string(),
-                reply,
-            })
-            .map_err(|_| stopped())?;
-        let loaded = answer.recv().map_err(|_| stopped())??;
-        Ok(self.adopt(&loaded))
-    }
-
-    /// Like `resume`, for a conversation loaded elsewhere (with `reader()`
-    /// off the UI thread): rebuilds it in memory, with ids above every id
-    /// seen so far, and makes it the one being saved. Cheap.
-    pub fn adopt(&mut self, loaded: &LoadedConversation) -> Resumed {
-        let floor = self.tracker.max_seen();
-        let (conversation, uids) = rebuild(loaded, floor);
-        let ops = self
-            .tracker
-            .seed(&loaded.summary.uid, &conversation, &uids, floor);
-        self.send(ops);
-        Resumed {
-            conversation,
-            uid: loaded.summary.uid.clone(),
-            title: loaded.summary.title.clone(),
-            model: loaded.summary.model.clone(),
-            base_url: loaded.base_url.clone(),
-        }
-    }
-
     /// Waits until everything sent so far is committed (or spooled, or
     /// knowingly dropped); false on timeout.
     pub fn flush(&self, timeout: Duration) -> bool {
@@ -326,7 +278,7 @@ impl History {
     pub fn reader(&self) -> Result<Store, StoreError> {
         match &self.path {
             Some(path) => Store::open_reader(path),
-            None => Err(StoreError::Invalid("history is off".to_string())),
+            None => Err(StoreError::HistoryOff),
         }
     }
 
@@ -377,226 +329,4 @@ impl Drop for History {
     fn drop(&mut self) {
         self.stop(DROP_WAIT);
     }
-}
-
-/// `<uid>-<title-slug>.md`: sorts by time, says what it is.
-pub fn markdown_file_name(uid: &str, title: &str) -> String {
-    let mut slug = String::new();
-    for c in title.chars() {
-        if c.is_alphanumeric() {
-            slug.extend(c.to_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-        if slug.chars().count() >= 48 {
-            break;
-        }
-    }
-    let slug = slug.trim_matches('-');
-    let slug = if slug.is_empty() {
-        "conversation"
-    } else {
-        slug
-    };
-    format!("{uid}-{slug}.md")
-}
-
-/// Writes conversation `uid` of `store` as Markdown into `dir` (0700 if
-/// created, the file 0600); returns the file's path.
-pub fn export_markdown_file(store: &Store, uid: &str, dir: &Path) -> Result<PathBuf, StoreError> {
-    use std::io::Write as _;
-    let text = store.export_markdown(uid)?;
-    let title = store
-        .summary(uid)?
-        .map(|s| s.display_title().to_string())
-        .unwrap_or_default();
-    let io_error = |context: String| move |source| StoreError::Io { context, source };
-    crate::paths::create_private_dir(dir)
-        .map_err(io_error(format!("cannot create {}", dir.display())))?;
-    let file = dir.join(markdown_file_name(uid, &title));
-    crate::paths::create_private_file(&file)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-        .map_err(io_error(format!("cannot write {}", file.display())))?;
-    Ok(file)
-}
-
-/// The in-memory conversation for a loaded one: message ids above `floor`
-/// (parents first), tool output left out (its children hang on its
-/// parent), and each message's saved uid.
-fn rebuild(loaded: &LoadedConversation, floor: u64) -> (Conversation, HashMap<MessageId, String>) {
-    let mut scratch = Conversation::default();
-    let template_id = scratch.push(Role::User, String::new(), MessageStatus::Complete);
-    let template: Option<Message> = scratch.get(template_id).cloned();
-    let mut ids: HashMap<i64, Option<MessageId>> = HashMap::new();
-    let mut uids = HashMap::new();
-    let mut messages = Vec::new();
-    let mut next = floor;
-    for m in &loaded.messages {
-        let parent = m.parent.and_then(|p| ids.get(&p).copied().flatten());
-        let role = match m.role {
-            StoredRole::System => Role::System,
-            StoredRole::User => Role::User,
-            StoredRole::Assistant => Role::Assistant,
-            StoredRole::Tool => {
-                ids.insert(m.id, parent);
-                continue;
-            }
-        };
-        let Some(template) = template.clone() else {
-            break;
-        };
-        next += 1;
-        let id = MessageId(next);
-        ids.insert(m.id, Some(id));
-        uids.insert(id, m.uid.clone());
-        let status = match m.state {
-            MessageState::Done => MessageStatus::Complete,
-            MessageState::Stopped => MessageStatus::Stopped,
-            MessageState::Streaming | MessageState::Interrupted | MessageState::Error => {
-                MessageStatus::Interrupted
-            }
-        };
-        messages.push(Message {
-            id,
-            parent,
-            role,
-            content: m.content.clone(),
-            status,
-            rev: 0,
-            model: m.model.clone(),
-            error: m.error.clone(),
-            skipped: m.skipped,
-            finish_reason: m.finish_reason.clone(),
-            ..template
-        });
-    }
-    let head = loaded
-        .path()
-        .last()
-        .and_then(|h| ids.get(&h.id).copied().flatten());
-    (Conversation::from_saved(messages, head), uids)
-}
-
-/// One `kaiwa ask` exchange, saved as a conversation of one turn.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AskExchange<'a> {
-    pub model: &'a str,
-    pub base_url: &'a str,
-    /// What was sent: the system prompt (if any) and the question.
-    pub messages: &'a [ChatMessage],
-    pub answer: &'a str,
-    /// `Done`, `Interrupted`, `Stopped` or `Error` (no text arrived).
-    pub state: MessageState,
-    pub finish_reason: Option<&'a str>,
-    pub error: Option<&'a str>,
-    /// What was counted for the request, if anything.
-    pub usage: Option<RequestUsage>,
-    pub started_at_ms: i64,
-    pub duration_ms: Option<i64>,
-}
-
-/// Saves a `kaiwa ask` exchange (blocking: opens the file, one
-/// transaction, closes it). Nothing happens with `--no-history`. When the
-/// file is locked the exchange goes to the spool (merged by the next kaiwa
-/// that opens the file). Returns a line for stderr when the user should
-/// know something (a damaged file moved aside, history could not be saved).
-pub fn save_ask_exchange(config: &Config, exchange: &AskExchange<'_>) -> Option<String> {
-    let path = config.history_path.as_ref()?;
-    let ops = ask_ops(exchange);
-    let opened = match Store::open(path) {
-        Ok(opened) => opened,
-        Err(StoreError::Locked) => return spool_ask(config, &ops),
-        Err(e) => return Some(format!("history: not saved ({e})")),
-    };
-    let notice = opened.notice.clone();
-    if opened.read_only {
-        return notice;
-    }
-    let mut store = opened.store;
-    let _ = store.set_busy_timeout(writer::WRITER_BUSY_TIMEOUT);
-    let mut ids = ops::Ids::default();
-    let result = store.transaction(|s| {
-        for op in &ops {
-            ops::apply(s, &mut ids, op)?;
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => {
-            store.close_cleanly();
-            notice
-        }
-        Err(StoreError::Locked) => spool_ask(config, &ops).or(notice),
-        Err(e) => Some(format!("history: not saved ({e})")),
-    }
-}
-
-fn spool_ask(config: &Config, ops: &[Op]) -> Option<String> {
-    let mut spool = spool::Spool::new(config.state_dir.join("spool"));
-    match spool.append(ops) {
-        Ok(()) => None,
-        Err(e) => Some(format!("history: not saved (the file is locked and {e})")),
-    }
-}
-
-fn ask_ops(x: &AskExchange<'_>) -> Vec<Op> {
-    let at = x.started_at_ms;
-    let conversation = crate::store::uid::new_uid(at);
-    let mut ops = vec![Op::Conversation {
-        uid: conversation.clone(),
-        model: Some(x.model.to_string()),
-        base_url: Some(x.base_url.to_string()),
-        at,
-    }];
-    let mut parent: Option<String> = None;
-    for m in x.messages {
-        let uid = crate::store::uid::new_uid(at);
-        ops.push(Op::Insert {
-            conversation: conversation.clone(),
-            uid: uid.clone(),
-            parent: parent.take(),
-            role: tracker::stored_role(m.role).as_str().to_string(),
-            content: m.content.clone(),
-            state: MessageState::Done.as_str().to_string(),
-            model: None,
-            finish_reason: None,
-            error: None,
-            skipped: 0,
-            at,
-        });
-        parent = Some(uid);
-    }
-    let answer = crate::store::uid::new_uid(at);
-    let end = at + x.duration_ms.unwrap_or(0);
-    ops.push(Op::Insert {
-        conversation: conversation.clone(),
-        uid: answer.clone(),
-        parent,
-        role: StoredRole::Assistant.as_str().to_string(),
-        content: x.answer.to_string(),
-        state: x.state.as_str().to_string(),
-        model: Some(x.model.to_string()),
-        finish_reason: x.finish_reason.map(str::to_string),
-        error: x.error.map(str::to_string),
-        skipped: 0,
-        at: end,
-    });
-    ops.push(Op::Head {
-        conversation,
-        head: Some(answer.clone()),
-        at: end,
-    });
-    let mut row = LedgerRow::from_usage(
-        x.model,
-        Some(x.base_url),
-        x.usage.as_ref(),
-        x.state.as_str(),
-        at,
-    );
-    row.duration_ms = x.duration_ms;
-    ops.push(Op::Request {
-        message: Some(answer),
-        row,
-    });
-    ops
 }

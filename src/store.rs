@@ -14,11 +14,14 @@
 //! unquoted. Row ids stay inside; the outside names things by `uid`.
 
 mod chatgpt;
+mod error;
 mod export;
 mod import;
+mod journal;
 mod owner;
 mod query;
 mod schema;
+mod search;
 pub mod time;
 pub mod types;
 pub mod uid;
@@ -30,8 +33,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 
+pub use error::{BadImport, StoreError, TreeError};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use time::{iso_utc, now_ms};
 pub use types::{
@@ -44,49 +48,6 @@ use crate::paths;
 
 /// How long a statement waits for another writer before `Locked`.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why a store operation failed. `Locked`, `ReadOnly`, `DiskFull` and
-/// `Corrupt` are distinct so callers can act on them (spool, go read-only,
-/// keep the conversation in memory, quarantine).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("the history file is busy: another kaiwa is writing to it")]
-    Locked,
-    #[error("the history file is read-only")]
-    ReadOnly,
-    #[error("the disk is full")]
-    DiskFull,
-    #[error("the history file is damaged ({0})")]
-    Corrupt(String),
-    #[error("no saved conversation matches {0:?}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{context}: {source}")]
-    Io { context: String, source: io::Error },
-    #[error("history database error: {0}")]
-    Sqlite(rusqlite::Error),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        match error.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Locked,
-            Some(ErrorCode::DiskFull) => Self::DiskFull,
-            Some(ErrorCode::ReadOnly) => Self::ReadOnly,
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
-                Self::Corrupt(error.to_string())
-            }
-            _ => Self::Sqlite(error),
-        }
-    }
-}
-
-impl From<serde_json::Error> for StoreError {
-    fn from(error: serde_json::Error) -> Self {
-        Self::Invalid(error.to_string())
-    }
-}
 
 /// One connection to the history file.
 pub struct Store {

@@ -22,19 +22,8 @@ pub(crate) enum Op {
         base_url: Option<String>,
         at: i64,
     },
-    Insert {
-        conversation: String,
-        uid: String,
-        parent: Option<String>,
-        role: String,
-        content: String,
-        state: String,
-        model: Option<String>,
-        finish_reason: Option<String>,
-        error: Option<String>,
-        skipped: u32,
-        at: i64,
-    },
+    /// Add a message (nothing when its uid is already stored).
+    Insert(InsertMessage),
     /// Text that arrived for a streaming answer since the last one.
     Chunk {
         message: String,
@@ -89,6 +78,24 @@ pub(crate) enum Op {
     },
 }
 
+/// The message an `Op::Insert` adds. A newtype variant of an internally
+/// tagged enum reads and writes the same JSON as the struct variant it
+/// replaced (`{"op":"insert","conversation":…}`), so older spools still read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct InsertMessage {
+    pub conversation: String,
+    pub uid: String,
+    pub parent: Option<String>,
+    pub role: String,
+    pub content: String,
+    pub state: String,
+    pub model: Option<String>,
+    pub finish_reason: Option<String>,
+    pub error: Option<String>,
+    pub skipped: u32,
+    pub at: i64,
+}
+
 /// Row ids by uid, for the writer's connection. Cleared whenever a
 /// transaction rolls back (its rows may be gone).
 #[derive(Debug, Default)]
@@ -131,6 +138,19 @@ impl Ids {
             None => Ok(None),
         }
     }
+
+    /// Runs `f` on the row of message `uid`; nothing when it is not stored.
+    fn on_message(
+        &mut self,
+        store: &mut Store,
+        uid: &str,
+        f: impl FnOnce(&mut Store, i64) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match self.message(store, uid)? {
+            Some(id) => f(store, id),
+            None => Ok(()),
+        }
+    }
 }
 
 fn state(text: &str) -> MessageState {
@@ -138,10 +158,23 @@ fn state(text: &str) -> MessageState {
 }
 
 /// Applies one operation. A row that no longer exists makes it a no-op
-/// (`Ok`); only the store's own failures are errors.
-pub(crate) fn apply(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreError> {
-    let result = apply_inner(store, ids, op);
-    match result {
+/// (`Ok`), and so does a tree change the store refuses; only the store's
+/// own failures are errors.
+///
+/// Why a refused tree change is skipped, not returned: operations are
+/// replayed, from this process's spool or another's, into a file another
+/// kaiwa may have changed meanwhile (a message deleted or moved, a
+/// conversation deleted), so a parent or head can name a message that is
+/// no longer where the operation expects it. The store has already refused
+/// it (its savepoint rolled back: the tree stays sound), and it will be
+/// refused on every retry. Returning it would roll back the whole batch:
+/// the writer would retry op by op and lose it anyway, a spool merge would
+/// turn history off for the session, and a spool file left by a gone kaiwa
+/// would never merge (replay stops at the first file that fails), holding
+/// back every file after it. So it is logged and skipped, like an
+/// operation on a deleted row.
+fn apply(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreError> {
+    match apply_inner(store, ids, op) {
         Err(StoreError::Invalid(why)) => {
             tracing::warn!(%why, "history operation skipped");
             Ok(())
@@ -151,7 +184,21 @@ pub(crate) fn apply(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), Sto
     }
 }
 
-#[allow(clippy::too_many_lines, reason = "one flat match over every operation")]
+/// Applies `ops` in order as one transaction: all of them or none (then
+/// `ids` is cleared, since rows it knows may be gone).
+pub(crate) fn apply_all(store: &mut Store, ids: &mut Ids, ops: &[Op]) -> Result<(), StoreError> {
+    let result = store.transaction(|s| {
+        for op in ops {
+            apply(s, ids, op)?;
+        }
+        Ok(())
+    });
+    if result.is_err() {
+        ids.clear();
+    }
+    result
+}
+
 fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreError> {
     match op {
         Op::Conversation {
@@ -163,45 +210,9 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
             let row = store.ensure_conversation(uid, model.as_deref(), base_url.as_deref(), *at)?;
             ids.conversations.insert(uid.clone(), row.id);
         }
-        Op::Insert {
-            conversation,
-            uid,
-            parent,
-            role,
-            content,
-            state: st,
-            model,
-            finish_reason,
-            error,
-            skipped,
-            at,
-        } => {
-            let conv = match ids.conversation(store, conversation)? {
-                Some(id) => id,
-                None => store.ensure_conversation(conversation, None, None, *at)?.id,
-            };
-            let parent = ids.parent(store, parent.as_ref())?;
-            let id = store.insert_message(
-                conv,
-                &NewMessage {
-                    uid: Some(uid.clone()),
-                    parent,
-                    role: StoredRole::parse(role).unwrap_or(StoredRole::User),
-                    content: content.clone(),
-                    state: state(st),
-                    model: model.clone(),
-                    finish_reason: finish_reason.clone(),
-                    error: error.clone(),
-                    skipped: *skipped,
-                    created_at_ms: *at,
-                },
-            )?;
-            ids.messages.insert(uid.clone(), id);
-        }
+        Op::Insert(insert) => insert_message(store, ids, insert)?,
         Op::Chunk { message, seq, text } => {
-            if let Some(id) = ids.message(store, message)? {
-                store.append_chunk(id, *seq, text)?;
-            }
+            ids.on_message(store, message, |s, id| s.append_chunk(id, *seq, text))?;
         }
         Op::Finish {
             message,
@@ -211,28 +222,20 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
             error,
             skipped,
         } => {
-            if let Some(id) = ids.message(store, message)? {
-                store.finish_message(
-                    id,
-                    &Finish {
-                        content: content.clone(),
-                        state: state(st),
-                        finish_reason: finish_reason.clone(),
-                        error: error.clone(),
-                        skipped: *skipped,
-                    },
-                )?;
-            }
+            let finish = Finish {
+                content: content.clone(),
+                state: state(st),
+                finish_reason: finish_reason.clone(),
+                error: error.clone(),
+                skipped: *skipped,
+            };
+            ids.on_message(store, message, |s, id| s.finish_message(id, &finish))?;
         }
         Op::Settle { message, state: st } => {
-            if let Some(id) = ids.message(store, message)? {
-                store.settle(id, state(st))?;
-            }
+            ids.on_message(store, message, |s, id| s.settle(id, state(st)))?;
         }
         Op::Content { message, content } => {
-            if let Some(id) = ids.message(store, message)? {
-                store.update_content(id, content)?;
-            }
+            ids.on_message(store, message, |s, id| s.update_content(id, content))?;
         }
         Op::Parent { message, parent } => {
             if let Some(id) = ids.message(store, message)? {
@@ -241,9 +244,7 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
             }
         }
         Op::Delete { message } => {
-            if let Some(id) = ids.message(store, message)? {
-                store.delete_message(id)?;
-            }
+            ids.on_message(store, message, Store::delete_message)?;
             ids.messages.remove(message);
         }
         Op::Head {
@@ -269,4 +270,50 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
         }
     }
     Ok(())
+}
+
+/// Adds the message, and its conversation row first when there is none
+/// (its `Op::Conversation` may have been skipped or spooled apart).
+fn insert_message(store: &mut Store, ids: &mut Ids, m: &InsertMessage) -> Result<(), StoreError> {
+    let conv = match ids.conversation(store, &m.conversation)? {
+        Some(id) => id,
+        None => {
+            store
+                .ensure_conversation(&m.conversation, None, None, m.at)?
+                .id
+        }
+    };
+    let message = NewMessage {
+        uid: Some(m.uid.clone()),
+        parent: ids.parent(store, m.parent.as_ref())?,
+        role: StoredRole::parse(&m.role).unwrap_or(StoredRole::User),
+        content: m.content.clone(),
+        state: state(&m.state),
+        model: m.model.clone(),
+        finish_reason: m.finish_reason.clone(),
+        error: m.error.clone(),
+        skipped: m.skipped,
+        created_at_ms: m.at,
+    };
+    let id = store.insert_message(conv, &message)?;
+    ids.messages.insert(m.uid.clone(), id);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spool files written by earlier versions must still read: the JSON
+    /// of an operation is a format, not an implementation detail.
+    #[test]
+    fn an_insert_keeps_its_spool_format() {
+        let line = r#"{"op":"insert","conversation":"c1","uid":"m2","parent":"m1","role":"assistant","content":"hi","state":"streaming","model":"gpt-4o","finish_reason":null,"error":null,"skipped":0,"at":1000}"#;
+        let op: Op = serde_json::from_str(line).unwrap();
+        assert_eq!(serde_json::to_string(&op).unwrap(), line);
+        let Op::Insert(m) = &op else {
+            panic!("{op:?}");
+        };
+        assert_eq!((m.uid.as_str(), m.parent.as_deref()), ("m2", Some("m1")));
+    }
 }

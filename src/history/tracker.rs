@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use super::SyncMeta;
-use super::ops::Op;
+use super::ops::{InsertMessage, Op};
 use crate::api::types::Role;
 use crate::chat::conversation::{Conversation, Message, MessageId, MessageStatus};
 use crate::store::uid::new_uid;
@@ -182,26 +182,7 @@ impl Tracker {
             ops.extend(self.detach());
         }
         self.generation += 1;
-        let generation = self.generation;
-        let mut new: Vec<&Message> = Vec::new();
-        let mut changed: Vec<&Message> = Vec::new();
-        let mut tracked_present = false;
-        for m in conversation.all_messages() {
-            self.max_seen = self.max_seen.max(m.id.0);
-            if m.id.0 <= self.floor {
-                continue;
-            }
-            match self.saved.get_mut(&m.id) {
-                Some(s) => {
-                    s.seen = generation;
-                    tracked_present = true;
-                    if s.rev != m.rev || s.parent != m.parent {
-                        changed.push(m);
-                    }
-                }
-                None => new.push(m),
-            }
-        }
+        let (mut new, changed, tracked_present) = self.scan(conversation);
         if !self.saved.is_empty() && !tracked_present {
             // Everything saved left at once: a failed first turn (dropped),
             // or the conversation was cleared (kept; a new row follows).
@@ -212,58 +193,14 @@ impl Tracker {
                 new.retain(|m| m.id.0 > self.floor);
             }
         }
-        if self.conversation.is_none() {
-            if !new.iter().any(|m| m.role != Role::System) {
-                return ops;
-            }
-            let uid = new_uid(now);
-            ops.push(Op::Conversation {
-                uid: uid.clone(),
-                model: Some(meta.model.to_string()),
-                base_url: Some(meta.base_url.to_string()),
-                at: now,
-            });
-            self.conversation = Some(uid);
-        }
-        let conv_uid = self.conversation.clone().unwrap_or_default();
-        new.sort_by_key(|m| m.id);
-        for m in new {
-            let parent = m.parent.and_then(|p| self.uid_of(p)).map(str::to_string);
-            let uid = new_uid(now);
-            ops.push(Op::Insert {
-                conversation: conv_uid.clone(),
-                uid: uid.clone(),
-                parent,
-                role: stored_role(m.role).as_str().to_string(),
-                content: m.content.clone(),
-                state: state_of(m).as_str().to_string(),
-                model: m.model.clone(),
-                finish_reason: m.finish_reason.clone(),
-                error: m.error.clone(),
-                skipped: m.skipped,
-                at: now,
-            });
-            self.saved.insert(m.id, saved_of(m, uid, generation));
-        }
+        let Some(conv_uid) = self.ensure_row(&new, meta, now, &mut ops) else {
+            return ops;
+        };
+        self.insert_new(new, &conv_uid, now, &mut ops);
         for m in changed {
             self.diff(m, &mut ops);
         }
-        let mut gone: Vec<MessageId> = self
-            .saved
-            .iter()
-            .filter(|(_, s)| s.seen != generation)
-            .map(|(id, _)| *id)
-            .collect();
-        gone.sort_by(|a, b| b.cmp(a));
-        for id in &gone {
-            if let Some(s) = self.saved.remove(id) {
-                ops.push(Op::Delete { message: s.uid });
-            }
-        }
-        if !gone.is_empty() && !self.saved.values().any(|s| s.role != Role::System) {
-            // Only a system prompt is left: an empty conversation is not kept.
-            ops.push(Op::DeleteConversation { uid: conv_uid });
-            self.reset();
+        if self.delete_gone(&conv_uid, &mut ops) {
             return ops;
         }
         let head = conversation.head().filter(|h| self.saved.contains_key(h));
@@ -276,6 +213,112 @@ impl Tracker {
             self.head = head;
         }
         ops
+    }
+
+    /// Marks every saved message still present as seen in this generation;
+    /// returns the messages not saved yet, those changed since (text or
+    /// parent), and whether any saved one is still present. Messages of an
+    /// earlier conversation (at or below `floor`) are left out.
+    fn scan<'c>(
+        &mut self,
+        conversation: &'c Conversation,
+    ) -> (Vec<&'c Message>, Vec<&'c Message>, bool) {
+        let mut new = Vec::new();
+        let mut changed = Vec::new();
+        let mut tracked_present = false;
+        for m in conversation.all_messages() {
+            self.max_seen = self.max_seen.max(m.id.0);
+            if m.id.0 <= self.floor {
+                continue;
+            }
+            match self.saved.get_mut(&m.id) {
+                Some(s) => {
+                    s.seen = self.generation;
+                    tracked_present = true;
+                    if s.rev != m.rev || s.parent != m.parent {
+                        changed.push(m);
+                    }
+                }
+                None => new.push(m),
+            }
+        }
+        (new, changed, tracked_present)
+    }
+
+    /// The uid of the conversation row, made now (an `Op::Conversation`)
+    /// if there is none yet; None while there is none and `new` holds no
+    /// user or assistant message (a system prompt alone is not saved).
+    fn ensure_row(
+        &mut self,
+        new: &[&Message],
+        meta: &SyncMeta<'_>,
+        now: i64,
+        ops: &mut Vec<Op>,
+    ) -> Option<String> {
+        if self.conversation.is_none() {
+            if !new.iter().any(|m| m.role != Role::System) {
+                return None;
+            }
+            let uid = new_uid(now);
+            ops.push(Op::Conversation {
+                uid: uid.clone(),
+                model: Some(meta.model.to_string()),
+                base_url: Some(meta.base_url.to_string()),
+                at: now,
+            });
+            self.conversation = Some(uid);
+        }
+        self.conversation.clone()
+    }
+
+    /// Inserts the new messages in id order (a message is made after its
+    /// parent, so parents come first).
+    fn insert_new(&mut self, mut new: Vec<&Message>, conv_uid: &str, now: i64, ops: &mut Vec<Op>) {
+        new.sort_by_key(|m| m.id);
+        for m in new {
+            let parent = m.parent.and_then(|p| self.uid_of(p)).map(str::to_string);
+            let uid = new_uid(now);
+            ops.push(Op::Insert(InsertMessage {
+                conversation: conv_uid.to_string(),
+                uid: uid.clone(),
+                parent,
+                role: stored_role(m.role).as_str().to_string(),
+                content: m.content.clone(),
+                state: state_of(m).as_str().to_string(),
+                model: m.model.clone(),
+                finish_reason: m.finish_reason.clone(),
+                error: m.error.clone(),
+                skipped: m.skipped,
+                at: now,
+            }));
+            self.saved.insert(m.id, saved_of(m, uid, self.generation));
+        }
+    }
+
+    /// Deletes the saved messages this generation did not see, children
+    /// first; true when that left only a system prompt, so the conversation
+    /// row went too (an empty conversation is not kept).
+    fn delete_gone(&mut self, conv_uid: &str, ops: &mut Vec<Op>) -> bool {
+        let mut gone: Vec<MessageId> = self
+            .saved
+            .iter()
+            .filter(|(_, s)| s.seen != self.generation)
+            .map(|(id, _)| *id)
+            .collect();
+        gone.sort_by(|a, b| b.cmp(a));
+        for id in &gone {
+            if let Some(s) = self.saved.remove(id) {
+                ops.push(Op::Delete { message: s.uid });
+            }
+        }
+        if !gone.is_empty() && !self.saved.values().any(|s| s.role != Role::System) {
+            ops.push(Op::DeleteConversation {
+                uid: conv_uid.to_string(),
+            });
+            self.reset();
+            return true;
+        }
+        false
     }
 
     /// The saved messages are one question and empty answers: a first turn

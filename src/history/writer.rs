@@ -269,17 +269,7 @@ impl Writer {
         let Some(store) = self.store.as_mut() else {
             return Err(StoreError::Locked);
         };
-        let ids = &mut self.ids;
-        let result = store.transaction(|s| {
-            for op in ops {
-                ops::apply(s, ids, op)?;
-            }
-            Ok(())
-        });
-        if result.is_err() {
-            self.ids.clear();
-        }
-        result
+        ops::apply_all(store, &mut self.ids, ops)
     }
 
     fn spool_ops(&mut self, ops: &[Op]) {
@@ -302,7 +292,10 @@ impl Writer {
             StoreError::Locked
             | StoreError::Corrupt(_)
             | StoreError::NotFound(_)
+            | StoreError::HistoryOff
+            | StoreError::WriterStopped
             | StoreError::Invalid(_)
+            | StoreError::BadImport(_)
             | StoreError::Io { .. }
             | StoreError::Sqlite(_) => format!("history off: {error} — kept in memory"),
         };

@@ -1,16 +1,48 @@
-//! Figures from the usage ledger: tokens and cost per local day and model,
-//! and the spend of the current local month (for `budget_monthly_usd`).
+//! The usage ledger: a row per request written, and the figures read from
+//! it: tokens and cost per local day and model, and the spend of the
+//! current local month (for `budget_monthly_usd`).
 //!
-//! Invariant: an unpriced request adds its tokens but never a cost: sums
+//! Invariant: an unknown price is stored as NULL ("unpriced"), never 0; an
+//! unpriced request adds its tokens but never a cost: sums
 //! carry the priced part plus a count of the unpriced requests, so a
 //! reader can show `≥$x` instead of a wrong `$x`. Local days and months are
 //! computed by SQLite (`'localtime'`), the one source of the time zone.
 
 use rusqlite::params;
 
-use super::{Store, StoreError, UsageDay};
+use super::{LedgerRow, Store, StoreError, UsageDay};
 
 impl Store {
+    /// Adds a request to the usage ledger. An unknown price is stored as
+    /// NULL ("unpriced"), never 0.
+    pub fn record_request(&mut self, row: &LedgerRow) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            conn.execute(
+                "INSERT INTO requests (message_id, started_at, duration_ms, ttft_ms, base_url,
+                 model, input_tokens, cached_tokens, output_tokens, usage_source, cost_nanousd,
+                 price_source, status, usage_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    row.message_id,
+                    row.started_at_ms,
+                    row.duration_ms,
+                    row.ttft_ms,
+                    row.base_url,
+                    row.model,
+                    row.prompt_tokens.and_then(|n| i64::try_from(n).ok()),
+                    row.cached_tokens.and_then(|n| i64::try_from(n).ok()),
+                    row.completion_tokens.and_then(|n| i64::try_from(n).ok()),
+                    row.usage_source.as_str(),
+                    row.cost_usd.and_then(to_nano),
+                    row.price_source,
+                    row.status,
+                    row.usage_json,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Usage of the last `days` local days (today included), per day and
     /// model, newest day first.
     pub fn usage_by_day(&self, days: u32, now_ms: i64) -> Result<Vec<UsageDay>, StoreError> {
@@ -61,4 +93,17 @@ impl Store {
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+/// USD → integer nano-dollars (None for nonsense).
+fn to_nano(usd: f64) -> Option<i64> {
+    if !usd.is_finite() || usd < 0.0 {
+        return None;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "rounded and range-checked just below"
+    )]
+    let nano = (usd * 1e9).round() as i64;
+    (nano >= 0).then_some(nano)
 }

@@ -1,21 +1,17 @@
-//! Writes: conversations, messages (insert, stream chunks, finish, edit,
-//! re-parent, delete), the head pointer, titles, archive, delete, the usage
-//! ledger and crash recovery.
+//! Writes of the tree: conversations, messages (insert, edit, re-parent,
+//! delete), the head pointer, titles, archive, delete. The stream journal
+//! and crash recovery are `journal.rs`; the usage ledger is `usage.rs`.
 //!
 //! Invariants: each method is atomic (its own IMMEDIATE transaction, or a
 //! savepoint inside `Store::transaction`); inserting a uid that exists is a
-//! no-op returning the existing row, so replaying a spool is harmless; a
-//! streaming answer's text is its `content` plus its chunks in `seq` order,
-//! and finishing or recovering it folds the chunks into `content` and drops
-//! them in the same transaction; no message is ever left pointing at a
-//! parent in another conversation.
+//! no-op returning the existing row, so replaying a spool is harmless; no
+//! message is ever left pointing at a parent in another conversation, or
+//! below itself.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::uid::new_uid;
-use super::{
-    ConversationRow, Finish, LedgerRow, MessageState, NewMessage, Store, StoreError, StoredRole,
-};
+use super::{ConversationRow, MessageState, NewMessage, Store, StoreError, StoredRole, TreeError};
 
 /// The first line of a question, at most 120 characters: the list's preview.
 pub(crate) fn preview_of(text: &str) -> String {
@@ -100,40 +96,6 @@ impl Store {
         self.atomic(|conn| insert_message(conn, conv, m, writer.as_deref()))
     }
 
-    /// Journals `text` as piece `seq` of the streaming answer `message`.
-    pub fn append_chunk(&mut self, message: i64, seq: i64, text: &str) -> Result<(), StoreError> {
-        self.atomic(|conn| {
-            conn.execute(
-                "INSERT OR REPLACE INTO stream_chunks (message_id, seq, text) VALUES (?1, ?2, ?3)",
-                params![message, seq, text],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// Settles an answer: its whole text and how it ended; its chunks go.
-    pub fn finish_message(&mut self, message: i64, finish: &Finish) -> Result<(), StoreError> {
-        self.atomic(|conn| {
-            let changed = conn.execute(
-                "UPDATE messages SET content = ?2, state = ?3, finish_reason = ?4, error = ?5,
-                 skipped = ?6 WHERE id = ?1",
-                params![
-                    message,
-                    finish.content,
-                    finish.state.as_str(),
-                    finish.finish_reason,
-                    finish.error,
-                    finish.skipped,
-                ],
-            )?;
-            conn.execute("DELETE FROM stream_chunks WHERE message_id = ?1", [message])?;
-            if changed > 0 {
-                touch_by_message(conn, message, super::now_ms())?;
-            }
-            Ok(())
-        })
-    }
-
     /// Changes a message's text in place (an edited system or assistant message).
     pub fn update_content(&mut self, message: i64, content: &str) -> Result<(), StoreError> {
         self.atomic(|conn| {
@@ -204,9 +166,11 @@ impl Store {
                     )
                     .optional()?;
                 if owner != Some(conv) {
-                    return Err(StoreError::Invalid(format!(
-                        "message {head} is not in conversation {conv}"
-                    )));
+                    return Err(TreeError::HeadElsewhere {
+                        head,
+                        conversation: conv,
+                    }
+                    .into());
                 }
             }
             conn.execute(
@@ -216,112 +180,6 @@ impl Store {
             )?;
             Ok(())
         })
-    }
-
-    /// Adds a request to the usage ledger. An unknown price is stored as
-    /// NULL ("unpriced"), never 0.
-    pub fn record_request(&mut self, row: &LedgerRow) -> Result<(), StoreError> {
-        self.atomic(|conn| {
-            conn.execute(
-                "INSERT INTO requests (message_id, started_at, duration_ms, ttft_ms, base_url,
-                 model, input_tokens, cached_tokens, output_tokens, usage_source, cost_nanousd,
-                 price_source, status, usage_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    row.message_id,
-                    row.started_at_ms,
-                    row.duration_ms,
-                    row.ttft_ms,
-                    row.base_url,
-                    row.model,
-                    row.prompt_tokens.and_then(|n| i64::try_from(n).ok()),
-                    row.cached_tokens.and_then(|n| i64::try_from(n).ok()),
-                    row.completion_tokens.and_then(|n| i64::try_from(n).ok()),
-                    row.usage_source.as_str(),
-                    row.cost_usd.and_then(to_nano),
-                    row.price_source,
-                    row.status,
-                    row.usage_json,
-                ],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// At startup (and before the CLI reads): every answer still marked
-    /// `streaming` whose writer is gone (kaiwa died while it arrived) gets
-    /// the text that was journalled and becomes `interrupted`; answers
-    /// still arriving in a live kaiwa are left alone. Returns how many were
-    /// settled.
-    pub fn recover_interrupted(&mut self) -> Result<usize, StoreError> {
-        // Usually there is nothing to do: find out without a write lock.
-        let pending: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE state = 'streaming')
-                 OR EXISTS (SELECT 1 FROM stream_chunks)",
-            [],
-            |row| row.get(0),
-        )?;
-        if !pending {
-            if let Some(db) = &self.path {
-                super::owner::sweep(db, self.claim.as_ref().map(|c| c.token.as_str()));
-            }
-            return Ok(0);
-        }
-        let own = self.claim.as_ref().map(|c| c.token.clone());
-        let path = self.path.clone();
-        let live = |meta: Option<&str>| -> bool {
-            let token = meta
-                .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-                .and_then(|v| v.get("writer").and_then(|w| w.as_str()).map(str::to_string));
-            match (&path, token) {
-                (Some(db), Some(token)) => super::owner::is_alive(db, &token, own.as_deref()),
-                _ => false,
-            }
-        };
-        let settled = self.atomic(|conn| {
-            let rows: Vec<(i64, Option<String>)> = conn
-                .prepare("SELECT id, meta_json FROM messages WHERE state = 'streaming'")?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut settled = 0;
-            for (id, meta) in &rows {
-                if !live(meta.as_deref()) {
-                    fold_chunks(conn, *id, MessageState::Interrupted)?;
-                    settled += 1;
-                }
-            }
-            // A safety net: chunks left on a settled answer (journalled by
-            // a writer after someone else settled it) are folded in too.
-            let leftovers: Vec<(i64, String)> = conn
-                .prepare(
-                    "SELECT DISTINCT m.id, m.state FROM stream_chunks c
-                     JOIN messages m ON m.id = c.message_id WHERE m.state <> 'streaming'",
-                )?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            for (id, state) in leftovers {
-                if state == MessageState::Interrupted.as_str() {
-                    conn.execute(
-                        "UPDATE messages SET content = content || coalesce((SELECT
-                           group_concat(text, '') FROM (SELECT text FROM stream_chunks
-                           WHERE message_id = ?1 ORDER BY seq)), '') WHERE id = ?1",
-                        [id],
-                    )?;
-                }
-                conn.execute("DELETE FROM stream_chunks WHERE message_id = ?1", [id])?;
-            }
-            Ok(settled)
-        })?;
-        if let Some(db) = &self.path {
-            super::owner::sweep(db, self.claim.as_ref().map(|c| c.token.as_str()));
-        }
-        Ok(settled)
-    }
-
-    /// Settles one streaming answer from what was journalled (its content
-    /// plus its chunks) as `state`; a settled answer is left alone.
-    pub fn settle(&mut self, message: i64, state: MessageState) -> Result<(), StoreError> {
-        self.atomic(|conn| fold_chunks(conn, message, state))
     }
 
     /// Sets (or with None clears) a conversation's title.
@@ -375,38 +233,12 @@ impl Store {
     }
 }
 
-/// `content || chunks`, the given state, chunks dropped; only while streaming.
-fn fold_chunks(conn: &Connection, message: i64, state: MessageState) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE messages SET state = ?2,
-         content = content || coalesce((SELECT group_concat(text, '') FROM
-           (SELECT text FROM stream_chunks WHERE message_id = ?1 ORDER BY seq)), '')
-         WHERE id = ?1 AND state = 'streaming'",
-        params![message, state.as_str()],
-    )?;
-    conn.execute("DELETE FROM stream_chunks WHERE message_id = ?1", [message])?;
-    Ok(())
-}
-
 fn found(changed: usize, uid: &str) -> Result<(), StoreError> {
     if changed == 0 {
         Err(StoreError::NotFound(uid.to_string()))
     } else {
         Ok(())
     }
-}
-
-/// USD → integer nano-dollars (None for nonsense).
-fn to_nano(usd: f64) -> Option<i64> {
-    if !usd.is_finite() || usd < 0.0 {
-        return None;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        reason = "rounded and range-checked just below"
-    )]
-    let nano = (usd * 1e9).round() as i64;
-    (nano >= 0).then_some(nano)
 }
 
 /// Inserts `m`; a streaming answer records `writer` (see `owner`).
@@ -435,9 +267,11 @@ pub(crate) fn insert_message(
             )
             .optional()?;
         if owner != Some(conversation) {
-            return Err(StoreError::Invalid(format!(
-                "parent message {parent} is not in conversation {conversation}"
-            )));
+            return Err(TreeError::ParentElsewhere {
+                parent,
+                conversation,
+            }
+            .into());
         }
     }
     let uid = m.uid.clone().unwrap_or_else(|| new_uid(m.created_at_ms));
@@ -477,7 +311,11 @@ pub(crate) fn insert_message(
     Ok(id)
 }
 
-fn touch_by_message(conn: &Connection, message: i64, now_ms: i64) -> Result<(), StoreError> {
+pub(super) fn touch_by_message(
+    conn: &Connection,
+    message: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE conversations SET last_active_at = max(last_active_at, ?2)
          WHERE id = (SELECT conversation_id FROM messages WHERE id = ?1)",
@@ -498,9 +336,7 @@ fn check_parent(conn: &Connection, message: i64, parent: i64) -> Result<(), Stor
         )
         .optional()?;
     if same != Some(true) {
-        return Err(StoreError::Invalid(format!(
-            "message {parent} cannot be the parent of {message}"
-        )));
+        return Err(TreeError::NotAParent { parent, message }.into());
     }
     let cycle: bool = conn.query_row(
         "WITH RECURSIVE up(id) AS (SELECT ?2 UNION SELECT m.parent_id FROM messages m, up
@@ -510,9 +346,7 @@ fn check_parent(conn: &Connection, message: i64, parent: i64) -> Result<(), Stor
         |row| row.get(0),
     )?;
     if cycle {
-        return Err(StoreError::Invalid(format!(
-            "message {parent} is below {message}"
-        )));
+        return Err(TreeError::ParentBelow { parent, message }.into());
     }
     Ok(())
 }

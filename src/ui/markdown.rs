@@ -1,7 +1,8 @@
-//! Markdown → styled, wrapped, sanitised display lines (pulldown-cmark),
-//! with fenced code highlighted by syntect (Oniguruma regexes; bat's syntax
-//! set from two-face, loaded on first need) in a numbered box, and tables
-//! aligned by display width.
+//! Markdown → styled, wrapped, sanitised display lines (pulldown-cmark):
+//! the block renderer. Fenced code is drawn in a numbered box and
+//! highlighted (`code`), tables are aligned by display width (`table`),
+//! runs become wrapped rows in `rows`, and `MarkdownCache` (`stream`)
+//! renders a growing answer incrementally.
 //!
 //! Invariants: every piece of text goes through `text::sanitize` before it
 //! becomes a span, so escape sequences inside code blocks are shown, never
@@ -10,18 +11,21 @@
 //! finished blocks of a message and re-renders only the open last block, so
 //! a long answer costs time linear in its length.
 
-use std::sync::OnceLock;
+mod code;
+mod rows;
+mod stream;
+mod table;
 
-use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use ratatui::style::{Color, Modifier, Style};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use syntect::easy::HighlightLines;
-use syntect::highlighting::Theme;
-use syntect::parsing::{SyntaxReference, SyntaxSet};
 
 use super::theme;
-use crate::text::sanitize::sanitize;
-use crate::text::wrap::{display_width, wrap_line};
+use crate::text::wrap::display_width;
+pub use code::{highlighting_loaded, warm_up};
+use rows::{Run, emit_wrapped, push_sanitized};
+pub use stream::MarkdownCache;
+use table::TableBuilder;
 
 pub use crate::text::code_blocks::CodeBlock;
 
@@ -32,118 +36,10 @@ pub struct Rendered {
     pub code_blocks: Vec<CodeBlock>,
 }
 
-/// The syntax set and the one theme, loaded together on first need.
-struct Highlighting {
-    syntaxes: SyntaxSet,
-    theme: Theme,
-}
-
-static HIGHLIGHTING: OnceLock<Highlighting> = OnceLock::new();
-
-/// bat's syntax set (two-face; syntect's defaults plus TypeScript, TOML,
-/// Dockerfile, Kotlin, Swift, Zig, Nix, Terraform…) and its copy of
-/// base16-ocean.dark, the only theme used: its colours are mapped to the 16
-/// terminal colours anyway (`ansi_from_rgb`). Only that theme is
-/// deserialised, not the whole theme set. Each syntax stays compressed
-/// until a code block uses it; its regexes are compiled (Oniguruma) on first
-/// use, which is what costs (from ~0.4 MB and 0.4 ms for TOML to ~6 MB and
-/// 20 ms for TypeScript: docs/PERFORMANCE.md, `examples/highlight_memory.rs`).
-fn highlighting() -> &'static Highlighting {
-    HIGHLIGHTING.get_or_init(|| Highlighting {
-        syntaxes: two_face::syntax::extra_newlines(),
-        theme: two_face::theme::extra()
-            .get(two_face::theme::EmbeddedThemeName::Base16OceanDark)
-            .clone(),
-    })
-}
-
-/// Load the syntax set and theme ahead of need, off the UI loop (≈ 1.5 ms,
-/// ≈ 2.6 MB resident). Nothing is loaded at start-up: the runtime calls this when
-/// the first question is sent, so the first code block of an answer finds
-/// it ready; a code block rendered earlier (a resumed conversation) loads
-/// it on the spot.
-pub fn warm_up() {
-    let _ = highlighting();
-}
-
-/// Whether the syntax set has been loaded (by `warm_up` or a code block).
-pub fn highlighting_loaded() -> bool {
-    HIGHLIGHTING.get().is_some()
-}
-
-/// Fence tags people write whose syntax `find_syntax_by_token` (extension
-/// or name) does not find, or finds wrong: tag (lowercase) → syntax name.
-/// `js`, `jsx`, `mjs`, `cjs` find "JavaScript (Babel)" (bat's JavaScript, JSX
-/// included) by extension; `javascript` would find the older "JavaScript"
-/// grammar by name, so it is mapped to Babel too.
-const FENCE_ALIASES: &[(&str, &str)] = &[
-    ("ts", "TypeScript"),
-    ("typescript", "TypeScript"),
-    ("mts", "TypeScript"),
-    ("cts", "TypeScript"),
-    ("tsx", "TypeScriptReact"),
-    ("typescriptreact", "TypeScriptReact"),
-    ("javascript", "JavaScript (Babel)"),
-    ("jsx", "JavaScript (Babel)"),
-    ("javascriptreact", "JavaScript (Babel)"),
-    ("hcl", "Terraform"),
-    ("terraform", "Terraform"),
-    ("tf", "Terraform"),
-    ("tfvars", "Terraform"),
-    ("dockerfile", "Dockerfile"),
-    ("docker", "Dockerfile"),
-    ("containerfile", "Dockerfile"),
-    ("kotlin", "Kotlin"),
-    ("kt", "Kotlin"),
-    ("kts", "Kotlin"),
-    ("swift", "Swift"),
-    ("zig", "Zig"),
-    ("nix", "Nix"),
-    ("toml", "TOML"),
-    ("shell", "Bourne Again Shell (bash)"),
-    ("zsh", "Bourne Again Shell (bash)"),
-    ("golang", "Go"),
-    ("csharp", "C#"),
-    ("cs", "C#"),
-    ("objc", "Objective-C"),
-    ("objective-c", "Objective-C"),
-    ("jsonc", "JSON"),
-    ("json5", "JSON"),
-];
-
-/// The syntax for a fence's language tag (its first word; `rust,ignore`
-/// counts as `rust`): an alias above, else syntect's look-up by extension
-/// or name. None for an empty or unknown tag: the code renders plain.
-fn find_syntax<'a>(set: &'a SyntaxSet, lang: &str) -> Option<&'a SyntaxReference> {
-    let tag = lang.split(',').next().unwrap_or_default().trim();
-    if tag.is_empty() {
-        return None;
-    }
-    let lower = tag.to_ascii_lowercase();
-    FENCE_ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == lower)
-        .and_then(|(_, name)| set.find_syntax_by_name(name))
-        .or_else(|| set.find_syntax_by_token(tag))
-        .or_else(|| set.find_syntax_by_token(&lower))
-}
-
-/// A styled run inside a logical line.
-type Run = (String, Style);
-
 #[derive(Debug, Clone)]
 enum Container {
     Quote,
     Item { marker: String, used: bool },
-}
-
-#[derive(Debug, Default)]
-struct TableBuilder {
-    aligns: Vec<Alignment>,
-    rows: Vec<Vec<String>>,
-    cell: String,
-    row: Vec<String>,
-    header_rows: usize,
 }
 
 struct Writer {
@@ -216,7 +112,7 @@ impl Writer {
             return;
         }
         if let Some(table) = &mut self.table {
-            table.cell.push_str(text);
+            table.push_text(text);
             return;
         }
         let style = self.style();
@@ -282,7 +178,7 @@ impl Writer {
             Event::Text(text) => self.text(&text),
             Event::Code(code) => {
                 if let Some(table) = &mut self.table {
-                    table.cell.push_str(&code);
+                    table.push_text(&code);
                 } else {
                     let style = self.style().patch(theme::inline_code());
                     push_sanitized(&mut self.runs, &code, style);
@@ -297,8 +193,7 @@ impl Writer {
                 }
             }
             Event::Rule => {
-                self.flush();
-                self.blank_if_needed();
+                self.open_block();
                 let (first, _) = self.prefixes();
                 let used: usize = first.iter().map(|(t, _)| display_width(t)).sum();
                 let rule = "─".repeat(self.width.saturating_sub(used).max(1));
@@ -324,26 +219,26 @@ impl Writer {
         }
     }
 
+    /// Ends the pending line and puts the blank line a new block needs.
+    fn open_block(&mut self) {
+        self.flush();
+        self.blank_if_needed();
+    }
+
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
-            Tag::Paragraph => {
-                self.flush();
-                self.blank_if_needed();
-            }
+            Tag::Paragraph => self.open_block(),
             Tag::Heading { level, .. } => {
-                self.flush();
-                self.blank_if_needed();
+                self.open_block();
                 self.push_style(theme::heading(heading_depth(level)));
             }
             Tag::BlockQuote(_) => {
-                self.flush();
-                self.blank_if_needed();
+                self.open_block();
                 self.containers.push(Container::Quote);
                 self.push_style(Style::default().add_modifier(Modifier::ITALIC));
             }
             Tag::CodeBlock(kind) => {
-                self.flush();
-                self.blank_if_needed();
+                self.open_block();
                 let lang = match kind {
                     CodeBlockKind::Fenced(info) => {
                         info.split_whitespace().next().unwrap_or("").to_string()
@@ -359,26 +254,7 @@ impl Writer {
                 }
                 self.lists.push(start);
             }
-            Tag::Item => {
-                self.flush();
-                self.blank_if_needed();
-                let marker = match self.lists.last_mut() {
-                    Some(Some(n)) => {
-                        let m = format!("{n}. ");
-                        *n += 1;
-                        m
-                    }
-                    _ => match self.lists.len() {
-                        1 => "• ".to_string(),
-                        2 => "◦ ".to_string(),
-                        _ => "▪ ".to_string(),
-                    },
-                };
-                self.containers.push(Container::Item {
-                    marker,
-                    used: false,
-                });
-            }
+            Tag::Item => self.start_item(),
             Tag::Emphasis => self.push_style(Style::default().add_modifier(Modifier::ITALIC)),
             Tag::Strong => self.push_style(Style::default().add_modifier(Modifier::BOLD)),
             Tag::Strikethrough => {
@@ -393,26 +269,21 @@ impl Writer {
                 self.text("[image: ");
             }
             Tag::Table(aligns) => {
-                self.flush();
-                self.blank_if_needed();
-                self.table = Some(TableBuilder {
-                    aligns,
-                    ..TableBuilder::default()
-                });
+                self.open_block();
+                self.table = Some(TableBuilder::new(aligns));
             }
             Tag::TableHead | Tag::TableRow => {
                 if let Some(t) = &mut self.table {
-                    t.row.clear();
+                    t.start_row();
                 }
             }
             Tag::TableCell => {
                 if let Some(t) = &mut self.table {
-                    t.cell.clear();
+                    t.start_cell();
                 }
             }
             Tag::FootnoteDefinition(name) => {
-                self.flush();
-                self.blank_if_needed();
+                self.open_block();
                 self.text(&format!("[^{name}]: "));
             }
             Tag::HtmlBlock
@@ -423,6 +294,28 @@ impl Writer {
             | Tag::Superscript
             | Tag::Subscript => {}
         }
+    }
+
+    /// A list item: its marker (the number, or a bullet by depth) is shown
+    /// on its first row, blanks of the same width on the rows after.
+    fn start_item(&mut self) {
+        self.open_block();
+        let marker = match self.lists.last_mut() {
+            Some(Some(n)) => {
+                let m = format!("{n}. ");
+                *n += 1;
+                m
+            }
+            _ => match self.lists.len() {
+                1 => "• ".to_string(),
+                2 => "◦ ".to_string(),
+                _ => "▪ ".to_string(),
+            },
+        };
+        self.containers.push(Container::Item {
+            marker,
+            used: false,
+        });
     }
 
     fn end(&mut self, tag: TagEnd) {
@@ -455,22 +348,7 @@ impl Writer {
                 self.containers.pop();
             }
             TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough => self.pop_style(),
-            TagEnd::Link => {
-                self.pop_style();
-                if let Some(url) = self.link.take() {
-                    let shown: String = self
-                        .runs
-                        .iter()
-                        .rev()
-                        .take(1)
-                        .map(|(t, _)| t.clone())
-                        .collect();
-                    if !url.is_empty() && shown != url {
-                        let style = self.style().patch(theme::dim());
-                        push_sanitized(&mut self.runs, &format!(" ({url})"), style);
-                    }
-                }
-            }
+            TagEnd::Link => self.end_link(),
             TagEnd::Image => {
                 if let Some(url) = self.link.take() {
                     self.text(&format!("]({url})"));
@@ -479,21 +357,17 @@ impl Writer {
             TagEnd::Table => self.end_table(),
             TagEnd::TableHead => {
                 if let Some(t) = &mut self.table {
-                    let row = std::mem::take(&mut t.row);
-                    t.rows.push(row);
-                    t.header_rows = t.rows.len();
+                    t.end_head();
                 }
             }
             TagEnd::TableRow => {
                 if let Some(t) = &mut self.table {
-                    let row = std::mem::take(&mut t.row);
-                    t.rows.push(row);
+                    t.end_row();
                 }
             }
             TagEnd::TableCell => {
                 if let Some(t) = &mut self.table {
-                    let cell = std::mem::take(&mut t.cell);
-                    t.row.push(cell.trim().to_string());
+                    t.end_cell();
                 }
             }
             TagEnd::DefinitionList
@@ -505,42 +379,32 @@ impl Writer {
         }
     }
 
+    /// A link shows its address after its text, unless the text is the
+    /// address.
+    fn end_link(&mut self) {
+        self.pop_style();
+        if let Some(url) = self.link.take() {
+            let shown: String = self
+                .runs
+                .iter()
+                .rev()
+                .take(1)
+                .map(|(t, _)| t.clone())
+                .collect();
+            if !url.is_empty() && shown != url {
+                let style = self.style().patch(theme::dim());
+                push_sanitized(&mut self.runs, &format!(" ({url})"), style);
+            }
+        }
+    }
+
     fn end_code(&mut self) {
         let Some((lang, code)) = self.code.take() else {
             return;
         };
         let number = self.first_block_number + self.code_blocks.len();
-        let (first, rest) = self.prefixes();
-        let outer: usize = rest.iter().map(|(t, _)| display_width(t)).sum();
-        let inner_width = self.width.saturating_sub(outer + 2).max(1);
-        let label = if lang.is_empty() {
-            format!(" {number} ")
-        } else {
-            format!(" {} · {number} ", sanitize(&lang).as_str())
-        };
-        let top_fill = self
-            .width
-            .saturating_sub(outer + 2 + display_width(&label))
-            .max(1);
-        let mut top = first;
-        top.push((format!("╭─{label}"), theme::code_frame()));
-        top.push(("─".repeat(top_fill), theme::code_frame()));
-        self.out.push(runs_line(top));
-        let highlighted = highlight(&code, &lang);
-        for line_runs in highlighted {
-            let mut prefix = rest.clone();
-            prefix.push(("│ ".to_string(), theme::code_frame()));
-            emit_wrapped_glyph(&mut self.out, &line_runs, &prefix, inner_width);
-        }
-        let mut bottom = rest;
-        bottom.push((
-            format!(
-                "╰{}",
-                "─".repeat(self.width.saturating_sub(outer + 1).max(1))
-            ),
-            theme::code_frame(),
-        ));
-        self.out.push(runs_line(bottom));
+        let prefixes = self.prefixes();
+        code::draw_box(&mut self.out, &lang, &code, number, prefixes, self.width);
         self.code_blocks.push(CodeBlock { lang, code });
         self.need_blank = true;
     }
@@ -550,98 +414,9 @@ impl Writer {
             return;
         };
         let (_, rest) = self.prefixes();
-        let outer: usize = rest.iter().map(|(t, _)| display_width(t)).sum();
-        let columns = table.rows.iter().map(Vec::len).max().unwrap_or(0);
-        if columns == 0 {
-            return;
+        if table.draw(&mut self.out, &rest, self.width) {
+            self.need_blank = true;
         }
-        let cells: Vec<Vec<String>> = table
-            .rows
-            .iter()
-            .map(|r| {
-                (0..columns)
-                    .map(|i| sanitize(r.get(i).map_or("", String::as_str)).into_string())
-                    .collect()
-            })
-            .collect();
-        let mut widths: Vec<usize> = (0..columns)
-            .map(|i| {
-                cells
-                    .iter()
-                    .map(|r| r.get(i).map_or(0, |c| display_width(c)))
-                    .max()
-                    .unwrap_or(0)
-                    .max(1)
-            })
-            .collect();
-        // Borders take 3 columns per cell plus 1.
-        let budget = self
-            .width
-            .saturating_sub(outer + 3 * columns + 1)
-            .max(columns);
-        while widths.iter().sum::<usize>() > budget {
-            let Some((i, _)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
-                break;
-            };
-            if let Some(w) = widths.get_mut(i) {
-                if *w <= 1 {
-                    break;
-                }
-                *w -= 1;
-            }
-        }
-        let border = |left: &str, mid: &str, right: &str| -> String {
-            let parts: Vec<String> = widths.iter().map(|w| "─".repeat(w + 2)).collect();
-            format!("{left}{}{right}", parts.join(mid))
-        };
-        let push = |out: &mut Vec<Line<'static>>, text: String, style: Style| {
-            let mut runs = rest.clone();
-            runs.push((text, style));
-            out.push(runs_line(runs));
-        };
-        push(&mut self.out, border("┌", "┬", "┐"), theme::dim());
-        for (r, row) in cells.iter().enumerate() {
-            let wrapped: Vec<Vec<String>> = row
-                .iter()
-                .zip(&widths)
-                .map(|(cell, w)| {
-                    wrap_line(cell, *w)
-                        .into_iter()
-                        .filter_map(|range| cell.get(range).map(str::to_string))
-                        .collect()
-                })
-                .collect();
-            let height = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
-            for line in 0..height {
-                let mut runs = rest.clone();
-                for (c, (lines, w)) in wrapped.iter().zip(&widths).enumerate() {
-                    let text = lines.get(line).map_or("", String::as_str);
-                    let pad = w.saturating_sub(display_width(text));
-                    let (left, right) = match table.aligns.get(c) {
-                        Some(Alignment::Right) => (pad, 0),
-                        Some(Alignment::Center) => (pad / 2, pad - pad / 2),
-                        _ => (0, pad),
-                    };
-                    runs.push(("│ ".to_string(), theme::dim()));
-                    let style = if r < table.header_rows {
-                        Style::default().add_modifier(Modifier::BOLD)
-                    } else {
-                        Style::default()
-                    };
-                    runs.push((
-                        format!("{}{text}{} ", " ".repeat(left), " ".repeat(right)),
-                        style,
-                    ));
-                }
-                runs.push(("│".to_string(), theme::dim()));
-                self.out.push(runs_line(runs));
-            }
-            if r + 1 == table.header_rows && cells.len() > table.header_rows {
-                push(&mut self.out, border("├", "┼", "┤"), theme::dim());
-            }
-        }
-        push(&mut self.out, border("└", "┴", "┘"), theme::dim());
-        self.need_blank = true;
     }
 }
 
@@ -660,335 +435,9 @@ fn heading_depth(level: HeadingLevel) -> u8 {
     }
 }
 
-/// Sanitise `text` and append it as runs; the sanitiser's stand-ins are dim.
-fn push_sanitized(runs: &mut Vec<Run>, text: &str, style: Style) {
-    let safe = sanitize(text);
-    let s = safe.as_str();
-    let mut pos = 0;
-    for marker in safe.markers() {
-        if let Some(t) = s.get(pos..marker.start).filter(|t| !t.is_empty()) {
-            runs.push((t.to_string(), style));
-        }
-        if let Some(t) = s.get(marker.clone()) {
-            runs.push((t.to_string(), style.patch(theme::marker())));
-        }
-        pos = marker.end;
-    }
-    if let Some(t) = s.get(pos..).filter(|t| !t.is_empty()) {
-        runs.push((t.to_string(), style));
-    }
-}
-
-fn runs_line(runs: Vec<Run>) -> Line<'static> {
-    Line::from(
-        runs.into_iter()
-            .map(|(t, s)| Span::styled(t, s))
-            .collect::<Vec<_>>(),
-    )
-}
-
-/// Word-wrap one logical line made of runs, with prefixes (the first row
-/// gets `first`, later rows `rest`; both have the same width).
-fn emit_wrapped(
-    out: &mut Vec<Line<'static>>,
-    runs: &[Run],
-    first: &[Run],
-    rest: &[Run],
-    width: usize,
-) {
-    let text: String = runs.iter().map(|(t, _)| t.as_str()).collect();
-    let prefix_width: usize = rest.iter().map(|(t, _)| display_width(t)).sum();
-    let avail = width.saturating_sub(prefix_width).max(1);
-    let mut offset = 0;
-    let mut first_row = true;
-    for piece in text.split('\n') {
-        for row in wrap_line(piece, avail) {
-            let prefix = if first_row { first } else { rest };
-            push_row(out, runs, offset + row.start..offset + row.end, prefix);
-            first_row = false;
-        }
-        offset += piece.len() + 1;
-    }
-}
-
-/// Rows of code: wrapped at grapheme boundaries, indentation kept.
-fn emit_wrapped_glyph(out: &mut Vec<Line<'static>>, runs: &[Run], prefix: &[Run], width: usize) {
-    let text: String = runs.iter().map(|(t, _)| t.as_str()).collect();
-    if text.is_empty() {
-        out.push(runs_line(prefix.to_vec()));
-        return;
-    }
-    let mut start = 0;
-    let mut col = 0;
-    let mut rows = Vec::new();
-    for (i, g) in unicode_segmentation::UnicodeSegmentation::grapheme_indices(text.as_str(), true) {
-        let w = display_width(g);
-        if col + w > width && col > 0 {
-            rows.push(start..i);
-            start = i;
-            col = 0;
-        }
-        col += w;
-    }
-    rows.push(start..text.len());
-    for row in rows {
-        push_row(out, runs, row, prefix);
-    }
-}
-
-/// One row: the prefix then the parts of `runs` inside `range` (byte
-/// offsets into the concatenated run text).
-fn push_row(
-    out: &mut Vec<Line<'static>>,
-    runs: &[Run],
-    range: std::ops::Range<usize>,
-    prefix: &[Run],
-) {
-    let mut spans: Vec<Span<'static>> = prefix
-        .iter()
-        .map(|(t, s)| Span::styled(t.clone(), *s))
-        .collect();
-    let mut pos = 0;
-    for (text, style) in runs {
-        let end = pos + text.len();
-        let from = range.start.max(pos);
-        let to = range.end.min(end);
-        if from < to
-            && let Some(part) = text.get(from - pos..to - pos)
-        {
-            spans.push(Span::styled(part.to_string(), *style));
-        }
-        pos = end;
-        if pos >= range.end {
-            break;
-        }
-    }
-    out.push(Line::from(spans));
-}
-
-/// Highlight code line by line; each line's runs are sanitised.
-fn highlight(code: &str, lang: &str) -> Vec<Vec<Run>> {
-    let code = code.strip_suffix('\n').unwrap_or(code);
-    // A fence without a tag (or indented code) does not load the syntaxes.
-    let mut highlighter = (!lang.trim().is_empty()).then(highlighting).and_then(|h| {
-        let syntax = find_syntax(&h.syntaxes, lang)?;
-        Some((HighlightLines::new(syntax, &h.theme), &h.syntaxes))
-    });
-    let mut lines = Vec::new();
-    for line in code.split('\n') {
-        let mut runs = Vec::new();
-        let with_newline = format!("{line}\n");
-        let pieces = highlighter
-            .as_mut()
-            .and_then(|(h, set)| h.highlight_line(&with_newline, set).ok());
-        match pieces {
-            Some(pieces) => {
-                for (style, text) in pieces {
-                    let text = text.strip_suffix('\n').unwrap_or(text);
-                    if !text.is_empty() {
-                        push_sanitized(
-                            &mut runs,
-                            text,
-                            theme::code(ansi_from_rgb(style.foreground)),
-                        );
-                    }
-                }
-            }
-            None => push_sanitized(&mut runs, line, theme::code(None)),
-        }
-        lines.push(runs);
-    }
-    lines
-}
-
-/// Map a theme colour to one of the 16 terminal colours, so highlighting
-/// follows the user's palette on dark and light terminals alike. Greys map
-/// to the default colour. The theme's colours are pastel: its keywords
-/// (`#b48ead`, spread 38) and functions (`#8fa1b3`, 36) must stay colours,
-/// while its text (`#c0c5ce`, 14) and comments (`#65737e`, 25) are greys.
-fn ansi_from_rgb(c: syntect::highlighting::Color) -> Option<Color> {
-    let (r, g, b) = (i32::from(c.r), i32::from(c.g), i32::from(c.b));
-    let max = r.max(g).max(b);
-    let min = r.min(g).min(b);
-    if max - min < 30 {
-        return None;
-    }
-    let palette = [
-        (Color::Red, (220, 80, 80)),
-        (Color::Green, (120, 200, 100)),
-        (Color::Yellow, (220, 190, 90)),
-        (Color::Blue, (90, 140, 220)),
-        (Color::Magenta, (190, 120, 200)),
-        (Color::Cyan, (100, 190, 200)),
-    ];
-    palette
-        .iter()
-        .min_by_key(|(_, (pr, pg, pb))| (r - pr).pow(2) + (g - pg).pow(2) + (b - pb).pow(2))
-        .map(|(color, _)| *color)
-}
-
-/// Incremental rendering of one message while it streams: the finished
-/// blocks (up to the last blank line outside a code fence) are rendered
-/// once; only the open tail is rendered again.
-#[derive(Debug, Clone, Default)]
-pub struct MarkdownCache {
-    width: usize,
-    /// The source text the stable part was rendered from (so an edit in
-    /// place, not only growth, is noticed).
-    stable_src: String,
-    stable: Rendered,
-    /// Reference-link definitions of the whole text, appended to every
-    /// piece parsed, so `[x][1]` renders the same streamed or not.
-    definitions: String,
-}
-
-impl MarkdownCache {
-    /// Render `src` at `width`, reusing the finished part from last time
-    /// when `src` only grew.
-    pub fn render(&mut self, src: &str, width: usize) -> Rendered {
-        let definitions = link_definitions(src);
-        let reusable = self.width == width
-            && src.starts_with(self.stable_src.as_str())
-            && definitions == self.definitions;
-        if !reusable {
-            *self = Self {
-                width,
-                definitions,
-                ..Self::default()
-            };
-        }
-        let stable_len = self.stable_src.len();
-        let boundary = stable_boundary(src, stable_len);
-        if boundary > stable_len
-            && let Some(chunk) = src.get(stable_len..boundary)
-        {
-            let more = render(
-                &self.with_definitions(chunk),
-                width,
-                1 + self.stable.code_blocks.len(),
-            );
-            if !self.stable.lines.is_empty() && !more.lines.is_empty() {
-                self.stable.lines.push(Line::default());
-            }
-            self.stable.lines.extend(more.lines);
-            self.stable.code_blocks.extend(more.code_blocks);
-            self.stable_src.push_str(chunk);
-        }
-        let tail = src.get(self.stable_src.len()..).unwrap_or("");
-        let mut out = self.stable.clone();
-        if !tail.trim().is_empty() {
-            let rendered = render(
-                &self.with_definitions(tail),
-                width,
-                1 + out.code_blocks.len(),
-            );
-            if !out.lines.is_empty() && !rendered.lines.is_empty() {
-                out.lines.push(Line::default());
-            }
-            out.lines.extend(rendered.lines);
-            out.code_blocks.extend(rendered.code_blocks);
-        }
-        out
-    }
-
-    fn with_definitions(&self, piece: &str) -> String {
-        if self.definitions.is_empty() {
-            piece.to_string()
-        } else {
-            format!("{piece}\n\n{}", self.definitions)
-        }
-    }
-}
-
-/// The reference-link definitions (`[1]: https://…`) of a text, one a line.
-/// They render as nothing, so adding them to a piece changes only how its
-/// `[text][1]` links resolve.
-fn link_definitions(src: &str) -> String {
-    let mut out = String::new();
-    let mut in_fence = false;
-    for line in src.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        if in_fence || indent > 3 || !trimmed.starts_with('[') || trimmed.starts_with("[^") {
-            continue;
-        }
-        if let Some(close) = trimmed.find("]:")
-            && close > 1
-            && !trimmed
-                .get(1..close)
-                .is_some_and(|label| label.contains(']'))
-        {
-            out.push_str(trimmed);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// The end of the last blank line after `from` that is outside a code
-/// fence and not inside a list or quote continuation (the next line starts
-/// at column 0 with ordinary text), or `from` when there is none.
-fn stable_boundary(src: &str, from: usize) -> usize {
-    let Some(rest) = src.get(from..) else {
-        return from;
-    };
-    let mut in_fence: Option<(char, usize)> = None;
-    let mut boundary = from;
-    let mut prev_blank = false;
-    let mut offset = from;
-    for line in rest.split_inclusive('\n') {
-        let complete = line.ends_with('\n');
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        let fence_char = trimmed.chars().next().filter(|c| *c == '`' || *c == '~');
-        if let Some(c) = fence_char {
-            let run = trimmed.chars().take_while(|x| *x == c).count();
-            if run >= 3 && indent < 4 && complete {
-                match in_fence {
-                    None => in_fence = Some((c, run)),
-                    Some((fc, fr))
-                        if fc == c && run >= fr && trimmed.trim_end().chars().all(|x| x == c) =>
-                    {
-                        in_fence = None;
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        let blank = line.trim().is_empty() && complete;
-        // A block may start here if the previous line was blank, we are not
-        // inside a fence, and this line is not indented (no continuation).
-        if prev_blank
-            && in_fence.is_none()
-            && indent == 0
-            && !blank
-            && complete
-            && !is_list_item(trimmed)
-        {
-            boundary = offset;
-        }
-        prev_blank = blank && in_fence.is_none();
-        offset += line.len();
-    }
-    boundary
-}
-
-fn is_list_item(line: &str) -> bool {
-    let bullet = line.starts_with("- ") || line.starts_with("* ") || line.starts_with("+ ");
-    let digits = line.chars().take_while(char::is_ascii_digit).count();
-    let numbered = digits > 0
-        && line
-            .get(digits..)
-            .is_some_and(|r| r.starts_with(". ") || r.starts_with(") "));
-    bullet || numbered
-}
-
 #[cfg(test)]
 mod tests {
+    use super::code::{find_syntax, highlighting};
     use super::*;
 
     fn text_of(lines: &[Line<'_>]) -> Vec<String> {

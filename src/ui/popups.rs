@@ -1,5 +1,10 @@
-//! Popups drawn over the screen: the model menu and the key help (generated
-//! from the keymap table, so it lists exactly what the keys do).
+//! Popups drawn over the screen: the model menu, the key help (generated
+//! from the keymap table, so it lists exactly what the keys do), the raw
+//! view, the history browser and the monthly budget question.
+//!
+//! Invariant: text from the network, the history or the user (model ids,
+//! titles, snippets, the raw JSON, the filter and search lines) is
+//! sanitised before it is drawn.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,7 +14,7 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::theme;
 use crate::app::App;
-use crate::app::history_browser::{BrowserMode, HistoryBrowser};
+use crate::app::history_browser::{BrowserItem, BrowserMode, HistoryBrowser};
 use crate::app::keymap::{BINDINGS, Context};
 use crate::app::model_menu::{ModelMenu, ModelsState};
 use crate::app::state::{Focus, RawView};
@@ -102,10 +107,7 @@ pub fn draw_model_menu(app: &App, menu: &ModelMenu, buf: &mut Buffer, area: Rect
         };
         lines.push(Line::styled(format!("{mark}{}", sanitize_str(id)), style));
     }
-    for (row, line) in lines.iter().enumerate().take(usize::from(inner.height)) {
-        let y = inner.y + u16::try_from(row).unwrap_or(0);
-        buf.set_line(inner.x, y, line, inner.width);
-    }
+    paint(buf, inner, &lines);
 }
 
 /// Every binding, grouped by where it applies (the focused area first),
@@ -275,8 +277,37 @@ pub fn draw_history(browser: &HistoryBrowser, buf: &mut Buffer, area: Rect) {
         return;
     }
     let width = usize::from(inner.width);
-    let mut lines: Vec<Line<'static>> = Vec::new();
-    lines.push(match &browser.mode {
+    let mut lines: Vec<Line<'static>> = vec![browser_prompt(browser)];
+    lines.extend(browser_state(browser));
+    let header_rows = lines.len();
+    let snippets = browser.items.iter().any(|i| i.snippet.is_some());
+    let per_item = if snippets { 2 } else { 1 };
+    let visible = (usize::from(inner.height).saturating_sub(header_rows) / per_item).max(1);
+    let first = browser.cursor.saturating_sub(visible.saturating_sub(1));
+    for (i, item) in browser.items.iter().enumerate().skip(first).take(visible) {
+        let style = if i == browser.cursor {
+            theme::selected()
+        } else {
+            Style::default()
+        };
+        lines.push(item_line(item, style, width));
+        if snippets {
+            let snippet = item
+                .snippet
+                .as_deref()
+                .map(sanitize_str)
+                .unwrap_or_default();
+            let cut = truncate_to_width(&snippet, width.saturating_sub(4));
+            lines.push(Line::styled(format!("    {cut}"), theme::dim()));
+        }
+    }
+    paint(buf, inner, &lines);
+}
+
+/// The browser's first row: the search line, or the rename or delete
+/// prompt.
+fn browser_prompt(browser: &HistoryBrowser) -> Line<'static> {
+    match &browser.mode {
         BrowserMode::Rename(text) => Line::from(vec![
             Span::styled(
                 "new title: ",
@@ -300,60 +331,51 @@ pub fn draw_history(browser: &HistoryBrowser, buf: &mut Buffer, area: Rect) {
             Span::raw(sanitize_str(&browser.query)),
             Span::styled("▏", theme::dim()),
         ]),
-    });
+    }
+}
+
+/// A row under the prompt when there is no list to show: the error,
+/// loading, or why the list is empty.
+fn browser_state(browser: &HistoryBrowser) -> Option<Line<'static>> {
     if let Some(error) = &browser.error {
-        lines.push(Line::styled(sanitize_str(error), theme::error()));
+        Some(Line::styled(sanitize_str(error), theme::error()))
     } else if browser.loading && browser.items.is_empty() {
-        lines.push(Line::styled("loading…", theme::dim()));
+        Some(Line::styled("loading…", theme::dim()))
     } else if browser.items.is_empty() {
         let empty = if browser.query.is_empty() {
             "no saved conversations yet"
         } else {
             "no match"
         };
-        lines.push(Line::styled(empty, theme::dim()));
-    }
-    let header_rows = lines.len();
-    let per_item = if browser.items.iter().any(|i| i.snippet.is_some()) {
-        2
+        Some(Line::styled(empty, theme::dim()))
     } else {
-        1
-    };
-    let visible = (usize::from(inner.height).saturating_sub(header_rows) / per_item).max(1);
-    let first = browser.cursor.saturating_sub(visible.saturating_sub(1));
-    for (i, item) in browser.items.iter().enumerate().skip(first).take(visible) {
-        let style = if i == browser.cursor {
-            theme::selected()
-        } else {
-            Style::default()
-        };
-        let meta = format!(
-            "  {} · {} · {} messages{}",
-            item.when,
-            item.model.as_deref().map(sanitize_str).unwrap_or_default(),
-            item.messages,
-            if item.archived { " · archived" } else { "" }
-        );
-        let room = width.saturating_sub(crate::text::wrap::display_width(&meta));
-        let title = truncate_to_width(&sanitize_str(&item.title), room);
-        let pad = room.saturating_sub(crate::text::wrap::display_width(&title));
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("{title}{}", " ".repeat(pad)),
-                style.patch(Style::default()),
-            ),
-            Span::styled(meta, style.patch(theme::dim())),
-        ]));
-        if per_item == 2 {
-            let snippet = item
-                .snippet
-                .as_deref()
-                .map(sanitize_str)
-                .unwrap_or_default();
-            let cut = truncate_to_width(&snippet, width.saturating_sub(4));
-            lines.push(Line::styled(format!("    {cut}"), theme::dim()));
-        }
+        None
     }
+}
+
+/// One conversation: its title cut to fit, then when, model, size.
+fn item_line(item: &BrowserItem, style: Style, width: usize) -> Line<'static> {
+    let meta = format!(
+        "  {} · {} · {} messages{}",
+        item.when,
+        item.model.as_deref().map(sanitize_str).unwrap_or_default(),
+        item.messages,
+        if item.archived { " · archived" } else { "" }
+    );
+    let room = width.saturating_sub(crate::text::wrap::display_width(&meta));
+    let title = truncate_to_width(&sanitize_str(&item.title), room);
+    let pad = room.saturating_sub(crate::text::wrap::display_width(&title));
+    Line::from(vec![
+        Span::styled(
+            format!("{title}{}", " ".repeat(pad)),
+            style.patch(Style::default()),
+        ),
+        Span::styled(meta, style.patch(theme::dim())),
+    ])
+}
+
+/// Draws `lines` from the top of `inner`, as many as fit.
+fn paint(buf: &mut Buffer, inner: Rect, lines: &[Line<'_>]) {
     for (row, line) in lines.iter().enumerate().take(usize::from(inner.height)) {
         buf.set_line(
             inner.x,
@@ -383,12 +405,5 @@ pub fn draw_confirm_budget(app: &App, buf: &mut Buffer, area: Rect) {
     ];
     let rect = centered(area, 80, 4);
     let inner = frame(buf, rect, " Monthly budget ");
-    for (row, line) in lines.iter().enumerate().take(usize::from(inner.height)) {
-        buf.set_line(
-            inner.x,
-            inner.y + u16::try_from(row).unwrap_or(0),
-            line,
-            inner.width,
-        );
-    }
+    paint(buf, inner, &lines);
 }

@@ -1,6 +1,8 @@
 //! `TranscriptView`: the wrapped, styled, sanitised lines of every message,
 //! cached per (message revision, width), with prefix sums of their heights,
-//! and the painter that draws only the visible rows.
+//! and the painter that draws only the visible rows. What the lines of one
+//! message are is `lines.rs`; the panel shown while no key is set is
+//! `first_run.rs`.
 //!
 //! Cost per frame does not grow with the conversation: finished messages
 //! keep their lines; only a changed message (the streaming one) is wrapped
@@ -8,36 +10,25 @@
 //! transcript is never one `Paragraph` (which re-wraps everything above its
 //! scroll offset every frame and caps it at 65,535 rows).
 
+mod first_run;
+mod lines;
+
 use std::collections::HashMap;
-use std::ops::Range;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 
 use super::markdown::MarkdownCache;
 use super::theme;
-use crate::api::types::Role;
 use crate::app::App;
 use crate::app::state::Focus;
 use crate::app::transcript::{ScrollAnchor, TranscriptState};
-use crate::app::update::skipped_text;
-use crate::chat::conversation::{Conversation, Message, MessageId, MessageStatus};
-use crate::text::sanitize::{SafeText, sanitize};
-use crate::text::wrap::{display_width, wrap_text};
-
-/// Columns of indentation before message text.
-const INDENT: u16 = 2;
-
-/// What a message's display lines depend on besides its text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LineContext {
-    /// `(position, count)` among its alternatives.
-    pub alternatives: Option<(usize, usize)>,
-    /// It is being edited in the input box.
-    pub editing: bool,
-}
+use crate::chat::conversation::{Message, MessageId};
+use crate::text::wrap::display_width;
+pub use first_run::draw_first_run;
+pub use lines::{LineContext, message_lines, styled_rows};
+use lines::{footer_lines, line_contexts, render_message};
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -336,42 +327,6 @@ impl TranscriptView {
     }
 }
 
-/// Alternatives of every path message that has some, computed once per
-/// frame from the branches (cheap: none at all in most conversations).
-fn line_contexts(
-    conversation: &Conversation,
-    editing: Option<MessageId>,
-) -> HashMap<MessageId, LineContext> {
-    let mut siblings: HashMap<Option<MessageId>, Vec<MessageId>> = HashMap::new();
-    for m in conversation.branches() {
-        siblings.entry(m.parent).or_default().push(m.id);
-    }
-    let mut out = HashMap::new();
-    if let Some(id) = editing {
-        out.insert(
-            id,
-            LineContext {
-                alternatives: None,
-                editing: true,
-            },
-        );
-    }
-    if siblings.is_empty() {
-        return out;
-    }
-    for m in conversation.messages() {
-        if let Some(others) = siblings.get(&m.parent) {
-            let mut ids = others.clone();
-            ids.push(m.id);
-            ids.sort();
-            if let Some(pos) = ids.iter().position(|id| *id == m.id) {
-                out.entry(m.id).or_default().alternatives = Some((pos + 1, ids.len()));
-            }
-        }
-    }
-    out
-}
-
 /// Mark the cells of `line` (drawn at `x, y`) that match `query_lower`.
 fn highlight_matches(
     buf: &mut Buffer,
@@ -407,253 +362,5 @@ fn highlight_matches(
         };
         buf.set_style(cells, theme::search_match());
         from = end.max(start + 1);
-    }
-}
-
-/// The status word shown after the role.
-fn status_word(message: &Message) -> Option<&'static str> {
-    match message.status {
-        MessageStatus::Complete => None,
-        MessageStatus::Streaming => Some("streaming…"),
-        MessageStatus::Stopped => Some("stopped"),
-        MessageStatus::Interrupted => Some("interrupted"),
-    }
-}
-
-/// The display lines of one message: a header, the wrapped text, notes,
-/// and a blank separator.
-pub fn message_lines(message: &Message, width: u16) -> Vec<Line<'static>> {
-    render_message(
-        message,
-        width,
-        LineContext::default(),
-        &mut MarkdownCache::default(),
-    )
-}
-
-/// The display lines of one message, reusing `markdown` while an answer grows.
-fn render_message(
-    message: &Message,
-    width: u16,
-    context: LineContext,
-    markdown: &mut MarkdownCache,
-) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    let label = match message.role {
-        Role::User => "you",
-        Role::Assistant => "assistant",
-        Role::System => "system",
-    };
-    let mut header = vec![Span::styled(
-        format!("▍{label}"),
-        theme::role_label(message.role),
-    )];
-    if let Some(model) = &message.model {
-        header.push(Span::styled(
-            format!(" · {}", sanitize(model).as_str()),
-            theme::dim(),
-        ));
-    }
-    if context.editing {
-        header.push(Span::styled(" · ✎ editing", theme::alternatives()));
-    }
-    if let Some((pos, count)) = context.alternatives {
-        header.push(Span::styled(
-            format!(" · {pos}/{count}"),
-            theme::alternatives(),
-        ));
-    }
-    if let Some(word) = status_word(message) {
-        let style = match message.status {
-            MessageStatus::Streaming => theme::dim(),
-            MessageStatus::Stopped => theme::stopped(),
-            MessageStatus::Complete | MessageStatus::Interrupted => theme::error(),
-        };
-        header.push(Span::styled(format!(" · {word}"), style));
-    }
-    lines.push(Line::from(header));
-    let text_width = usize::from(width.saturating_sub(INDENT).max(1));
-    let body = Style::default();
-    if message.content.is_empty() {
-        let placeholder = match message.status {
-            MessageStatus::Streaming => "…",
-            MessageStatus::Complete => "(empty answer)",
-            MessageStatus::Stopped | MessageStatus::Interrupted => "(no text arrived)",
-        };
-        lines.push(Line::from(vec![
-            Span::raw("  "),
-            Span::styled(placeholder, theme::dim()),
-        ]));
-    } else if message.role == Role::Assistant {
-        // Answers are markdown; what the user typed is shown as typed.
-        let pad = " ".repeat(usize::from(INDENT));
-        for line in markdown.render(&message.content, text_width).lines {
-            let mut spans = vec![Span::raw(pad.clone())];
-            spans.extend(line.spans);
-            lines.push(Line::from(spans));
-        }
-    } else {
-        lines.extend(styled_rows(
-            &sanitize(&message.content),
-            text_width,
-            body,
-            INDENT,
-        ));
-    }
-    let mut notes = Vec::new();
-    if let Some(error) = &message.error {
-        notes.push((format!("⚠ {error}"), theme::error()));
-    }
-    if message.skipped > 0 {
-        notes.push((format!("⚠ {}", skipped_text(message.skipped)), theme::dim()));
-    }
-    if let Some(reason) = message.finish_reason.as_ref().filter(|r| *r != "stop") {
-        let why = match reason.as_str() {
-            "length" => "the answer hit the token limit (finish_reason: length)".to_string(),
-            "content_filter" => "the answer was cut by the content filter".to_string(),
-            other => format!("finish_reason: {other}"),
-        };
-        notes.push((why, theme::dim()));
-    }
-    for (note, style) in notes {
-        lines.extend(styled_rows(&sanitize(&note), text_width, style, INDENT));
-    }
-    lines.push(Line::default());
-    lines
-}
-
-/// Wrap sanitised text into lines, indented, with the sanitiser's stand-ins dim.
-pub fn styled_rows(text: &SafeText, width: usize, base: Style, indent: u16) -> Vec<Line<'static>> {
-    let s = text.as_str();
-    let markers = text.markers();
-    let pad = " ".repeat(usize::from(indent));
-    wrap_text(s, width)
-        .into_iter()
-        .map(|range| {
-            let mut spans = Vec::new();
-            if indent > 0 {
-                spans.push(Span::raw(pad.clone()));
-            }
-            spans.extend(split_markers(s, range, markers, base));
-            Line::from(spans)
-        })
-        .collect()
-}
-
-fn split_markers(
-    s: &str,
-    range: Range<usize>,
-    markers: &[Range<usize>],
-    base: Style,
-) -> Vec<Span<'static>> {
-    let mut spans = Vec::new();
-    let mut pos = range.start;
-    let first = markers.partition_point(|m| m.end <= range.start);
-    for marker in markers.iter().skip(first) {
-        if marker.start >= range.end {
-            break;
-        }
-        let start = marker.start.max(pos);
-        if start > pos
-            && let Some(t) = s.get(pos..start)
-        {
-            spans.push(Span::styled(t.to_string(), base));
-        }
-        let end = marker.end.min(range.end);
-        if let Some(t) = s.get(start..end) {
-            spans.push(Span::styled(t.to_string(), base.patch(theme::marker())));
-        }
-        pos = end;
-    }
-    if pos < range.end
-        && let Some(t) = s.get(pos..range.end)
-    {
-        spans.push(Span::styled(t.to_string(), base));
-    }
-    spans
-}
-
-/// An error that belongs to no message (a request that failed before any
-/// text, whose question went back to the input box). An answer that broke
-/// half-way shows its error under itself instead.
-fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
-    let shown_on_a_message = app
-        .conversation
-        .messages()
-        .last()
-        .is_some_and(|m| m.error.is_some());
-    match &app.notice {
-        Some(notice) if notice.is_error && app.in_flight.is_none() && !shown_on_a_message => {
-            let text = sanitize(&format!("⚠ {}", notice.text));
-            // A header of its own, so the error does not read as part of the
-            // answer above it.
-            let header = Line::styled("▍error", theme::error().add_modifier(Modifier::BOLD));
-            let mut lines = vec![header];
-            lines.extend(styled_rows(
-                &text,
-                usize::from(width.saturating_sub(INDENT).max(1)),
-                theme::error(),
-                INDENT,
-            ));
-            if !app.input.composer.is_blank() {
-                lines.push(Line::styled(
-                    "  (the question is back in the input box: Enter resends it)",
-                    theme::dim(),
-                ));
-            }
-            lines
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// The first-run panel: how to give kaiwa a key, or use a local server.
-pub fn draw_first_run(app: &App, buf: &mut Buffer, area: Rect) {
-    let base = sanitize(&app.settings.base_url);
-    let text = [
-        (
-            "Welcome to kaiwa — no API key is set",
-            Style::default().add_modifier(Modifier::BOLD),
-        ),
-        ("", Style::default()),
-        (
-            &*format!("kaiwa talks to {} and needs a key for it:", base.as_str()),
-            Style::default(),
-        ),
-        ("", Style::default()),
-        (
-            "  • export OPENAI_API_KEY=sk-…   and start kaiwa again",
-            Style::default(),
-        ),
-        ("  • or in ~/.config/kaiwa/config.toml:", Style::default()),
-        ("      api_key_cmd = \"pass show openai\"", theme::dim()),
-        (
-            "  • or use a local server that needs no key:",
-            Style::default(),
-        ),
-        (
-            "      kaiwa --base-url http://localhost:8080/v1",
-            theme::dim(),
-        ),
-        ("", Style::default()),
-        ("Ctrl+Q quits · F1 shows every key", theme::dim()),
-    ]
-    .iter()
-    .map(|(t, s)| ((*t).to_string(), *s))
-    .collect::<Vec<_>>();
-    let mut y = area.y;
-    for (line, style) in text {
-        for row in styled_rows(
-            &sanitize(&line),
-            usize::from(area.width.saturating_sub(2).max(1)),
-            style,
-            1,
-        ) {
-            if y >= area.bottom() {
-                return;
-            }
-            buf.set_line(area.x, y, &row, area.width);
-            y += 1;
-        }
     }
 }

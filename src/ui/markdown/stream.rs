@@ -1,0 +1,172 @@
+//! `MarkdownCache`: incremental rendering of one answer while it streams.
+//!
+//! Invariant: the result equals rendering the whole text at once. The
+//! finished blocks (up to the last blank line outside a code fence that
+//! starts a new top-level block) are rendered once and kept; only the open
+//! tail is rendered again, so a long answer costs time linear in its
+//! length. The cache starts over when the width, the reference-link
+//! definitions or the text before the tail change.
+
+use ratatui::text::Line;
+
+use super::{Rendered, render};
+
+/// Incremental rendering of one message while it streams: the finished
+/// blocks (up to the last blank line outside a code fence) are rendered
+/// once; only the open tail is rendered again.
+#[derive(Debug, Clone, Default)]
+pub struct MarkdownCache {
+    width: usize,
+    /// The source text the stable part was rendered from (so an edit in
+    /// place, not only growth, is noticed).
+    stable_src: String,
+    stable: Rendered,
+    /// Reference-link definitions of the whole text, appended to every
+    /// piece parsed, so `[x][1]` renders the same streamed or not.
+    definitions: String,
+}
+
+impl MarkdownCache {
+    /// Render `src` at `width`, reusing the finished part from last time
+    /// when `src` only grew.
+    pub fn render(&mut self, src: &str, width: usize) -> Rendered {
+        let definitions = link_definitions(src);
+        let reusable = self.width == width
+            && src.starts_with(self.stable_src.as_str())
+            && definitions == self.definitions;
+        if !reusable {
+            *self = Self {
+                width,
+                definitions,
+                ..Self::default()
+            };
+        }
+        let stable_len = self.stable_src.len();
+        let boundary = stable_boundary(src, stable_len);
+        if boundary > stable_len
+            && let Some(chunk) = src.get(stable_len..boundary)
+        {
+            let more = render(
+                &self.with_definitions(chunk),
+                width,
+                1 + self.stable.code_blocks.len(),
+            );
+            if !self.stable.lines.is_empty() && !more.lines.is_empty() {
+                self.stable.lines.push(Line::default());
+            }
+            self.stable.lines.extend(more.lines);
+            self.stable.code_blocks.extend(more.code_blocks);
+            self.stable_src.push_str(chunk);
+        }
+        let tail = src.get(self.stable_src.len()..).unwrap_or("");
+        let mut out = self.stable.clone();
+        if !tail.trim().is_empty() {
+            let rendered = render(
+                &self.with_definitions(tail),
+                width,
+                1 + out.code_blocks.len(),
+            );
+            if !out.lines.is_empty() && !rendered.lines.is_empty() {
+                out.lines.push(Line::default());
+            }
+            out.lines.extend(rendered.lines);
+            out.code_blocks.extend(rendered.code_blocks);
+        }
+        out
+    }
+
+    fn with_definitions(&self, piece: &str) -> String {
+        if self.definitions.is_empty() {
+            piece.to_string()
+        } else {
+            format!("{piece}\n\n{}", self.definitions)
+        }
+    }
+}
+
+/// The reference-link definitions (`[1]: https://…`) of a text, one a line.
+/// They render as nothing, so adding them to a piece changes only how its
+/// `[text][1]` links resolve.
+fn link_definitions(src: &str) -> String {
+    let mut out = String::new();
+    let mut in_fence = false;
+    for line in src.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        if in_fence || indent > 3 || !trimmed.starts_with('[') || trimmed.starts_with("[^") {
+            continue;
+        }
+        if let Some(close) = trimmed.find("]:")
+            && close > 1
+            && !trimmed
+                .get(1..close)
+                .is_some_and(|label| label.contains(']'))
+        {
+            out.push_str(trimmed);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The end of the last blank line after `from` that is outside a code
+/// fence and not inside a list or quote continuation (the next line starts
+/// at column 0 with ordinary text), or `from` when there is none.
+fn stable_boundary(src: &str, from: usize) -> usize {
+    let Some(rest) = src.get(from..) else {
+        return from;
+    };
+    let mut in_fence: Option<(char, usize)> = None;
+    let mut boundary = from;
+    let mut prev_blank = false;
+    let mut offset = from;
+    for line in rest.split_inclusive('\n') {
+        let complete = line.ends_with('\n');
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let fence_char = trimmed.chars().next().filter(|c| *c == '`' || *c == '~');
+        if let Some(c) = fence_char {
+            let run = trimmed.chars().take_while(|x| *x == c).count();
+            if run >= 3 && indent < 4 && complete {
+                match in_fence {
+                    None => in_fence = Some((c, run)),
+                    Some((fc, fr))
+                        if fc == c && run >= fr && trimmed.trim_end().chars().all(|x| x == c) =>
+                    {
+                        in_fence = None;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let blank = line.trim().is_empty() && complete;
+        // A block may start here if the previous line was blank, we are not
+        // inside a fence, and this line is not indented (no continuation).
+        if prev_blank
+            && in_fence.is_none()
+            && indent == 0
+            && !blank
+            && complete
+            && !is_list_item(trimmed)
+        {
+            boundary = offset;
+        }
+        prev_blank = blank && in_fence.is_none();
+        offset += line.len();
+    }
+    boundary
+}
+
+fn is_list_item(line: &str) -> bool {
+    let bullet = line.starts_with("- ") || line.starts_with("* ") || line.starts_with("+ ");
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    let numbered = digits > 0
+        && line
+            .get(digits..)
+            .is_some_and(|r| r.starts_with(". ") || r.starts_with(") "));
+    bullet || numbered
+}
