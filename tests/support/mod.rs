@@ -6,3 +6,4 @@
 )]
 pub mod mock;
 pub mod pty;
+pub mod render;
