@@ -700,18 +700,28 @@ impl MockServer {
 
     /// Waits until at least `n` requests (any path) arrived and returns all of them.
     /// Panics, listing what did arrive, if they do not within `timeout`.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
+        let arrived = self.wait_until(timeout, |r| r.len() >= n).await;
+        self.expect_requests(arrived, n, timeout)
+    }
+
+    /// What a wait for `n` requests found, or a panic listing what did arrive.
     #[allow(
         clippy::panic,
         reason = "a failed wait is a failed test; the message says why"
     )]
-    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        match self.wait_until(timeout, |r| r.len() >= n).await {
-            Some(requests) => requests,
-            None => panic!(
+    fn expect_requests(
+        &self,
+        arrived: Option<Vec<RecordedRequest>>,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<RecordedRequest> {
+        arrived.unwrap_or_else(|| {
+            panic!(
                 "mock: expected {n} requests within {timeout:?}, got {:#?}",
                 self.requests()
-            ),
-        }
+            )
+        })
     }
 
     /// Waits until `done(all requests)` holds and returns the requests; `None` after `timeout`.
@@ -740,18 +750,9 @@ impl MockServer {
     }
 
     /// [`MockServer::wait_for_requests`] for synchronous tests.
-    #[allow(
-        clippy::panic,
-        reason = "a failed wait is a failed test; the message says why"
-    )]
     pub fn wait_for_requests_blocking(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        match self.wait_until_blocking(timeout, |r| r.len() >= n) {
-            Some(requests) => requests,
-            None => panic!(
-                "mock: expected {n} requests within {timeout:?}, got {:#?}",
-                self.requests()
-            ),
-        }
+        let arrived = self.wait_until_blocking(timeout, |r| r.len() >= n);
+        self.expect_requests(arrived, n, timeout)
     }
 
     /// [`MockServer::wait_until`] for synchronous tests (polls every 5 ms).
