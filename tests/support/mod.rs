@@ -9,6 +9,7 @@
 )]
 pub mod mock;
 
+pub mod cli;
 pub mod files;
 pub mod pty;
 pub mod render;
