@@ -844,25 +844,38 @@ fn lock_history(home: &Home, mock: &MockServer) -> rusqlite::Connection {
     conn
 }
 
-/// An answer streamed one character every 40 ms (~5 s for `LOCKED_A`): longer than the
-/// writer's lock waits (1 s at open, 1 s for the question), so the status bar is drawn while the
-/// turn is spooled.
-fn slow_answer(text: &str) -> Reply {
-    Reply::openai_stream("gpt-4o-mini", text, 1, Some((5, 50)))
-        .with_delay(Duration::from_millis(40))
-}
-
 const LOCKED_Q: &str = "while locked";
 const LOCKED_A: &str = "answered while the history file was locked by someone else, all of it, \
                         every word, without waiting for the lock at all";
 
-/// Waits until the status bar says the history is waiting for the lock.
-fn wait_lock_status(tui: &Tui) {
+/// kaiwa in `home` asks [`LOCKED_Q`] while `lock_history` holds the file; returns once the
+/// answer, [`LOCKED_A`], is drawn and done. It streams one character every 40 ms (~5 s):
+/// longer than the writer's lock waits (1 s at open, 1 s for the question), so the status bar
+/// says the history waits (checked) while the turn is spooled.
+fn ask_while_locked(home: &Home, mock: &MockServer) -> Tui {
+    mock.enqueue(
+        Reply::openai_stream("gpt-4o-mini", LOCKED_A, 1, Some((5, 50)))
+            .with_delay(Duration::from_millis(40)),
+    );
+    let tui = home.tui(&[]);
+    tui.send(LOCKED_Q);
+    tui.send(keys::ENTER);
     tui.wait_until_for(
         "the status bar to say history waits",
         Duration::from_secs(20),
         |s| status_of(s).contains("history: waiting for lock"),
     );
+    tui.wait_for("without waiting for the lock at all");
+    wait_idle(&tui);
+    tui
+}
+
+/// `kaiwa -c` in `home` reopens the locked turn, answer and all.
+fn continue_shows_the_locked_turn(home: &Home) {
+    let tui = home.tui(&["-c"]);
+    tui.wait_for(LOCKED_Q);
+    tui.wait_for("without waiting for the lock at all");
+    quit(tui);
 }
 
 #[test]
@@ -870,16 +883,10 @@ fn a_locked_history_file_spools_the_turn_and_merges_it_later() {
     let mock = MockServer::start_blocking();
     let home = Home::new(&mock);
     let lock = lock_history(&home, &mock);
-    mock.enqueue(slow_answer(LOCKED_A));
 
-    let tui = home.tui(&[]);
-    tui.send(LOCKED_Q);
-    tui.send(keys::ENTER);
     // Chatting works: the request goes out and the answer is drawn, while the status bar
     // says the history waits.
-    wait_lock_status(&tui);
-    tui.wait_for("without waiting for the lock at all");
-    wait_idle(&tui);
+    let tui = ask_while_locked(&home, &mock);
     let requests = wait_chat_requests(&mock, 2);
     assert_eq!(messages(&requests[1]), [msg("user", LOCKED_Q)]);
     // Kept in the spool meanwhile, not in the file.
@@ -901,10 +908,7 @@ fn a_locked_history_file_spools_the_turn_and_merges_it_later() {
     quit(tui);
 
     // The next start reopens it, answer and all.
-    let tui = home.tui(&["-c"]);
-    tui.wait_for(LOCKED_Q);
-    tui.wait_for("without waiting for the lock at all");
-    quit(tui);
+    continue_shows_the_locked_turn(&home);
     let spooled =
         std::fs::read_dir(home.spool_dir()).map_or(0, |d| d.filter_map(Result::ok).count());
     assert_eq!(spooled, 0, "the spool is empty once merged");
@@ -915,23 +919,13 @@ fn a_turn_spooled_until_quit_is_there_for_the_next_continue() {
     let mock = MockServer::start_blocking();
     let home = Home::new(&mock);
     let lock = lock_history(&home, &mock);
-    mock.enqueue(slow_answer(LOCKED_A));
-
-    let tui = home.tui(&[]);
-    tui.send(LOCKED_Q);
-    tui.send(keys::ENTER);
-    wait_lock_status(&tui);
-    tui.wait_for("without waiting for the lock at all");
-    wait_idle(&tui);
+    let tui = ask_while_locked(&home, &mock);
     // Quit while the file is still locked: the turn stays in the spool.
     quit(tui);
     drop(lock);
 
     // The next `kaiwa -c` reopens that turn (the spool merged first), not the older `ask`.
-    let tui = home.tui(&["-c"]);
-    tui.wait_for(LOCKED_Q);
-    tui.wait_for("without waiting for the lock at all");
-    quit(tui);
+    continue_shows_the_locked_turn(&home);
     let list = home.list(false);
     assert_eq!(list.len(), 2, "{list:#?}");
     assert!(list.iter().any(|r| r["preview"] == LOCKED_Q), "{list:#?}");

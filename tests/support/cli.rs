@@ -5,10 +5,6 @@
 //! developer's own config, history or key.
 
 #![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -1,10 +1,6 @@
 //! The files a kaiwa left under a folder (its `HOME`), and their permissions.
 
 #![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
-#![allow(
     clippy::panic,
     reason = "a folder that cannot be read fails the test, naming it"
 )]

@@ -755,26 +755,22 @@ impl MockServer {
         self.expect_requests(arrived, n, timeout)
     }
 
-    /// [`MockServer::wait_until`] for synchronous tests (polls every 5 ms).
-    pub fn wait_until_blocking<F>(
+    /// [`MockServer::wait_until`] for synchronous tests (on a runtime of its own: not from
+    /// inside one).
+    #[allow(
+        clippy::expect_used,
+        reason = "a test cannot wait without a runtime to wait on"
+    )]
+    pub fn wait_until_blocking(
         &self,
         timeout: Duration,
-        mut done: F,
-    ) -> Option<Vec<RecordedRequest>>
-    where
-        F: FnMut(&[RecordedRequest]) -> bool,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let requests = self.requests();
-            if done(&requests) {
-                return Some(requests);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        done: impl FnMut(&[RecordedRequest]) -> bool,
+    ) -> Option<Vec<RecordedRequest>> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("mock: a runtime to wait on")
+            .block_on(self.wait_until(timeout, done))
     }
 }
 

@@ -8,11 +8,6 @@
 //! Invariant: every wait ends, either because its condition holds or with a panic that shows the
 //! screen; dropping a [`Tui`] kills and reaps a kaiwa that is still running.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the harness"
-)]
-
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{Read, Write};

@@ -7,10 +7,6 @@
 //! string reports one that is not blank (that would be a drawing bug).
 
 #![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -7,10 +7,6 @@
 //! it.
 
 #![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
-#![allow(
     clippy::indexing_slicing,
     reason = "indices come from searches of the same rows"
 )]
