@@ -1,14 +1,6 @@
 //! `kaiwa ask` and `kaiwa models` end to end: the built binary, a clean environment with a
 //! temporary HOME, and the mock OpenAI server. What is checked is what a user sees (stdout,
 //! stderr, exit code) and what the server receives.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
-)]
 
 mod support;
 
@@ -23,6 +15,12 @@ use serde_json::{Value, json};
 use support::cli::{KAIWA, KEY, RUN_LIMIT, Sandbox, code, run, stderr, stdout};
 use support::mock::{MockServer, Reply, StreamEnd};
 
+/// The JSON body of the one chat request the mock received.
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "checked just before: one request, and chat requests are JSON"
+)]
 fn only_request(mock: &MockServer) -> Value {
     let requests = mock.chat_requests();
     assert_eq!(requests.len(), 1, "{requests:#?}");

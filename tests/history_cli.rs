@@ -3,15 +3,6 @@
 //! folders in a temp dir), over a history file seeded through the library.
 //! What is checked is what a user or script sees: stdout, stderr, exit
 //! codes and the files written.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::string_slice,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
-)]
 
 mod support;
 
@@ -29,6 +20,11 @@ const T0: i64 = 1_764_065_700_000;
 
 /// Three conversations in `s`: a Korean one with two answers, a Japanese one
 /// titled "Ramen", a second one titled "Ramen", plus ledger rows.
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test cannot go on without its seeded history"
+)]
 fn seed(s: &Sandbox) -> Vec<String> {
     let mut store = Store::open(&s.db()).unwrap().store;
     let now = now_ms();
@@ -222,7 +218,7 @@ fn export_one_or_all_and_import_back() {
     let s = Sandbox::new();
     let uids = seed(&s);
     // Markdown of one, by unique prefix, to stdout.
-    let md = ok(&s.run(&["history", "export", &uids[0][..]]));
+    let md = ok(&s.run(&["history", "export", uids[0].as_str()]));
     assert!(
         md.starts_with("---\ntitle: \"서울 맛집을 알려줘\"\n"),
         "{md}"
@@ -372,6 +368,7 @@ fn usage_per_day_and_model() {
 }
 
 #[test]
+#[allow(clippy::string_slice, reason = "uids are ASCII")]
 fn resume_and_continue_errors_exit_2() {
     let s = Sandbox::new();
     let uids = seed(&s);

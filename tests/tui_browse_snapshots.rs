@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! Screens of browsing past turns and composing, drawn with ratatui's
 //! `TestBackend` (100×30; the markdown answer 100×40) and compared with
 //! insta snapshots: a markdown answer (heading, list, a Korean table, two
@@ -28,7 +21,7 @@ use ratatui::crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
 use serde_json::json;
 use support::render::{
-    api, ctrl, find, find_all, input_border, key, new_app, render, render_with, rows,
+    api, ctrl, find, find_all, in_flight_id, input_border, key, new_app, render, render_with, rows,
     rows_with_columns, screen, screen_text, settings, type_text,
 };
 
@@ -39,7 +32,7 @@ const HEIGHT: u16 = 30;
 
 /// Stream `answer` into the request in flight (started, deltas, usage, stop).
 fn stream_answer(app: &mut App, answer: &str) {
-    let id = app.in_flight.as_ref().expect("a request in flight").id.0;
+    let id = in_flight_id(app);
     api(app, id, StreamEvent::Started);
     let mut chunks = 1;
     for piece in answer.split_inclusive(' ') {

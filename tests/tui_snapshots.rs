@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! Screens of the chat TUI, drawn with ratatui's `TestBackend` and compared
 //! with insta snapshots. Each state is built by driving `update` with keys
 //! and stream events, exactly as the runtime does, then `ui::prepare` and
@@ -21,13 +14,12 @@ use kaiwa::api::error::ApiError;
 use kaiwa::api::types::{ServerError, Usage};
 use kaiwa::app::state::Settings;
 use kaiwa::app::{App, Msg, update};
-use kaiwa::chat::pricing::PriceTable;
 use kaiwa::ui::Ui;
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 use support::render::{
-    self, api, assert_no_control_in_cells, find, key, press, render, render_with, rows, screen,
-    screen_text, status_row, type_text,
+    self, api, assert_no_control_in_cells, find, in_flight_id, key, press, render, render_with,
+    rows, screen, screen_text, status_row, type_text, warm_app,
 };
 
 const QUESTION: &str = "ChatGPT란 무엇입니까?";
@@ -51,16 +43,8 @@ fn settings() -> Settings {
     }
 }
 
-fn kaiwa_estimate_warm_up() {
-    kaiwa::chat::estimate::warm_up("gpt-4o-mini");
-}
-
 fn new_app() -> App {
-    // Exact tokenizer figures, as in a running kaiwa once its tables are built.
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(settings(), PriceTable::default());
-    update(&mut app, Msg::TokenizerReady);
-    app
+    warm_app(settings())
 }
 
 fn end(finish_reason: Option<&str>, error: Option<ApiError>) -> StreamEvent {
@@ -84,7 +68,7 @@ fn seed_usage() -> StreamEvent {
 fn ask(app: &mut App, question: &str) -> u64 {
     type_text(app, question);
     key(app, KeyCode::Enter);
-    let id = app.in_flight.as_ref().expect("a request in flight").id.0;
+    let id = in_flight_id(app);
     api(app, id, StreamEvent::Started);
     id
 }
@@ -112,14 +96,10 @@ fn korean_app() -> App {
 
 #[test]
 fn first_run_panel() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            needs_key: true,
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        needs_key: true,
+        ..settings()
+    });
     let terminal = render(&mut app, 80, 24);
     assert!(screen_text(&terminal).contains("OPENAI_API_KEY"));
     assert!(screen_text(&terminal).contains("https://api.openai.com/v1"));
@@ -497,14 +477,10 @@ fn halfwidth_kana_and_emoji() {
 
 #[test]
 fn system_prompt_and_multiline_input() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            system: Some("일본어로 대답해 주세요.".into()),
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        system: Some("일본어로 대답해 주세요.".into()),
+        ..settings()
+    });
     type_text(&mut app, "first line");
     press(&mut app, KeyCode::Enter, KeyModifiers::ALT);
     type_text(&mut app, "second line");

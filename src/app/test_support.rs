@@ -19,6 +19,7 @@ use super::msg::{Msg, RequestId};
 use super::state::{App, Notice, Settings};
 use super::update::{Update, update};
 use crate::api::client::StreamEvent;
+use crate::chat::pricing::PriceTable;
 
 /// The named keys of the DSL, besides `<F1>`…`<F12>` and single characters.
 pub const NAMED: &[(&str, KeyCode)] = &[
@@ -171,6 +172,15 @@ pub fn notice(text: &str, is_error: bool) -> Option<Notice> {
 pub const SYSTEM: &str = "You answer in Korean.";
 /// The model of [`settings`].
 pub const MODEL: &str = "gpt-4o-mini";
+
+/// An app with `settings` whose tokenizer tables are built and reported ready: exact figures,
+/// as in a running kaiwa once its tables are.
+pub fn warm_app(settings: Settings) -> App {
+    crate::chat::estimate::warm_up(&settings.model);
+    let mut app = App::new(settings, PriceTable::default());
+    update(&mut app, Msg::TokenizerReady);
+    app
+}
 
 /// A kaiwa set up for OpenAI with a key (no first-run panel), [`MODEL`], the
 /// [`SYSTEM`] prompt and the mouse on; no other models, no sampling settings.

@@ -15,7 +15,7 @@ use super::keymap::{BINDINGS, Command, Context};
 use super::model_menu::{ModelMenu, ModelsState};
 use super::msg::{Msg, RequestId};
 use super::state::{App, Popup, Settings};
-use super::test_support::{self, SYSTEM, changed, key, keys, notice, t0, unchanged};
+use super::test_support::{self, SYSTEM, changed, key, keys, notice, t0, unchanged, warm_app};
 use super::transcript::ScrollAnchor;
 use super::update::{Update, update};
 use crate::api::client::{StreamEnd, StreamEvent};
@@ -40,16 +40,8 @@ fn settings() -> Settings {
     }
 }
 
-fn kaiwa_estimate_warm_up() {
-    crate::chat::estimate::warm_up("gpt-4o-mini");
-}
-
 fn new_app() -> App {
-    // Exact tokenizer figures, as in a running kaiwa once its tables are built.
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(settings(), PriceTable::default());
-    update(&mut app, Msg::TokenizerReady);
-    app
+    warm_app(settings())
 }
 
 /// An app whose server model list has arrived.
@@ -210,16 +202,12 @@ fn enter_sends_the_whole_conversation_with_settings() {
 
 #[test]
 fn no_system_prompt_and_no_sampling_settings() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            system: None,
-            temperature: None,
-            max_tokens: None,
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        system: None,
+        temperature: None,
+        max_tokens: None,
+        ..settings()
+    });
     assert_eq!(
         keys(&mut app, "ChatGPT란 무엇입니까?<Enter>"),
         vec![Effect::StartChat {
@@ -261,14 +249,10 @@ fn enter_while_streaming_keeps_the_text_and_says_how_to_stop() {
 
 #[test]
 fn enter_without_a_key_explains_instead_of_sending() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            needs_key: true,
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        needs_key: true,
+        ..settings()
+    });
     assert_eq!(keys(&mut app, "hi<Enter>"), vec![]);
     assert_eq!(app.input.composer.text(), "hi");
     assert!(app.notice.as_ref().unwrap().text.contains("OPENAI_API_KEY"));

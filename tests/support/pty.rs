@@ -707,6 +707,10 @@ pub fn msg(role: &str, content: &str) -> (String, String) {
 }
 
 /// Waits until the mock has received `n` chat requests and returns them.
+#[allow(
+    clippy::panic,
+    reason = "a failed wait is a failed test; the message says why"
+)]
 pub fn wait_chat_requests(mock: &MockServer, n: usize) -> Vec<RecordedRequest> {
     mock.wait_until_blocking(wait_timeout(), |all| {
         all.iter().filter(|r| r.is_chat()).count() >= n

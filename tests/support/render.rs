@@ -47,6 +47,15 @@ pub fn new_app() -> App {
     App::new(settings(), PriceTable::default())
 }
 
+/// An app with `settings` whose tokenizer tables are built and reported ready: exact figures,
+/// as in a running kaiwa once its tables are.
+pub fn warm_app(settings: Settings) -> App {
+    kaiwa::chat::estimate::warm_up(&settings.model);
+    let mut app = App::new(settings, PriceTable::default());
+    update(&mut app, Msg::TokenizerReady);
+    app
+}
+
 /// One instant for every event: no speed is computed, so nothing on screen depends on timing.
 pub fn now() -> Instant {
     use std::sync::OnceLock;
@@ -76,6 +85,11 @@ pub fn type_text(app: &mut App, text: &str) {
         };
         press(app, KeyCode::Char(c), mods);
     }
+}
+
+/// The id of the request in flight (panics when there is none).
+pub fn in_flight_id(app: &App) -> u64 {
+    app.in_flight.as_ref().expect("a request in flight").id.0
 }
 
 /// `event` of request `id`, at [`now`].
