@@ -307,19 +307,11 @@ fn help_popup() {
     insta::assert_snapshot!(screen(&terminal));
 }
 
+/// OpenAI's 401 as the client builds it from the body OpenAI sends.
 fn status_401() -> ApiError {
-    ApiError::Status {
-        status: 401,
-        error: ServerError {
-            message: "Incorrect API key provided: sk-proj-****abcd.".into(),
-            kind: Some("invalid_request_error".into()),
-            code: Some("invalid_api_key".into()),
-            param: None,
-        },
-        retry_after: None,
-        should_retry: None,
-        base_url: "https://api.openai.com/v1".into(),
-    }
+    let body = br#"{"error": {"message": "Incorrect API key provided: sk-proj-****abcd.",
+        "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}"#;
+    ApiError::from_status(401, body, None, None, "https://api.openai.com/v1")
 }
 
 #[test]
