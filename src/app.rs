@@ -25,6 +25,9 @@ pub use state::App;
 pub use update::{Update, update};
 
 #[cfg(test)]
+mod test_support;
+
+#[cfg(test)]
 mod update_tests;
 
 #[cfg(test)]

@@ -1,20 +1,10 @@
 //! `kaiwa ask` and `kaiwa models` end to end: the built binary, a clean environment with a
 //! temporary HOME, and the mock OpenAI server. What is checked is what a user sees (stdout,
 //! stderr, exit code) and what the server receives.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
-)]
 
 mod support;
 
-use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::io::Read as _;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -22,107 +12,15 @@ use kaiwa::api::types::{ChatMessage, Role};
 use kaiwa::chat::estimate;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
+use support::cli::{KAIWA, KEY, RUN_LIMIT, Sandbox, code, run, stderr, stdout};
 use support::mock::{MockServer, Reply, StreamEnd};
-use tempfile::TempDir;
 
-const KAIWA: &str = env!("CARGO_BIN_EXE_kaiwa");
-const KEY: &str = "sk-kaiwa-secret-12345";
-/// Longest a single run may take before the test fails (it never should).
-const RUN_LIMIT: Duration = Duration::from_secs(30);
-
-/// A fresh HOME with the XDG folders under it.
-struct Sandbox {
-    home: TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.home.path().join(rel)
-    }
-
-    /// `kaiwa ARGS` with only HOME, the XDG folders and PATH set.
-    fn kaiwa(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(KAIWA);
-        cmd.args(args)
-            .env_clear()
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LANG", "C.UTF-8");
-        cmd
-    }
-
-    /// `kaiwa ARGS` pointed at the mock, with the key.
-    fn against(&self, mock: &MockServer, args: &[&str]) -> Command {
-        let mut cmd = self.kaiwa(args);
-        cmd.env("OPENAI_BASE_URL", mock.base_url())
-            .env("OPENAI_API_KEY", KEY);
-        cmd
-    }
-
-    /// Every file under HOME with its bytes.
-    fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    let bytes = std::fs::read(&path).unwrap();
-                    out.push((path, bytes));
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(self.home.path(), &mut out);
-        out
-    }
-}
-
-/// Runs `cmd` with `stdin` (None: an empty, non-terminal stdin) and waits at most
-/// `RUN_LIMIT`.
-fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let input = stdin.unwrap_or_default().to_vec();
-    let mut pipe = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = rx
-        .recv_timeout(RUN_LIMIT)
-        .unwrap_or_else(|_| panic!("kaiwa did not finish within {RUN_LIMIT:?}"))
-        .unwrap();
-    writer.join().unwrap();
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited by a signal")
-}
-
+/// The JSON body of the one chat request the mock received.
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "checked just before: one request, and chat requests are JSON"
+)]
 fn only_request(mock: &MockServer) -> Value {
     let requests = mock.chat_requests();
     assert_eq!(requests.len(), 1, "{requests:#?}");
@@ -700,16 +598,13 @@ fn hostile_text_is_made_visible_on_a_terminal() {
     let mut cmd = CommandBuilder::new(KAIWA);
     cmd.args(["ask", "hi"]);
     cmd.env_clear();
-    cmd.env("HOME", sandbox.home.path());
-    cmd.env("XDG_CONFIG_HOME", sandbox.path("config"));
-    cmd.env("XDG_STATE_HOME", sandbox.path("state"));
-    cmd.env("XDG_DATA_HOME", sandbox.path("data"));
-    cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    cmd.env("LANG", "C.UTF-8");
+    for (key, value) in sandbox.env() {
+        cmd.env(key, value);
+    }
     cmd.env("TERM", "xterm-256color");
     cmd.env("OPENAI_BASE_URL", mock.base_url());
     cmd.env("OPENAI_API_KEY", KEY);
-    cmd.cwd(sandbox.home.path());
+    cmd.cwd(sandbox.home());
     let mut child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
     let mut reader = pty.master.try_clone_reader().unwrap();

@@ -3,140 +3,99 @@
 //! folders in a temp dir), over a history file seeded through the library.
 //! What is checked is what a user or script sees: stdout, stderr, exit
 //! codes and the files written.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::string_slice,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
-)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
 
 use kaiwa::store::{LedgerRow, NewMessage, Store, StoredRole, UsageSource, now_ms};
 use pretty_assertions::assert_eq;
 use serde_json::Value;
-use tempfile::TempDir;
+use support::cli::{Sandbox, code, stderr, stdout};
+use support::files::mode;
 
-const KAIWA: &str = env!("CARGO_BIN_EXE_kaiwa");
 /// 2025-11-25T10:15:00Z.
 const T0: i64 = 1_764_065_700_000;
 
-struct Sandbox {
-    home: TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.home.path().join(rel)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.path("data/kaiwa/history.db")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(KAIWA)
-            .args(args)
-            .env_clear()
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LANG", "C.UTF-8")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    /// Three conversations: a Korean one with two answers, a Japanese one
-    /// titled "Ramen", a second one titled "Ramen", plus ledger rows.
-    fn seed(&self) -> Vec<String> {
-        let mut store = Store::open(&self.db()).unwrap().store;
-        let now = now_ms();
-        let mut uids = Vec::new();
-        for (i, (title, turns)) in [
-            (None, &["서울 맛집을 알려줘", "광장시장이 좋아요"][..]),
-            (
-                Some("Ramen"),
-                &["東京でおすすめのラーメンは？", "風雲児です"][..],
-            ),
-            (Some("Ramen"), &["another ramen talk", "sure"][..]),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            // Fixed times: their uids share a 6-character prefix.
-            let at = T0 + i64::try_from(i).unwrap() * 1000;
-            let conv = store
-                .create_conversation("gpt-4o-mini", "http://x/v1", at)
-                .unwrap();
-            let mut parent = None;
-            for (j, text) in turns.iter().enumerate() {
-                let role = if j % 2 == 0 {
-                    StoredRole::User
-                } else {
-                    StoredRole::Assistant
-                };
-                let m = NewMessage {
-                    model: Some("gpt-4o-mini".into()),
-                    ..NewMessage::new(parent, role, text, at)
-                };
-                parent = Some(store.insert_message(conv.id, &m).unwrap());
-            }
-            store.set_head(conv.id, parent, at).unwrap();
-            store.rename(&conv.uid, title).unwrap();
-            uids.push(conv.uid);
-        }
-        // A second answer for the Korean question (a branch).
-        let first = store.load(&uids[0]).unwrap();
-        let q = first.messages[0].id;
-        store
-            .insert_message(
-                first.summary.id,
-                &NewMessage::new(Some(q), StoredRole::Assistant, "명동도 좋아요", T0 + 1),
-            )
+/// Three conversations in `s`: a Korean one with two answers, a Japanese one
+/// titled "Ramen", a second one titled "Ramen", plus ledger rows.
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test cannot go on without its seeded history"
+)]
+fn seed(s: &Sandbox) -> Vec<String> {
+    let mut store = Store::open(&s.db()).unwrap().store;
+    let now = now_ms();
+    let mut uids = Vec::new();
+    for (i, (title, turns)) in [
+        (None, &["서울 맛집을 알려줘", "광장시장이 좋아요"][..]),
+        (
+            Some("Ramen"),
+            &["東京でおすすめのラーメンは？", "風雲児です"][..],
+        ),
+        (Some("Ramen"), &["another ramen talk", "sure"][..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Fixed times: their uids share a 6-character prefix.
+        let at = T0 + i64::try_from(i).unwrap() * 1000;
+        let conv = store
+            .create_conversation("gpt-4o-mini", "http://x/v1", at)
             .unwrap();
-        for (model, cost, source) in [
-            ("gpt-4o-mini", Some(0.0001), UsageSource::Reported),
-            ("gpt-4o-mini", Some(0.0002), UsageSource::Estimated),
-            ("llama3", None, UsageSource::Reported),
-        ] {
-            store
-                .record_request(&LedgerRow {
-                    message_id: None,
-                    started_at_ms: now - 5000,
-                    duration_ms: None,
-                    ttft_ms: None,
-                    base_url: None,
-                    model: model.into(),
-                    prompt_tokens: Some(17),
-                    cached_tokens: Some(0),
-                    completion_tokens: Some(188),
-                    usage_source: source,
-                    cost_usd: cost,
-                    price_source: None,
-                    status: "done".into(),
-                    usage_json: None,
-                })
-                .unwrap();
+        let mut parent = None;
+        for (j, text) in turns.iter().enumerate() {
+            let role = if j % 2 == 0 {
+                StoredRole::User
+            } else {
+                StoredRole::Assistant
+            };
+            let m = NewMessage {
+                model: Some("gpt-4o-mini".into()),
+                ..NewMessage::new(parent, role, text, at)
+            };
+            parent = Some(store.insert_message(conv.id, &m).unwrap());
         }
-        uids
+        store.set_head(conv.id, parent, at).unwrap();
+        store.rename(&conv.uid, title).unwrap();
+        uids.push(conv.uid);
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
+    // A second answer for the Korean question (a branch).
+    let first = store.load(&uids[0]).unwrap();
+    let q = first.messages[0].id;
+    store
+        .insert_message(
+            first.summary.id,
+            &NewMessage::new(Some(q), StoredRole::Assistant, "명동도 좋아요", T0 + 1),
+        )
+        .unwrap();
+    for (model, cost, source) in [
+        ("gpt-4o-mini", Some(0.0001), UsageSource::Reported),
+        ("gpt-4o-mini", Some(0.0002), UsageSource::Estimated),
+        ("llama3", None, UsageSource::Reported),
+    ] {
+        store
+            .record_request(&LedgerRow {
+                message_id: None,
+                started_at_ms: now - 5000,
+                duration_ms: None,
+                ttft_ms: None,
+                base_url: None,
+                model: model.into(),
+                prompt_tokens: Some(17),
+                cached_tokens: Some(0),
+                completion_tokens: Some(188),
+                usage_source: source,
+                cost_usd: cost,
+                price_source: None,
+                status: "done".into(),
+                usage_json: None,
+            })
+            .unwrap();
+    }
+    uids
 }
 
 fn ok(output: &Output) -> String {
@@ -144,19 +103,9 @@ fn ok(output: &Output) -> String {
         output.status.success(),
         "status {:?}\nstderr: {}",
         output.status,
-        text(&output.stderr)
+        stderr(output)
     );
-    text(&output.stdout)
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap()
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    stdout(output)
 }
 
 #[test]
@@ -168,23 +117,23 @@ fn path_and_an_empty_history() {
     );
     let list = s.run(&["history", "list"]);
     assert_eq!(ok(&list), "");
-    assert_eq!(text(&list.stderr), "no conversations saved yet\n");
+    assert_eq!(stderr(&list), "no conversations saved yet\n");
     assert!(!s.db().exists(), "listing does not create the file");
     assert_eq!(ok(&s.run(&["history", "list", "--json"])), "[]\n");
     assert_eq!(ok(&s.run(&["history", "search", "x", "--json"])), "[]\n");
     assert_eq!(
-        text(&s.run(&["usage"]).stderr),
+        stderr(&s.run(&["usage"])),
         "no requests in the last 30 days\n"
     );
     let off = s.run(&["history", "path", "--no-history"]);
     assert_eq!(code(&off), 2);
-    assert!(text(&off.stderr).contains("--no-history"));
+    assert!(stderr(&off).contains("--no-history"));
 }
 
 #[test]
 fn list_human_and_json() {
     let s = Sandbox::new();
-    let uids = s.seed();
+    let uids = seed(&s);
     let out = ok(&s.run(&["history", "list"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
@@ -240,7 +189,7 @@ fn list_human_and_json() {
 #[test]
 fn search_human_json_and_hostile() {
     let s = Sandbox::new();
-    let uids = s.seed();
+    let uids = seed(&s);
     let out = ok(&s.run(&["history", "search", "ラーメン"]));
     assert!(out.starts_with(&uids[1]), "{out}");
     assert!(
@@ -255,11 +204,11 @@ fn search_human_json_and_hostile() {
     assert!(json[0]["snippet"].as_str().unwrap().contains("좋아요"));
     for hostile in ["\"", "NEAR(", "*", "-", "AND", "\"unbalanced"] {
         let out = s.run(&["history", "search", hostile]);
-        assert_eq!(code(&out), 0, "{hostile}: {}", text(&out.stderr));
+        assert_eq!(code(&out), 0, "{hostile}: {}", stderr(&out));
     }
     let none = s.run(&["history", "search", "nothing-like-this"]);
     assert_eq!(
-        (ok(&none), text(&none.stderr)),
+        (ok(&none), stderr(&none)),
         (String::new(), "nothing found\n".to_string())
     );
 }
@@ -267,9 +216,9 @@ fn search_human_json_and_hostile() {
 #[test]
 fn export_one_or_all_and_import_back() {
     let s = Sandbox::new();
-    let uids = s.seed();
+    let uids = seed(&s);
     // Markdown of one, by unique prefix, to stdout.
-    let md = ok(&s.run(&["history", "export", &uids[0][..]]));
+    let md = ok(&s.run(&["history", "export", uids[0].as_str()]));
     assert!(
         md.starts_with("---\ntitle: \"서울 맛집을 알려줘\"\n"),
         "{md}"
@@ -279,7 +228,7 @@ fn export_one_or_all_and_import_back() {
     // JSON of one, by exact title… which is ambiguous.
     let amb = s.run(&["history", "export", "Ramen", "--format", "json"]);
     assert_eq!(code(&amb), 2);
-    let err = text(&amb.stderr);
+    let err = stderr(&amb);
     assert!(
         err.contains("2 conversations match \"Ramen\"")
             && err.contains(&uids[1])
@@ -355,7 +304,7 @@ fn import_reports_failures_with_exit_1() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chatgpt/conversations.json");
     let out = s.run(&["history", "import", chatgpt.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
-    let report = text(&out.stdout);
+    let report = stdout(&out);
     assert!(
         report.starts_with("imported 3 · updated 0 · skipped 1 · failed 2\n"),
         "{report}"
@@ -380,7 +329,7 @@ fn import_reports_failures_with_exit_1() {
 #[test]
 fn usage_per_day_and_model() {
     let s = Sandbox::new();
-    s.seed();
+    seed(&s);
     let out = ok(&s.run(&["usage"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 5, "{out}");
@@ -419,12 +368,13 @@ fn usage_per_day_and_model() {
 }
 
 #[test]
+#[allow(clippy::string_slice, reason = "uids are ASCII")]
 fn resume_and_continue_errors_exit_2() {
     let s = Sandbox::new();
-    let uids = s.seed();
+    let uids = seed(&s);
     let amb = s.run(&["--resume", "Ramen"]);
     assert_eq!(code(&amb), 2);
-    let err = text(&amb.stderr);
+    let err = stderr(&amb);
     assert!(err.contains("2 conversations match \"Ramen\""), "{err}");
     assert!(err.contains(&uids[1]) && err.contains(&uids[2]), "{err}");
     let prefix = &uids[0][..6];
@@ -436,10 +386,10 @@ fn resume_and_continue_errors_exit_2() {
     );
     let none = s.run(&["--resume", "no such thing"]);
     assert_eq!(code(&none), 2);
-    assert!(text(&none.stderr).contains("no saved conversation matches \"no such thing\""));
+    assert!(stderr(&none).contains("no saved conversation matches \"no such thing\""));
     let off = s.run(&["-c", "--no-history"]);
     assert_eq!(code(&off), 2);
-    assert!(text(&off.stderr).contains("--no-history"));
+    assert!(stderr(&off).contains("--no-history"));
     let both = s.run(&["-c", "--resume", "x"]);
     assert_eq!(code(&both), 2);
     let with_command = s.run(&["-c", "models"]);

@@ -24,22 +24,16 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::files::{files_under, mode};
 use support::mock::{MockServer, Reply, StreamEnd};
 use support::pty::{
     TEST_KEY, Tui, TuiBuilder, keys, messages, msg, screen_rows, status_of, wait_chat_requests,
     wait_timeout,
 };
+use support::screen::{input_rows, transcript_rows, wait_answered, wait_idle};
 use tempfile::TempDir;
 
 const KAIWA: &str = env!("CARGO_BIN_EXE_kaiwa");
-
-const F3: &str = "\x1bOR";
-const CTRL_P: &str = "\x10";
-const CTRL_R: &str = "\x12";
-const CTRL_A: &str = "\x01";
-const CTRL_D: &str = "\x04";
-const TAB: &str = "\t";
-const BACKSPACE: &str = "\x7f";
 
 const QUESTION: &str = "ChatGPT란 무엇입니까?";
 const ANSWER: &str =
@@ -193,42 +187,6 @@ fn quit(mut tui: Tui) {
     assert_eq!(tui.wait_exit(), 0, "kaiwa should exit 0 on Ctrl+Q");
 }
 
-/// Waits until the answer that is streaming has ended (the bar no longer shows a stream).
-fn wait_idle(tui: &Tui) {
-    tui.wait_until("the answer to end", |s| {
-        let bar = status_of(s);
-        !bar.contains("streaming") && !bar.contains("waiting for the server")
-    });
-}
-
-/// Waits until `text` is on screen and its answer has ended.
-fn wait_answered(tui: &Tui, text: &str) {
-    tui.wait_for(text);
-    wait_idle(tui);
-}
-
-/// The row of the input box's top border: the last row above the status bar drawn as a line.
-fn input_border(rows: &[String]) -> Option<usize> {
-    let status = rows.iter().rposition(|r| !r.trim().is_empty())?;
-    rows[..status].iter().rposition(|r| r.contains("─────"))
-}
-
-/// The rows of the input box: between its border and the status bar, trimmed.
-fn input_rows(rows: &[String]) -> Vec<String> {
-    let status = rows.iter().rposition(|r| !r.trim().is_empty()).unwrap_or(0);
-    let border = input_border(rows).unwrap_or(status);
-    rows[border + 1..status]
-        .iter()
-        .map(|r| r.trim().to_owned())
-        .collect()
-}
-
-/// The transcript's rows: everything above the input box's border.
-fn transcript_rows(rows: &[String]) -> Vec<String> {
-    let border = input_border(rows).unwrap_or(rows.len());
-    rows[..border].to_vec()
-}
-
 fn screen_has(s: &vt100::Screen, text: &str) -> bool {
     screen_rows(s).join("\n").contains(text)
 }
@@ -272,15 +230,6 @@ fn kill_9(tui: &mut Tui) {
         tui.wait_exit_for(wait_timeout()).is_some(),
         "kaiwa did not die"
     );
-}
-
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 // -------------------------------------------------------------------------------------------
@@ -412,7 +361,7 @@ fn history_browser_lists_searches_opens_renames_archives_and_deletes() {
     let tui = two_conversations(&home, &mock);
 
     // F3: both, most recently active first.
-    tui.send(F3);
+    tui.send(keys::F3);
     tui.wait_until("both conversations in the browser", |s| {
         screen_has(s, BROWSER) && screen_has(s, QUESTION) && screen_has(s, TIDES_Q)
     });
@@ -463,7 +412,7 @@ fn history_browser_lists_searches_opens_renames_archives_and_deletes() {
     });
 
     // Ctrl+P opens the browser too; Esc closes it.
-    tui.send(CTRL_P);
+    tui.send(keys::CTRL_P);
     tui.wait_until("the browser (Ctrl+P)", |s| {
         screen_has(s, BROWSER) && screen_has(s, TIDES_Q)
     });
@@ -487,15 +436,15 @@ fn rename_archive_delete(home: &Home, tui: &Tui) {
         .expect("the tides conversation is saved");
 
     // Rename: select the tides one by searching, Ctrl+R, a new title, Enter.
-    tui.send(CTRL_P);
+    tui.send(keys::CTRL_P);
     tui.wait_for(BROWSER);
     tui.send("tides");
     tui.wait_until("the tides conversation alone", |s| {
         screen_has(s, "search: tides") && screen_has(s, TIDES_Q) && !above_status_has(s, "무엇")
     });
-    tui.send(CTRL_R);
+    tui.send(keys::CTRL_R);
     tui.wait_for("new title:");
-    tui.send(&BACKSPACE.repeat(TIDES_Q.chars().count() + 4));
+    tui.send(&keys::BACKSPACE.repeat(TIDES_Q.chars().count() + 4));
     tui.send("Tidal notes");
     tui.wait_for("new title: Tidal notes");
     tui.send(keys::ENTER);
@@ -511,7 +460,7 @@ fn rename_archive_delete(home: &Home, tui: &Tui) {
     assert!(plain.contains("Tidal notes"), "{plain}");
 
     // Ctrl+A archives it: gone from the list, listed with --archived.
-    tui.send(CTRL_A);
+    tui.send(keys::CTRL_A);
     tui.wait_until("the archived one to leave the list", |s| {
         !screen_has(s, "Tidal notes")
     });
@@ -520,13 +469,13 @@ fn rename_archive_delete(home: &Home, tui: &Tui) {
     });
 
     // Tab shows archived ones.
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.wait_until("the archived conversation under Tab", |s| {
         screen_has(s, ARCHIVED_BROWSER) && screen_has(s, "Tidal notes")
     });
 
     // Ctrl+D asks; y deletes it for good (search index included).
-    tui.send(CTRL_D);
+    tui.send(keys::CTRL_D);
     tui.wait_for("for good?");
     tui.send("y");
     tui.wait_until("the deleted one to leave the list", |s| {
@@ -895,25 +844,38 @@ fn lock_history(home: &Home, mock: &MockServer) -> rusqlite::Connection {
     conn
 }
 
-/// An answer streamed one character every 40 ms (~5 s for `LOCKED_A`): longer than the
-/// writer's lock waits (1 s at open, 1 s for the question), so the status bar is drawn while the
-/// turn is spooled.
-fn slow_answer(text: &str) -> Reply {
-    Reply::openai_stream("gpt-4o-mini", text, 1, Some((5, 50)))
-        .with_delay(Duration::from_millis(40))
-}
-
 const LOCKED_Q: &str = "while locked";
 const LOCKED_A: &str = "answered while the history file was locked by someone else, all of it, \
                         every word, without waiting for the lock at all";
 
-/// Waits until the status bar says the history is waiting for the lock.
-fn wait_lock_status(tui: &Tui) {
+/// kaiwa in `home` asks [`LOCKED_Q`] while `lock_history` holds the file; returns once the
+/// answer, [`LOCKED_A`], is drawn and done. It streams one character every 40 ms (~5 s):
+/// longer than the writer's lock waits (1 s at open, 1 s for the question), so the status bar
+/// says the history waits (checked) while the turn is spooled.
+fn ask_while_locked(home: &Home, mock: &MockServer) -> Tui {
+    mock.enqueue(
+        Reply::openai_stream("gpt-4o-mini", LOCKED_A, 1, Some((5, 50)))
+            .with_delay(Duration::from_millis(40)),
+    );
+    let tui = home.tui(&[]);
+    tui.send(LOCKED_Q);
+    tui.send(keys::ENTER);
     tui.wait_until_for(
         "the status bar to say history waits",
         Duration::from_secs(20),
         |s| status_of(s).contains("history: waiting for lock"),
     );
+    tui.wait_for("without waiting for the lock at all");
+    wait_idle(&tui);
+    tui
+}
+
+/// `kaiwa -c` in `home` reopens the locked turn, answer and all.
+fn continue_shows_the_locked_turn(home: &Home) {
+    let tui = home.tui(&["-c"]);
+    tui.wait_for(LOCKED_Q);
+    tui.wait_for("without waiting for the lock at all");
+    quit(tui);
 }
 
 #[test]
@@ -921,16 +883,10 @@ fn a_locked_history_file_spools_the_turn_and_merges_it_later() {
     let mock = MockServer::start_blocking();
     let home = Home::new(&mock);
     let lock = lock_history(&home, &mock);
-    mock.enqueue(slow_answer(LOCKED_A));
 
-    let tui = home.tui(&[]);
-    tui.send(LOCKED_Q);
-    tui.send(keys::ENTER);
     // Chatting works: the request goes out and the answer is drawn, while the status bar
     // says the history waits.
-    wait_lock_status(&tui);
-    tui.wait_for("without waiting for the lock at all");
-    wait_idle(&tui);
+    let tui = ask_while_locked(&home, &mock);
     let requests = wait_chat_requests(&mock, 2);
     assert_eq!(messages(&requests[1]), [msg("user", LOCKED_Q)]);
     // Kept in the spool meanwhile, not in the file.
@@ -948,14 +904,11 @@ fn a_locked_history_file_spools_the_turn_and_merges_it_later() {
     tui.wait_until("the lock notice to go", |s| {
         !status_of(s).contains("waiting for lock")
     });
-    tui.send(BACKSPACE);
+    tui.send(keys::BACKSPACE);
     quit(tui);
 
     // The next start reopens it, answer and all.
-    let tui = home.tui(&["-c"]);
-    tui.wait_for(LOCKED_Q);
-    tui.wait_for("without waiting for the lock at all");
-    quit(tui);
+    continue_shows_the_locked_turn(&home);
     let spooled =
         std::fs::read_dir(home.spool_dir()).map_or(0, |d| d.filter_map(Result::ok).count());
     assert_eq!(spooled, 0, "the spool is empty once merged");
@@ -966,23 +919,13 @@ fn a_turn_spooled_until_quit_is_there_for_the_next_continue() {
     let mock = MockServer::start_blocking();
     let home = Home::new(&mock);
     let lock = lock_history(&home, &mock);
-    mock.enqueue(slow_answer(LOCKED_A));
-
-    let tui = home.tui(&[]);
-    tui.send(LOCKED_Q);
-    tui.send(keys::ENTER);
-    wait_lock_status(&tui);
-    tui.wait_for("without waiting for the lock at all");
-    wait_idle(&tui);
+    let tui = ask_while_locked(&home, &mock);
     // Quit while the file is still locked: the turn stays in the spool.
     quit(tui);
     drop(lock);
 
     // The next `kaiwa -c` reopens that turn (the spool merged first), not the older `ask`.
-    let tui = home.tui(&["-c"]);
-    tui.wait_for(LOCKED_Q);
-    tui.wait_for("without waiting for the lock at all");
-    quit(tui);
+    continue_shows_the_locked_turn(&home);
     let list = home.list(false);
     assert_eq!(list.len(), 2, "{list:#?}");
     assert!(list.iter().any(|r| r["preview"] == LOCKED_Q), "{list:#?}");
@@ -991,20 +934,6 @@ fn a_turn_spooled_until_quit_is_there_for_the_next_continue() {
 // -------------------------------------------------------------------------------------------
 // --no-history keeps the conversation off disk; the prompt file stays capped
 // -------------------------------------------------------------------------------------------
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
 
 #[test]
 fn no_history_writes_neither_the_question_nor_the_answer_anywhere() {

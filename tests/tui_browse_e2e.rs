@@ -22,64 +22,14 @@ use base64::Engine as _;
 use serde_json::Value;
 use support::mock::{MockServer, Reply};
 use support::pty::{
-    TEST_KEY, Tui, TuiBuilder, keys, messages, msg, screen_rows, status_of, wait_chat_requests,
-    wait_timeout,
+    TEST_KEY, Tui, TuiBuilder, find, keys, messages, msg, screen_rows, start, status_of,
+    wait_chat_requests, wait_timeout,
 };
+use support::screen::{input_border, input_text, transcript_text, wait_answered};
 
 // -------------------------------------------------------------------------------------------
 // Helpers
 // -------------------------------------------------------------------------------------------
-
-const TAB: &str = "\t";
-const UP: &str = "\x1b[A";
-const LEFT: &str = "\x1b[D";
-const CTRL_E: &str = "\x05";
-const CTRL_R: &str = "\x12";
-
-fn start(mock: &MockServer) -> Tui {
-    TuiBuilder::new(&mock.base_url()).spawn()
-}
-
-/// The row of the input box's top border: the last row above the status bar drawn as a line.
-fn input_border(rows: &[String]) -> Option<usize> {
-    let status = rows.iter().rposition(|r| !r.trim().is_empty())?;
-    rows[..status].iter().rposition(|r| r.contains("──"))
-}
-
-/// The text of the input box: its rows between the border and the status bar, trimmed.
-fn input_text(rows: &[String]) -> String {
-    // While the editor runs the screen may be empty: no input box at all.
-    let Some(status) = rows.iter().rposition(|r| !r.trim().is_empty()) else {
-        return String::new();
-    };
-    let Some(border) = input_border(rows) else {
-        return String::new();
-    };
-    rows[border + 1..status]
-        .iter()
-        .map(|r| r.trim())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The transcript's rows: everything above the input box's border.
-fn transcript_text(rows: &[String]) -> String {
-    let border = input_border(rows).unwrap_or(rows.len());
-    rows[..border].join("\n")
-}
-
-/// Waits until `text` is on screen and the answer that brought it has ended.
-fn wait_answered(tui: &Tui, text: &str) {
-    tui.wait_for(text);
-    tui.wait_until("the answer to end", |s| {
-        let rows = screen_rows(s);
-        let bar = status_of(s);
-        let border = input_border(&rows).map_or("", |i| rows[i].as_str());
-        !border.contains("Esc stops")
-            && !bar.contains("streaming")
-            && !bar.contains("waiting for the server")
-    });
-}
 
 /// Waits until the input box holds exactly `text`.
 fn wait_input(tui: &Tui, text: &str) {
@@ -124,10 +74,6 @@ fn wait_osc52(tui: &Tui, mark: usize) -> String {
     String::from_utf8(bytes).expect("UTF-8 text")
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Polls `done` until it holds (for files written off kaiwa's loop).
 fn wait_fs(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + wait_timeout();
@@ -148,7 +94,7 @@ fn y_copies_the_selected_message_as_osc52() {
     ask_echo(&tui, "복사해 주세요 copy me");
 
     let mark = tui.raw_len();
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("y");
     let text = wait_osc52(&tui, mark);
     assert_eq!(text, "You said: 복사해 주세요 copy me");
@@ -178,7 +124,7 @@ fn inside_tmux_y_copies_with_a_plain_osc52() {
         .spawn();
     ask_echo(&tui, "tmux copy");
     let mark = tui.raw_len();
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("y");
     assert_eq!(wait_osc52(&tui, mark), "You said: tmux copy");
     let raw = tui.raw_since(mark);
@@ -207,7 +153,7 @@ fn c_copies_a_numbered_code_block_as_osc52() {
     assert!(screen.contains("╭─ sh · 1 ─"), "{screen}");
     assert!(screen.contains("╭─ python · 2 ─"), "{screen}");
 
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("c");
     tui.wait_until("the question which block", |s| {
         screen_rows(s)
@@ -248,7 +194,7 @@ fn raw_view_shows_the_request_that_was_sent_and_y_copies_it() {
     ask_echo(&tui, "raw please");
     let sent = wait_chat_requests(&mock, 1)[0].json.clone().unwrap();
 
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("v");
     tui.wait_for("raw view · y copies · Esc closes");
     tui.wait_for("Authorization: Bearer ***");
@@ -304,7 +250,7 @@ fn edit_and_resend_sends_the_path_up_to_the_new_question() {
     ask_echo(&tui, "third question");
 
     // Select the second question (last is the third answer) and edit it.
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("kkk");
     tui.send("e");
     wait_border(&tui, "editing your question");
@@ -335,9 +281,9 @@ fn edit_and_resend_sends_the_path_up_to_the_new_question() {
     );
 
     // Left on the question brings the old branch back, whole.
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("k");
-    tui.send(LEFT);
+    tui.send(keys::LEFT);
     tui.wait_for("You said: third question");
     let transcript = transcript_text(&tui.rows());
     assert!(transcript.contains("▍you · 1/2"), "{transcript}");
@@ -364,7 +310,7 @@ fn regenerate_sends_the_messages_before_the_answer_and_keeps_both() {
     tui.send(keys::ENTER);
     wait_answered(&tui, "Tuna is the classic.");
 
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("r");
     wait_answered(&tui, "Try mackerel instead.");
     let requests = wait_chat_requests(&mock, 2);
@@ -378,7 +324,7 @@ fn regenerate_sends_the_messages_before_the_answer_and_keeps_both() {
     assert!(!transcript.contains("Tuna is the classic."), "{transcript}");
 
     // The earlier answer is an alternative, and the next question follows the one shown.
-    tui.send(LEFT);
+    tui.send(keys::LEFT);
     tui.wait_for("Tuna is the classic.");
     tui.wait_for("· 1/2");
     tui.send("i");
@@ -405,8 +351,8 @@ fn the_sushi_conversation_is_sent_in_order() {
     mock.enqueue(Reply::Hang);
     let tui = start(&mock);
 
-    tui.send(CTRL_R);
-    tui.send(CTRL_R);
+    tui.send(keys::CTRL_R);
+    tui.send(keys::CTRL_R);
     wait_border(&tui, "system (Ctrl+R)");
     tui.send("あなたは寿司職人です。");
     tui.send(keys::ENTER);
@@ -418,14 +364,14 @@ fn the_sushi_conversation_is_sent_in_order() {
     wait_chat_requests(&mock, 1);
     tui.send_esc();
     tui.wait_for("(no text arrived)");
-    tui.send(TAB);
+    tui.send(keys::TAB);
     tui.send("d");
     tui.wait_until("the empty answer to go", |s| {
         !screen_rows(s).join("\n").contains("(no text arrived)")
     });
-    tui.send(TAB);
+    tui.send(keys::TAB);
 
-    tui.send(CTRL_R);
+    tui.send(keys::CTRL_R);
     wait_border(&tui, "assistant (Ctrl+R)");
     tui.send("今日はマグロがおすすめです。");
     tui.send(keys::ENTER);
@@ -459,7 +405,7 @@ fn editor_script_changes_the_input_and_enter_sends_it() {
         .spawn();
     tui.send("typed first");
     wait_input(&tui, "typed first");
-    tui.send(CTRL_E);
+    tui.send(keys::CTRL_E);
     wait_input(&tui, "edited by script");
     // The screen came back whole: the status bar and the border are drawn again.
     tui.wait_until("the TUI to be back", |s| {
@@ -480,7 +426,7 @@ fn a_failing_editor_keeps_the_input_and_says_why() {
         .spawn();
     tui.send("keep me");
     wait_input(&tui, "keep me");
-    tui.send(CTRL_E);
+    tui.send(keys::CTRL_E);
     tui.wait_until("the editor's failure in the status bar", |s| {
         status_of(s).contains("the editor 'false' exited")
     });
@@ -523,9 +469,9 @@ fn prompt_history_is_private_and_recalled_after_a_restart() {
     });
     wait_answered(&tui, "You said: second prompt");
     // Up recalls within the session too.
-    tui.send(UP);
+    tui.send(keys::UP);
     wait_input(&tui, "second prompt");
-    tui.send(UP);
+    tui.send(keys::UP);
     wait_input(&tui, "첫 번째 질문");
     tui.send(keys::CTRL_Q);
     assert_eq!(tui.wait_exit(), 0);
@@ -552,7 +498,7 @@ fn prompt_history_is_private_and_recalled_after_a_restart() {
     let tui = builder().spawn();
     let deadline = Instant::now() + wait_timeout();
     loop {
-        tui.send(UP);
+        tui.send(keys::UP);
         let recalled = tui.try_wait_until(Duration::from_millis(300), |s| {
             input_text(&screen_rows(s)) == "second prompt"
         });

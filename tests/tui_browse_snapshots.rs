@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! Screens of browsing past turns and composing, drawn with ratatui's
 //! `TestBackend` (100×30; the markdown answer 100×40) and compared with
 //! insta snapshots: a markdown answer (heading, list, a Korean table, two
@@ -16,90 +9,30 @@
 //! colour, so where colour is the behaviour (highlighted code, search
 //! matches, the selection) cell styles are asserted.
 
-use std::fmt::Write as _;
-use std::time::Instant;
+mod support;
 
 use kaiwa::api::client::{StreamEnd, StreamEvent};
 use kaiwa::api::types::Usage;
+use kaiwa::app::App;
 use kaiwa::app::state::{Focus, Popup, Settings};
-use kaiwa::app::{App, Msg, RequestId, update};
 use kaiwa::chat::pricing::PriceTable;
-use kaiwa::text::wrap::display_width;
-use kaiwa::ui::{self, Ui};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::layout::Rect;
+use kaiwa::ui::Ui;
+use ratatui::crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
 use serde_json::json;
+use support::render::{
+    api, ctrl, find, find_all, in_flight_id, input_border, key, new_app, render, render_with, rows,
+    rows_with_columns, screen, screen_text, settings, type_text,
+};
 
 const WIDTH: u16 = 100;
 const HEIGHT: u16 = 30;
 
 // ---------------------------------------------------------------- helpers
 
-fn settings() -> Settings {
-    Settings {
-        model: "gpt-4o-mini".into(),
-        system: None,
-        extra_models: vec![],
-        base_url: "https://api.openai.com/v1".into(),
-        needs_key: false,
-        temperature: None,
-        max_tokens: None,
-        mouse: true,
-    }
-}
-
-fn new_app() -> App {
-    App::new(settings(), PriceTable::default())
-}
-
-fn now() -> Instant {
-    use std::sync::OnceLock;
-    static NOW: OnceLock<Instant> = OnceLock::new();
-    *NOW.get_or_init(Instant::now)
-}
-
-fn press(app: &mut App, code: KeyCode, mods: KeyModifiers) {
-    update(app, Msg::Key(KeyEvent::new(code, mods)));
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    press(app, code, KeyModifiers::NONE);
-}
-
-fn ctrl(app: &mut App, c: char) {
-    press(app, KeyCode::Char(c), KeyModifiers::CONTROL);
-}
-
-/// Type characters; upper-case ones carry Shift, as terminals report them.
-fn type_text(app: &mut App, text: &str) {
-    for c in text.chars() {
-        let mods = if c.is_uppercase() {
-            KeyModifiers::SHIFT
-        } else {
-            KeyModifiers::NONE
-        };
-        press(app, KeyCode::Char(c), mods);
-    }
-}
-
-fn api(app: &mut App, id: u64, event: StreamEvent) {
-    update(
-        app,
-        Msg::Api {
-            id: RequestId(id),
-            event,
-            at: now(),
-        },
-    );
-}
-
 /// Stream `answer` into the request in flight (started, deltas, usage, stop).
 fn stream_answer(app: &mut App, answer: &str) {
-    let id = app.in_flight.as_ref().expect("a request in flight").id.0;
+    let id = in_flight_id(app);
     api(app, id, StreamEvent::Started);
     let mut chunks = 1;
     for piece in answer.split_inclusive(' ') {
@@ -147,126 +80,6 @@ fn exchange(app: &mut App, question: &str, answer: &str) {
     type_text(app, question);
     key(app, KeyCode::Enter);
     stream_answer(app, answer);
-}
-
-fn render_with(ui: &mut Ui, app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    ui::prepare(ui, app, Rect::new(0, 0, width, height));
-    terminal.draw(|f| ui::draw(ui, app, f)).unwrap();
-    terminal
-}
-
-fn render(app: &mut App) -> Terminal<TestBackend> {
-    render_with(&mut Ui::default(), app, WIDTH, HEIGHT)
-}
-
-/// Each row as (column, symbol) of the cells that are drawn (the cells
-/// behind a wide symbol left out).
-fn rows_with_columns(buffer: &Buffer) -> Vec<Vec<(u16, String)>> {
-    let width = usize::from(buffer.area.width);
-    buffer
-        .content()
-        .chunks(width.max(1))
-        .map(|row| {
-            let mut out = Vec::new();
-            let mut skip = 0;
-            for (x, cell) in row.iter().enumerate() {
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                out.push((u16::try_from(x).unwrap(), cell.symbol().to_string()));
-                skip = display_width(cell.symbol()).saturating_sub(1);
-            }
-            out
-        })
-        .collect()
-}
-
-/// The screen as plain rows, trailing blanks trimmed.
-fn rows(buffer: &Buffer) -> Vec<String> {
-    rows_with_columns(buffer)
-        .into_iter()
-        .map(|row| {
-            let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
-            line.trim_end().to_string()
-        })
-        .collect()
-}
-
-fn screen_text(terminal: &Terminal<TestBackend>) -> String {
-    rows(terminal.backend().buffer()).join("\n")
-}
-
-/// The screen for a snapshot: one quoted row per line, the blank cells
-/// behind wide characters left out (a hidden cell that is not blank is
-/// reported: that would be a drawing bug).
-fn screen(terminal: &Terminal<TestBackend>) -> String {
-    let buffer = terminal.backend().buffer();
-    let width = usize::from(buffer.area.width);
-    let mut out = String::new();
-    for row in buffer.content().chunks(width.max(1)) {
-        let mut line = String::new();
-        let mut hidden = Vec::new();
-        let mut skip = 0;
-        for (x, cell) in row.iter().enumerate() {
-            if skip > 0 {
-                skip -= 1;
-                if cell.symbol() != " " {
-                    hidden.push((x, cell.symbol().to_string()));
-                }
-                continue;
-            }
-            line.push_str(cell.symbol());
-            skip = display_width(cell.symbol()).saturating_sub(1);
-        }
-        out.push('"');
-        out.push_str(&line);
-        out.push('"');
-        if !hidden.is_empty() {
-            write!(out, " hidden by wide symbols: {hidden:?}").unwrap();
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// Every position (x, y) where `text` starts on screen.
-fn find_all(buffer: &Buffer, text: &str) -> Vec<(u16, u16)> {
-    let mut found = Vec::new();
-    for (y, row) in rows_with_columns(buffer).iter().enumerate() {
-        let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
-        for (byte, _) in line.match_indices(text) {
-            let mut acc = 0;
-            for (x, symbol) in row {
-                if acc == byte {
-                    found.push((*x, u16::try_from(y).unwrap()));
-                    break;
-                }
-                acc += symbol.len();
-            }
-        }
-    }
-    found
-}
-
-/// The position of the first cell where `text` starts on screen.
-fn find(buffer: &Buffer, text: &str) -> (u16, u16) {
-    *find_all(buffer, text)
-        .first()
-        .unwrap_or_else(|| panic!("{text:?} not on screen"))
-}
-
-/// The row of the input box's border: the last row above the status bar
-/// that is drawn as a line.
-fn input_border(terminal: &Terminal<TestBackend>) -> String {
-    let rows = rows(terminal.backend().buffer());
-    rows[..rows.len() - 1]
-        .iter()
-        .rev()
-        .find(|r| r.contains("──"))
-        .cloned()
-        .expect("an input border")
 }
 
 // ---------------------------------------------------------------- markdown
@@ -349,7 +162,7 @@ fn a_reference_link_defined_below_renders_the_same_streamed_or_not() {
         }),
     );
     let streamed = screen_text(&render_with(&mut ui, &mut app, WIDTH, HEIGHT));
-    let fresh = screen_text(&render(&mut app));
+    let fresh = screen_text(&render(&mut app, WIDTH, HEIGHT));
     assert!(
         fresh.contains("See the docs (https://example.com)"),
         "{fresh}"
@@ -372,7 +185,7 @@ fn the_selection_in_the_transcript_focus() {
     key(&mut app, KeyCode::Up);
     key(&mut app, KeyCode::Up);
     assert_eq!(app.browse.focus, Focus::Transcript);
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let buffer = terminal.backend().buffer();
     // The header of the selected answer is reversed across the whole row…
     let (_, header) = find_all(buffer, "▍assistant")[0];
@@ -417,7 +230,7 @@ fn raw_view_of_an_answer() {
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "v");
     assert!(matches!(app.popup, Some(Popup::Raw(_))));
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let text = screen_text(&terminal);
     assert!(text.contains("Authorization: Bearer ***"), "{text}");
     assert!(text.contains("\"include_usage\": true"), "{text}");
@@ -425,7 +238,7 @@ fn raw_view_of_an_answer() {
     insta::assert_snapshot!("raw_view_top", screen(&terminal));
     // Scrolled to the end: the response with its usage.
     key(&mut app, KeyCode::End);
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let text = screen_text(&terminal);
     assert!(text.contains("\"finish_reason\": \"stop\""), "{text}");
     assert!(text.contains("\"total_tokens\": 42"), "{text}");
@@ -445,14 +258,14 @@ fn search_highlights_every_match() {
     exchange(&mut app, "And ramen?", "Ramen is a noodle soup.");
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "/sushi");
-    let typing = render(&mut app);
+    let typing = render(&mut app, WIDTH, HEIGHT);
     assert!(
         input_border(&typing).contains("search: sushi"),
         "{}",
         input_border(&typing)
     );
     key(&mut app, KeyCode::Enter);
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let buffer = terminal.backend().buffer();
     // Case-insensitive: "sushi" and "Sushi" both.
     let mut matches = find_all(buffer, "sushi");
@@ -495,7 +308,7 @@ fn alternatives_after_two_regenerations() {
         stream_answer(&mut app, answer);
     }
     key(&mut app, KeyCode::Left);
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let text = screen_text(&terminal);
     assert!(text.contains("▍assistant · gpt-4o-mini · 2/3"), "{text}");
     assert!(text.contains("Salmon."), "{text}");
@@ -510,7 +323,7 @@ fn alternatives_after_two_regenerations() {
 #[test]
 fn role_switch_shows_on_the_input_border() {
     let mut app = new_app();
-    let you = render(&mut app);
+    let you = render(&mut app, WIDTH, HEIGHT);
     assert!(
         input_border(&you).starts_with(" you ─"),
         "{}",
@@ -518,7 +331,7 @@ fn role_switch_shows_on_the_input_border() {
     );
     ctrl(&mut app, 'r');
     type_text(&mut app, "Irasshaimase!");
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let border = input_border(&terminal);
     assert!(border.contains("assistant (Ctrl+R)"), "{border}");
     assert!(border.contains("Enter adds it (not sent)"), "{border}");
@@ -529,7 +342,7 @@ fn role_switch_shows_on_the_input_border() {
     );
     insta::assert_snapshot!("role_switch_assistant", screen(&terminal));
     ctrl(&mut app, 'r');
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let border = input_border(&terminal);
     assert!(border.contains("system (Ctrl+R)"), "{border}");
     let buffer = terminal.backend().buffer();
@@ -548,7 +361,7 @@ fn editing_a_message_says_so_on_the_border() {
     key(&mut app, KeyCode::Up);
     type_text(&mut app, "e");
     type_text(&mut app, " for nigiri");
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let border = input_border(&terminal);
     assert!(border.contains("editing your question"), "{border}");
     // The notice beside the input says how an edited question goes out.
@@ -558,7 +371,7 @@ fn editing_a_message_says_so_on_the_border() {
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "e");
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     assert!(
         input_border(&terminal).contains("editing the assistant message"),
         "{}",
@@ -574,7 +387,7 @@ fn help_in_the_transcript_focus_lists_its_bindings_first() {
     exchange(&mut app, "hi", "hello");
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "?");
-    let terminal = render(&mut app);
+    let terminal = render(&mut app, WIDTH, HEIGHT);
     let rows = rows(terminal.backend().buffer());
     let transcript = rows
         .iter()

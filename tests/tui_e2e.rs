@@ -23,76 +23,17 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::files::files_under;
 use support::mock::{MockServer, Reply, StreamEnd};
 use support::pty::{
-    TEST_KEY, Tui, TuiBuilder, keys, messages, msg, screen_rows, status_of, wait_chat_requests,
-    wait_timeout,
+    TEST_KEY, Tui, TuiBuilder, contains, find, keys, messages, msg, rfind, screen_rows, start,
+    status_of, wait_chat_requests, wait_timeout,
 };
+use support::screen::{input_rows, mini_status, transcript_rows, wait_answered};
 
 // -------------------------------------------------------------------------------------------
 // Helpers
 // -------------------------------------------------------------------------------------------
-
-/// kaiwa against `mock`, ready for keys.
-fn start(mock: &MockServer) -> Tui {
-    TuiBuilder::new(&mock.base_url()).spawn()
-}
-
-/// The status bar SPEC prescribes, priced as `src/chat/pricing.rs` prices gpt-4o-mini
-/// ($0.15 prompt, $0.60 completion per 1M tokens).
-fn mini_status(prompt: u64, completion: u64) -> String {
-    let cost = (prompt as f64 * 0.15 + completion as f64 * 0.60) / 1_000_000.0;
-    format!(
-        "gpt-4o-mini │ prompt {prompt} · completion {completion} · total {} · ${}",
-        prompt + completion,
-        usd(cost)
-    )
-}
-
-/// SPEC: "show enough decimals for a non-zero figure (at least 4)" — as `format_usd` does.
-fn usd(cost: f64) -> String {
-    let mut decimals = 4_usize;
-    while decimals < 10 && cost > 0.0 && cost < 10_f64.powi(-i32::try_from(decimals).unwrap()) {
-        decimals += 1;
-    }
-    format!("{cost:.decimals$}")
-}
-
-/// Waits until `text` is on screen and the answer that brought it has ended (the input's
-/// border no longer offers Esc to stop it and the status bar no longer shows a stream).
-fn wait_answered(tui: &Tui, text: &str) {
-    tui.wait_for(text);
-    tui.wait_until("the answer to end", |s| {
-        let rows = screen_rows(s);
-        let bar = status_of(s);
-        let border = input_border(&rows).map_or("", |i| rows[i].as_str());
-        !border.contains("Esc stops")
-            && !bar.contains("streaming")
-            && !bar.contains("waiting for the server")
-    });
-}
-
-/// The row of the input box's top border: the last row above the status bar drawn as a line.
-fn input_border(rows: &[String]) -> Option<usize> {
-    let status = rows.iter().rposition(|r| !r.trim().is_empty())?;
-    rows[..status].iter().rposition(|r| r.contains("─────"))
-}
-
-/// The rows of the input box: between its border and the status bar, trimmed.
-fn input_rows(rows: &[String]) -> Vec<String> {
-    let status = rows.iter().rposition(|r| !r.trim().is_empty()).unwrap_or(0);
-    let border = input_border(rows).unwrap_or(status);
-    rows[border + 1..status]
-        .iter()
-        .map(|r| r.trim().to_owned())
-        .collect()
-}
-
-/// The transcript's rows: everything above the input box's border.
-fn transcript_rows(rows: &[String]) -> Vec<String> {
-    let border = input_border(rows).unwrap_or(rows.len());
-    rows[..border].to_vec()
-}
 
 /// A stream's pieces, to splice hand-made events into.
 fn pieces_of(reply: Reply) -> Vec<Vec<u8>> {
@@ -100,18 +41,6 @@ fn pieces_of(reply: Reply) -> Vec<Vec<u8>> {
         Reply::Stream { pieces, .. } => pieces,
         other @ (Reply::Raw { .. } | Reply::Hang) => panic!("not a stream: {other:?}"),
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle).is_some()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1079,8 +1008,7 @@ fn hostile_answers_are_inert_and_the_key_is_never_written() {
     let log = tui.log_path();
     let log_text = std::fs::read_to_string(&log).expect("kaiwa.log under XDG_STATE_HOME");
     assert!(!log_text.is_empty(), "KAIWA_LOG=trace wrote nothing");
-    let mut files = Vec::new();
-    collect_files(tui.home(), &mut files);
+    let files = files_under(tui.home());
     assert!(files.contains(&log));
     for file in files {
         let bytes = std::fs::read(&file).unwrap_or_default();
@@ -1089,17 +1017,6 @@ fn hostile_answers_are_inert_and_the_key_is_never_written() {
             "the API key was written to {}",
             file.display()
         );
-    }
-}
-
-fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, out);
-        } else {
-            out.push(path);
-        }
     }
 }
 

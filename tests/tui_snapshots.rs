@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! Screens of the chat TUI, drawn with ratatui's `TestBackend` and compared
 //! with insta snapshots. Each state is built by driving `update` with keys
 //! and stream events, exactly as the runtime does, then `ui::prepare` and
@@ -12,23 +5,22 @@
 //! depends on time) is ever shown. Snapshots do not record colour: where
 //! colour is the behaviour (role labels, errors) cell styles are asserted.
 
+mod support;
+
 use std::fmt::Write as _;
-use std::time::Instant;
 
 use kaiwa::api::client::{StreamEnd, StreamEvent};
 use kaiwa::api::error::ApiError;
 use kaiwa::api::types::{ServerError, Usage};
 use kaiwa::app::state::Settings;
-use kaiwa::app::{App, Msg, RequestId, update};
-use kaiwa::chat::pricing::PriceTable;
-use kaiwa::text::wrap::display_width;
-use kaiwa::ui::{self, Ui};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::layout::Rect;
+use kaiwa::app::{App, Msg, update};
+use kaiwa::ui::Ui;
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::{Color, Modifier};
+use support::render::{
+    self, api, assert_no_control_in_cells, find, in_flight_id, key, press, render, render_with,
+    rows, screen, screen_text, status_row, type_text, warm_app,
+};
 
 const QUESTION: &str = "ChatGPT란 무엇입니까?";
 
@@ -43,62 +35,16 @@ const SEED_STATUS: &str = "gpt-4o-mini │ prompt 17 · completion 188 · total 
 
 // ---------------------------------------------------------------- helpers
 
+/// The shared [`render::settings`] with a second model for the menu.
 fn settings() -> Settings {
     Settings {
-        model: "gpt-4o-mini".into(),
-        system: None,
         extra_models: vec!["llama3.1:8b".into()],
-        base_url: "https://api.openai.com/v1".into(),
-        needs_key: false,
-        temperature: None,
-        max_tokens: None,
-        mouse: true,
+        ..render::settings()
     }
-}
-
-fn kaiwa_estimate_warm_up() {
-    kaiwa::chat::estimate::warm_up("gpt-4o-mini");
 }
 
 fn new_app() -> App {
-    // Exact tokenizer figures, as in a running kaiwa once its tables are built.
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(settings(), PriceTable::default());
-    update(&mut app, Msg::TokenizerReady);
-    app
-}
-
-/// One instant for every event: no speed is computed, so nothing on screen
-/// depends on timing.
-fn now() -> Instant {
-    use std::sync::OnceLock;
-    static NOW: OnceLock<Instant> = OnceLock::new();
-    *NOW.get_or_init(Instant::now)
-}
-
-fn press(app: &mut App, code: KeyCode, mods: KeyModifiers) {
-    update(app, Msg::Key(KeyEvent::new(code, mods)));
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    press(app, code, KeyModifiers::NONE);
-}
-
-fn type_text(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
-}
-
-fn api(app: &mut App, id: u64, event: StreamEvent) {
-    update(
-        app,
-        Msg::Api {
-            id: RequestId(id),
-            event,
-            at: now(),
-        },
-    );
+    warm_app(settings())
 }
 
 fn end(finish_reason: Option<&str>, error: Option<ApiError>) -> StreamEvent {
@@ -122,7 +68,7 @@ fn seed_usage() -> StreamEvent {
 fn ask(app: &mut App, question: &str) -> u64 {
     type_text(app, question);
     key(app, KeyCode::Enter);
-    let id = app.in_flight.as_ref().expect("a request in flight").id.0;
+    let id = in_flight_id(app);
     api(app, id, StreamEvent::Started);
     id
 }
@@ -139,131 +85,6 @@ fn exchange(app: &mut App, question: &str, answer: &str, usage: Option<StreamEve
     api(app, id, end(Some("stop"), None));
 }
 
-/// Prepare and draw one frame at `width`×`height`.
-fn render_with(ui: &mut Ui, app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    ui::prepare(ui, app, Rect::new(0, 0, width, height));
-    terminal.draw(|f| ui::draw(ui, app, f)).unwrap();
-    terminal
-}
-
-fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
-    render_with(&mut Ui::default(), app, width, height)
-}
-
-/// The screen as plain rows, trailing blanks trimmed.
-fn rows(buffer: &Buffer) -> Vec<String> {
-    rows_with_columns(buffer)
-        .into_iter()
-        .map(|row| {
-            let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
-            line.trim_end().to_string()
-        })
-        .collect()
-}
-
-/// The screen for a snapshot: one quoted row per line, like
-/// `TestBackend`'s own view but without listing the blank cells behind
-/// every wide character (which buries Korean rows in noise); a hidden cell
-/// that is not blank is still reported, since that would be a drawing bug.
-fn screen(terminal: &Terminal<TestBackend>) -> String {
-    let buffer = terminal.backend().buffer();
-    let width = usize::from(buffer.area.width);
-    let mut out = String::new();
-    for row in buffer.content().chunks(width.max(1)) {
-        let mut line = String::new();
-        let mut hidden = Vec::new();
-        let mut skip = 0;
-        for (x, cell) in row.iter().enumerate() {
-            if skip > 0 {
-                skip -= 1;
-                if cell.symbol() != " " {
-                    hidden.push((x, cell.symbol().to_string()));
-                }
-                continue;
-            }
-            line.push_str(cell.symbol());
-            skip = display_width(cell.symbol()).saturating_sub(1);
-        }
-        out.push('"');
-        out.push_str(&line);
-        out.push('"');
-        if !hidden.is_empty() {
-            write!(out, " hidden by wide symbols: {hidden:?}").unwrap();
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn screen_text(terminal: &Terminal<TestBackend>) -> String {
-    rows(terminal.backend().buffer()).join("\n")
-}
-
-/// The status bar: the last row.
-fn status_row(terminal: &Terminal<TestBackend>) -> String {
-    rows(terminal.backend().buffer()).pop().unwrap()
-}
-
-/// The position of the first cell where `text` starts on screen.
-fn find(buffer: &Buffer, text: &str) -> (u16, u16) {
-    let rows = rows_with_columns(buffer);
-    for (y, row) in rows.iter().enumerate() {
-        let line: String = row.iter().map(|(_, s)| s.as_str()).collect();
-        if let Some(byte) = line.find(text) {
-            let mut acc = 0;
-            for (x, symbol) in row {
-                if acc == byte {
-                    return (*x, u16::try_from(y).unwrap());
-                }
-                acc += symbol.len();
-            }
-        }
-    }
-    panic!("{text:?} not on screen");
-}
-
-/// Each row as (column, symbol) of the cells that are drawn (the cells
-/// behind a wide symbol left out).
-fn rows_with_columns(buffer: &Buffer) -> Vec<Vec<(u16, String)>> {
-    let width = usize::from(buffer.area.width);
-    buffer
-        .content()
-        .chunks(width.max(1))
-        .map(|row| {
-            let mut out = Vec::new();
-            let mut skip = 0;
-            for (x, cell) in row.iter().enumerate() {
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                out.push((u16::try_from(x).unwrap(), cell.symbol().to_string()));
-                skip = display_width(cell.symbol()).saturating_sub(1);
-            }
-            out
-        })
-        .collect()
-}
-
-/// No cell may hold a control character (C0, C1, DEL) or a bidi control:
-/// such a byte would be written to the terminal.
-fn assert_no_control_in_cells(buffer: &Buffer) {
-    for y in 0..buffer.area.height {
-        for x in 0..buffer.area.width {
-            let symbol = buffer[(x, y)].symbol();
-            for c in symbol.chars() {
-                let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-                assert!(
-                    !c.is_control() && !bidi,
-                    "cell ({x},{y}) holds {c:?} (U+{:04X})",
-                    u32::from(c)
-                );
-            }
-        }
-    }
-}
-
 /// The seed's Korean conversation, finished, with the server's usage.
 fn korean_app() -> App {
     let mut app = new_app();
@@ -275,14 +96,10 @@ fn korean_app() -> App {
 
 #[test]
 fn first_run_panel() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            needs_key: true,
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        needs_key: true,
+        ..settings()
+    });
     let terminal = render(&mut app, 80, 24);
     assert!(screen_text(&terminal).contains("OPENAI_API_KEY"));
     assert!(screen_text(&terminal).contains("https://api.openai.com/v1"));
@@ -490,19 +307,11 @@ fn help_popup() {
     insta::assert_snapshot!(screen(&terminal));
 }
 
+/// OpenAI's 401 as the client builds it from the body OpenAI sends.
 fn status_401() -> ApiError {
-    ApiError::Status {
-        status: 401,
-        error: ServerError {
-            message: "Incorrect API key provided: sk-proj-****abcd.".into(),
-            kind: Some("invalid_request_error".into()),
-            code: Some("invalid_api_key".into()),
-            param: None,
-        },
-        retry_after: None,
-        should_retry: None,
-        base_url: "https://api.openai.com/v1".into(),
-    }
+    let body = br#"{"error": {"message": "Incorrect API key provided: sk-proj-****abcd.",
+        "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}"#;
+    ApiError::from_status(401, body, None, None, "https://api.openai.com/v1")
 }
 
 #[test]
@@ -660,14 +469,10 @@ fn halfwidth_kana_and_emoji() {
 
 #[test]
 fn system_prompt_and_multiline_input() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            system: Some("일본어로 대답해 주세요.".into()),
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        system: Some("일본어로 대답해 주세요.".into()),
+        ..settings()
+    });
     type_text(&mut app, "first line");
     press(&mut app, KeyCode::Enter, KeyModifiers::ALT);
     type_text(&mut app, "second line");

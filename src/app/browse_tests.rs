@@ -1,19 +1,19 @@
 //! Unit tests of browsing past turns and composing: every key of the
 //! transcript focus and of the input that SPEC's "Composing" and "Browsing
-//! past turns" tables name, driven through `update` with the same key DSL
-//! as `update_tests` (`keys(&mut app, "hi<Enter>")`, `<Tab>`, `<A-Up>`,
+//! past turns" tables name, driven through `update` with the key DSL of
+//! `test_support` (`keys(&mut app, "hi<Enter>")`, `<Tab>`, `<A-Up>`,
 //! `<C-r>`…), asserting the whole state that matters and every `Effect`.
 
 use std::fmt::Write as _;
-use std::time::Instant;
 
 use pretty_assertions::assert_eq;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyModifiers;
 use serde_json::{Value, json};
 
 use super::effect::Effect;
 use super::msg::{Msg, RequestId};
 use super::state::{App, EditTarget, Focus, Notice, Popup, Settings};
+use super::test_support::{MODEL, SYSTEM, api, changed, key, keys, keys_all, notice, settings};
 use super::update::{Update, update};
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
@@ -21,116 +21,7 @@ use crate::api::types::{ChatMessage, ChatRequest, Role, Usage};
 use crate::chat::conversation::MessageId;
 use crate::chat::pricing::PriceTable;
 
-// ---------------------------------------------------------------- the DSL
-
-/// One key of the DSL: `a`, `<Enter>`, `<C-r>`, `<A-Up>`, `<F1>`, `<lt>`.
-fn named_key(name: &str) -> KeyEvent {
-    let mut mods = KeyModifiers::NONE;
-    let mut rest = name;
-    loop {
-        let modifier = match rest.get(..2) {
-            Some("C-") => KeyModifiers::CONTROL,
-            Some("A-") => KeyModifiers::ALT,
-            Some("S-") => KeyModifiers::SHIFT,
-            _ => break,
-        };
-        if rest.len() == 2 {
-            break;
-        }
-        mods |= modifier;
-        rest = rest.get(2..).unwrap();
-    }
-    let code = match rest {
-        "Enter" => KeyCode::Enter,
-        "Esc" => KeyCode::Esc,
-        "Tab" => KeyCode::Tab,
-        "Backspace" | "BS" => KeyCode::Backspace,
-        "Up" => KeyCode::Up,
-        "Down" => KeyCode::Down,
-        "Left" => KeyCode::Left,
-        "Right" => KeyCode::Right,
-        "Home" => KeyCode::Home,
-        "End" => KeyCode::End,
-        "PageUp" => KeyCode::PageUp,
-        "PageDown" => KeyCode::PageDown,
-        "lt" => KeyCode::Char('<'),
-        "space" => KeyCode::Char(' '),
-        f if f.len() > 1 && f.starts_with('F') => {
-            KeyCode::F(f.trim_start_matches('F').parse().unwrap())
-        }
-        c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap()),
-        other => panic!("unknown key <{name}> ({other})"),
-    };
-    KeyEvent::new(code, mods)
-}
-
-/// Parse a key sequence. Upper-case letters carry Shift, as terminals report them.
-fn parse_keys(dsl: &str) -> Vec<KeyEvent> {
-    let mut out = Vec::new();
-    let mut chars = dsl.chars();
-    while let Some(c) = chars.next() {
-        if c == '<' {
-            let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
-            out.push(named_key(&name));
-        } else if c.is_uppercase() {
-            out.push(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT));
-        } else {
-            out.push(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
-        }
-    }
-    out
-}
-
-/// Press every key of `dsl`; returns every effect, in order (`SavePrompt`
-/// included: the prompt history tests look at it).
-fn keys_all(app: &mut App, dsl: &str) -> Vec<Effect> {
-    parse_keys(dsl)
-        .into_iter()
-        .flat_map(|k| update(app, Msg::Key(k)).effects)
-        .collect()
-}
-
-/// Press keys; their effects without `SavePrompt`.
-fn keys(app: &mut App, dsl: &str) -> Vec<Effect> {
-    keys_all(app, dsl)
-        .into_iter()
-        .filter(|e| !matches!(e, Effect::SavePrompt(_)))
-        .collect()
-}
-
-/// Press exactly one key; the whole `Update` (without `SavePrompt`).
-fn key(app: &mut App, dsl: &str) -> Update {
-    let parsed = parse_keys(dsl);
-    assert_eq!(parsed.len(), 1, "one key expected in {dsl:?}");
-    let mut out = update(app, Msg::Key(parsed[0]));
-    out.effects.retain(|e| !matches!(e, Effect::SavePrompt(_)));
-    out
-}
-
-fn changed(effects: Vec<Effect>) -> Update {
-    Update {
-        changed: true,
-        effects,
-    }
-}
-
 // ---------------------------------------------------------------- fixtures
-
-const SYSTEM: &str = "You answer in Korean.";
-const MODEL: &str = "gpt-4o-mini";
-
-fn settings() -> Settings {
-    Settings {
-        model: MODEL.into(),
-        system: Some(SYSTEM.into()),
-        extra_models: vec![],
-        base_url: "https://api.openai.com/v1".into(),
-        needs_key: false,
-        temperature: None,
-        max_tokens: None,
-        mouse: true,
-    }
-}
 
 fn new_app() -> App {
     App::new(settings(), PriceTable::default())
@@ -144,23 +35,6 @@ fn bare_app() -> App {
             ..settings()
         },
         PriceTable::default(),
-    )
-}
-
-fn t0() -> Instant {
-    use std::sync::OnceLock;
-    static T0: OnceLock<Instant> = OnceLock::new();
-    *T0.get_or_init(Instant::now)
-}
-
-fn api(app: &mut App, id: RequestId, event: StreamEvent) -> Update {
-    update(
-        app,
-        Msg::Api {
-            id,
-            event,
-            at: t0(),
-        },
     )
 }
 
@@ -271,15 +145,8 @@ fn selected_text(app: &App) -> String {
         .clone()
 }
 
-#[allow(
-    clippy::unnecessary_wraps,
-    reason = "compared with `App::notice`, an Option"
-)]
 fn info(text: &str) -> Option<Notice> {
-    Some(Notice {
-        text: text.into(),
-        is_error: false,
-    })
+    notice(text, false)
 }
 
 /// (text of the off-path branches), in id order.

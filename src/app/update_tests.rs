@@ -1,8 +1,8 @@
 //! Unit tests of `update`: keys and network events in, whole state and
-//! every returned `Effect` out. Keys are written in a small DSL
-//! (`keys(&mut app, "hello<Enter>")`, `<C-o>`, `<A-Enter>`, `<F2>`…); the
-//! follow/scroll rules go through `ui::prepare` at a small size; the frame
-//! coalescing goes through the runtime's `FramePacer`.
+//! every returned `Effect` out. Keys are written in the DSL of
+//! `test_support` (`keys(&mut app, "hello<Enter>")`, `<C-o>`, `<A-Enter>`,
+//! `<F2>`…); the follow/scroll rules go through `ui::prepare` at a small
+//! size; the frame coalescing goes through the runtime's `FramePacer`.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,8 @@ use super::effect::Effect;
 use super::keymap::{BINDINGS, Command, Context};
 use super::model_menu::{ModelMenu, ModelsState};
 use super::msg::{Msg, RequestId};
-use super::state::{App, Notice, Popup, Settings};
+use super::state::{App, Popup, Settings};
+use super::test_support::{self, SYSTEM, changed, key, keys, notice, t0, unchanged, warm_app};
 use super::transcript::ScrollAnchor;
 use super::update::{Update, update};
 use crate::api::client::{StreamEnd, StreamEvent};
@@ -27,129 +28,20 @@ use crate::chat::usage::{RequestOutcome, RequestUsage, UsageTotals};
 use crate::runtime::frames::{FRAME_INTERVAL, FramePacer};
 use crate::ui::{self, Ui};
 
-// ---------------------------------------------------------------- the DSL
-
-/// One key of the DSL: `a`, `<Enter>`, `<C-o>`, `<A-Enter>`, `<S-Enter>`,
-/// `<C-End>`, `<F2>`, `<lt>` for a literal `<`.
-fn named_key(name: &str) -> KeyEvent {
-    let mut mods = KeyModifiers::NONE;
-    let mut rest = name;
-    loop {
-        let modifier = match rest.get(..2) {
-            Some("C-") => KeyModifiers::CONTROL,
-            Some("A-") => KeyModifiers::ALT,
-            Some("S-") => KeyModifiers::SHIFT,
-            _ => break,
-        };
-        if rest.len() == 2 {
-            break;
-        }
-        mods |= modifier;
-        rest = rest.get(2..).unwrap();
-    }
-    let code = match rest {
-        "Enter" => KeyCode::Enter,
-        "Esc" => KeyCode::Esc,
-        "Tab" => KeyCode::Tab,
-        "Backspace" | "BS" => KeyCode::Backspace,
-        "Del" => KeyCode::Delete,
-        "Up" => KeyCode::Up,
-        "Down" => KeyCode::Down,
-        "Left" => KeyCode::Left,
-        "Right" => KeyCode::Right,
-        "Home" => KeyCode::Home,
-        "End" => KeyCode::End,
-        "PageUp" => KeyCode::PageUp,
-        "PageDown" => KeyCode::PageDown,
-        "lt" => KeyCode::Char('<'),
-        "space" => KeyCode::Char(' '),
-        f if f.len() > 1 && f.starts_with('F') => {
-            KeyCode::F(f.trim_start_matches('F').parse().unwrap())
-        }
-        c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap()),
-        other => panic!("unknown key <{name}> ({other})"),
-    };
-    KeyEvent::new(code, mods)
-}
-
-/// Parse a key sequence. Upper-case letters carry Shift, as terminals report them.
-fn parse_keys(dsl: &str) -> Vec<KeyEvent> {
-    let mut out = Vec::new();
-    let mut chars = dsl.chars();
-    while let Some(c) = chars.next() {
-        if c == '<' {
-            let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
-            out.push(named_key(&name));
-        } else if c.is_uppercase() {
-            out.push(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT));
-        } else {
-            out.push(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
-        }
-    }
-    out
-}
-
-/// Press every key of `dsl`; returns every effect, in order.
-/// Press keys; returns their effects, without `SavePrompt` (prompt history
-/// has tests of its own).
-fn keys(app: &mut App, dsl: &str) -> Vec<Effect> {
-    parse_keys(dsl)
-        .into_iter()
-        .flat_map(|k| update(app, Msg::Key(k)).effects)
-        .filter(|e| !matches!(e, Effect::SavePrompt(_)))
-        .collect()
-}
-
-/// Press exactly one key; returns the whole `Update`.
-fn key(app: &mut App, dsl: &str) -> Update {
-    let parsed = parse_keys(dsl);
-    assert_eq!(parsed.len(), 1, "one key expected in {dsl:?}");
-    let mut out = update(app, Msg::Key(parsed[0]));
-    out.effects.retain(|e| !matches!(e, Effect::SavePrompt(_)));
-    out
-}
-
-fn unchanged() -> Update {
-    Update {
-        changed: false,
-        effects: vec![],
-    }
-}
-
-fn changed(effects: Vec<Effect>) -> Update {
-    Update {
-        changed: true,
-        effects,
-    }
-}
-
 // ---------------------------------------------------------------- fixtures
 
-const SYSTEM: &str = "You answer in Korean.";
-
+/// [`test_support::settings`] with another model, a temperature and a token limit.
 fn settings() -> Settings {
     Settings {
-        model: "gpt-4o-mini".into(),
-        system: Some(SYSTEM.into()),
         extra_models: vec!["llama3".into()],
-        base_url: "https://api.openai.com/v1".into(),
-        needs_key: false,
         temperature: Some(0.5),
         max_tokens: Some(256),
-        mouse: true,
+        ..test_support::settings()
     }
-}
-
-fn kaiwa_estimate_warm_up() {
-    crate::chat::estimate::warm_up("gpt-4o-mini");
 }
 
 fn new_app() -> App {
-    // Exact tokenizer figures, as in a running kaiwa once its tables are built.
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(settings(), PriceTable::default());
-    update(&mut app, Msg::TokenizerReady);
-    app
+    warm_app(settings())
 }
 
 /// An app whose server model list has arrived.
@@ -160,22 +52,8 @@ fn app_with_models() -> App {
     app
 }
 
-/// One fixed instant for every event, so no speed is ever computed.
-fn t0() -> Instant {
-    use std::sync::OnceLock;
-    static T0: OnceLock<Instant> = OnceLock::new();
-    *T0.get_or_init(Instant::now)
-}
-
 fn api_at(app: &mut App, id: u64, event: StreamEvent, at: Instant) -> Update {
-    update(
-        app,
-        Msg::Api {
-            id: RequestId(id),
-            event,
-            at,
-        },
-    )
+    test_support::api_at(app, RequestId(id), event, at)
 }
 
 fn api(app: &mut App, id: u64, event: StreamEvent) -> Update {
@@ -256,17 +134,6 @@ fn msg(role: Role, text: &str, status: MessageStatus) -> (Role, String, MessageS
     (role, text.to_string(), status)
 }
 
-#[allow(
-    clippy::unnecessary_wraps,
-    reason = "compared with `App::notice`, an Option"
-)]
-fn notice(text: &str, is_error: bool) -> Option<Notice> {
-    Some(Notice {
-        text: text.into(),
-        is_error,
-    })
-}
-
 /// Type `question`, send it, and let the server start answering.
 fn ask(app: &mut App, question: &str) -> RequestId {
     let effects = keys(app, &format!("{question}<Enter>"));
@@ -338,16 +205,12 @@ fn enter_sends_the_whole_conversation_with_settings() {
 
 #[test]
 fn no_system_prompt_and_no_sampling_settings() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            system: None,
-            temperature: None,
-            max_tokens: None,
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        system: None,
+        temperature: None,
+        max_tokens: None,
+        ..settings()
+    });
     assert_eq!(
         keys(&mut app, "ChatGPT란 무엇입니까?<Enter>"),
         vec![Effect::StartChat {
@@ -389,14 +252,10 @@ fn enter_while_streaming_keeps_the_text_and_says_how_to_stop() {
 
 #[test]
 fn enter_without_a_key_explains_instead_of_sending() {
-    kaiwa_estimate_warm_up();
-    let mut app = App::new(
-        Settings {
-            needs_key: true,
-            ..settings()
-        },
-        PriceTable::default(),
-    );
+    let mut app = warm_app(Settings {
+        needs_key: true,
+        ..settings()
+    });
     assert_eq!(keys(&mut app, "hi<Enter>"), vec![]);
     assert_eq!(app.input.composer.text(), "hi");
     assert!(app.notice.as_ref().unwrap().text.contains("OPENAI_API_KEY"));
@@ -929,6 +788,11 @@ fn every_binding_in_the_table_does_what_it_says() {
     }
 }
 
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "the browsing commands are the browse tests'; any other command bound in these \
+              contexts without an arm here fails the test"
+)]
 fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, why: &str) {
     let none: &[Effect] = &[];
     match command {
@@ -998,23 +862,8 @@ fn check_command(command: Command, app: &App, effects: &[Effect], mouse: bool, w
             assert_eq!(app.input.editing, None, "{why}");
             assert_eq!(app.input.composer.text(), "", "{why}");
         }
-        Command::FocusInput
-        | Command::SelectPrev
-        | Command::SelectNext
-        | Command::SelectFirst
-        | Command::SelectLast
-        | Command::CopyMessage
-        | Command::CopyCode
-        | Command::EditMessage
-        | Command::Regenerate
-        | Command::PrevAlternative
-        | Command::NextAlternative
-        | Command::DeleteMessage
-        | Command::UndoDelete
-        | Command::RawView
-        | Command::StartSearch
-        | Command::NextMatch
-        | Command::PrevMatch => panic!("{why}: a browsing command in the input context"),
+        // Browsing commands (the browse tests check them), or a new command without a check.
+        other => panic!("{why}: {other:?} has no check in the input context"),
     }
 }
 

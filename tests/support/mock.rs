@@ -700,18 +700,28 @@ impl MockServer {
 
     /// Waits until at least `n` requests (any path) arrived and returns all of them.
     /// Panics, listing what did arrive, if they do not within `timeout`.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
+        let arrived = self.wait_until(timeout, |r| r.len() >= n).await;
+        self.expect_requests(arrived, n, timeout)
+    }
+
+    /// What a wait for `n` requests found, or a panic listing what did arrive.
     #[allow(
         clippy::panic,
         reason = "a failed wait is a failed test; the message says why"
     )]
-    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        match self.wait_until(timeout, |r| r.len() >= n).await {
-            Some(requests) => requests,
-            None => panic!(
+    fn expect_requests(
+        &self,
+        arrived: Option<Vec<RecordedRequest>>,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<RecordedRequest> {
+        arrived.unwrap_or_else(|| {
+            panic!(
                 "mock: expected {n} requests within {timeout:?}, got {:#?}",
                 self.requests()
-            ),
-        }
+            )
+        })
     }
 
     /// Waits until `done(all requests)` holds and returns the requests; `None` after `timeout`.
@@ -740,40 +750,27 @@ impl MockServer {
     }
 
     /// [`MockServer::wait_for_requests`] for synchronous tests.
-    #[allow(
-        clippy::panic,
-        reason = "a failed wait is a failed test; the message says why"
-    )]
     pub fn wait_for_requests_blocking(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        match self.wait_until_blocking(timeout, |r| r.len() >= n) {
-            Some(requests) => requests,
-            None => panic!(
-                "mock: expected {n} requests within {timeout:?}, got {:#?}",
-                self.requests()
-            ),
-        }
+        let arrived = self.wait_until_blocking(timeout, |r| r.len() >= n);
+        self.expect_requests(arrived, n, timeout)
     }
 
-    /// [`MockServer::wait_until`] for synchronous tests (polls every 5 ms).
-    pub fn wait_until_blocking<F>(
+    /// [`MockServer::wait_until`] for synchronous tests (on a runtime of its own: not from
+    /// inside one).
+    #[allow(
+        clippy::expect_used,
+        reason = "a test cannot wait without a runtime to wait on"
+    )]
+    pub fn wait_until_blocking(
         &self,
         timeout: Duration,
-        mut done: F,
-    ) -> Option<Vec<RecordedRequest>>
-    where
-        F: FnMut(&[RecordedRequest]) -> bool,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let requests = self.requests();
-            if done(&requests) {
-                return Some(requests);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        done: impl FnMut(&[RecordedRequest]) -> bool,
+    ) -> Option<Vec<RecordedRequest>> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("mock: a runtime to wait on")
+            .block_on(self.wait_until(timeout, done))
     }
 }
 

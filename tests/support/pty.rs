@@ -8,11 +8,6 @@
 //! Invariant: every wait ends, either because its condition holds or with a panic that shows the
 //! screen; dropping a [`Tui`] kills and reaps a kaiwa that is still running.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the harness"
-)]
-
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -35,10 +30,18 @@ pub const TEST_KEY: &str = "sk-kaiwa-test-key";
 /// Keys as a terminal sends them.
 pub mod keys {
     pub const ENTER: &str = "\r";
+    pub const TAB: &str = "\t";
+    pub const BACKSPACE: &str = "\x7f";
     pub const UP: &str = "\x1b[A";
     pub const DOWN: &str = "\x1b[B";
+    pub const LEFT: &str = "\x1b[D";
     pub const ESC: &str = "\x1b";
+    pub const CTRL_A: &str = "\x01";
     pub const CTRL_C: &str = "\x03";
+    pub const CTRL_D: &str = "\x04";
+    pub const CTRL_E: &str = "\x05";
+    pub const CTRL_P: &str = "\x10";
+    pub const CTRL_R: &str = "\x12";
     pub const CTRL_Q: &str = "\x11";
     pub const CTRL_O: &str = "\x0f";
     pub const CTRL_N: &str = "\x0e";
@@ -47,6 +50,7 @@ pub mod keys {
     pub const ALT_ENTER: &str = "\x1b\r";
     pub const F1: &str = "\x1bOP";
     pub const F2: &str = "\x1bOQ";
+    pub const F3: &str = "\x1bOR";
     pub const F11: &str = "\x1b[23~";
     pub const F12: &str = "\x1b[24~";
     pub const PAGE_UP: &str = "\x1b[5~";
@@ -90,6 +94,21 @@ pub fn dump(screen: &vt100::Screen) -> String {
         let _ = writeln!(out, "{i:>2}|{row}");
     }
     out
+}
+
+/// Where `needle` first stands in `haystack` (raw output, say).
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Where `needle` last stands in `haystack`.
+pub fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// Whether `needle` stands in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
 }
 
 /// Device Status Report: "where is the cursor?" (crossterm asks it, e.g. in ratatui's
@@ -141,8 +160,7 @@ impl Output {
 
 /// The first synchronized-update marker in `bytes`: (offset, length, whether it begins one).
 fn next_sync_marker(bytes: &[u8]) -> Option<(usize, usize, bool)> {
-    let find = |needle: &[u8]| bytes.windows(needle.len()).position(|w| w == needle);
-    match (find(SYNC_BEGIN), find(SYNC_END)) {
+    match (find(bytes, SYNC_BEGIN), find(bytes, SYNC_END)) {
         (Some(b), Some(e)) if b < e => Some((b, SYNC_BEGIN.len(), true)),
         (_, Some(e)) => Some((e, SYNC_END.len(), false)),
         (Some(b), None) => Some((b, SYNC_BEGIN.len(), true)),
@@ -159,6 +177,18 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Output> {
         self.out.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Releases `out` until output arrives, the PTY closes or `timeout` passes; `out` again.
+    fn wait_change<'a>(
+        &'a self,
+        out: MutexGuard<'a, Output>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, Output> {
+        self.changed
+            .wait_timeout(out, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
     }
 }
 
@@ -370,6 +400,11 @@ impl TuiBuilder {
     }
 }
 
+/// kaiwa against `mock` with the defaults of [`TuiBuilder::new`], ready for keys.
+pub fn start(mock: &MockServer) -> Tui {
+    TuiBuilder::new(&mock.base_url()).spawn()
+}
+
 /// A running kaiwa in a PTY.
 pub struct Tui {
     shared: Arc<Shared>,
@@ -535,12 +570,7 @@ impl Tui {
                 };
                 return Err(format!("{why}; the screen:\n{}", dump(&out.shown)));
             }
-            out = self
-                .shared
-                .changed
-                .wait_timeout(out, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            out = self.shared.wait_change(out, deadline - now);
         }
     }
 
@@ -573,12 +603,7 @@ impl Tui {
                 "waiting for {what} in the output failed (timeout {timeout:?}); the screen:\n{}",
                 dump(&out.shown)
             );
-            out = self
-                .shared
-                .changed
-                .wait_timeout(out, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            out = self.shared.wait_change(out, deadline - now);
         }
     }
 
@@ -602,12 +627,7 @@ impl Tui {
         // Read the output to the end: the PTY reports EOF once the last slave handle closes.
         let mut out = self.shared.lock();
         while !out.eof && Instant::now() < deadline + Duration::from_secs(2) {
-            out = self
-                .shared
-                .changed
-                .wait_timeout(out, Duration::from_millis(50))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            out = self.shared.wait_change(out, Duration::from_millis(50));
         }
         self.exit
     }
@@ -687,6 +707,10 @@ pub fn msg(role: &str, content: &str) -> (String, String) {
 }
 
 /// Waits until the mock has received `n` chat requests and returns them.
+#[allow(
+    clippy::panic,
+    reason = "a failed wait is a failed test; the message says why"
+)]
 pub fn wait_chat_requests(mock: &MockServer, n: usize) -> Vec<RecordedRequest> {
     mock.wait_until_blocking(wait_timeout(), |all| {
         all.iter().filter(|r| r.is_chat()).count() >= n
