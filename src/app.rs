@@ -12,6 +12,7 @@ pub mod effect;
 pub mod history_browser;
 pub mod input;
 pub mod keymap;
+mod lifecycle;
 pub mod model_menu;
 pub mod msg;
 pub mod requests;

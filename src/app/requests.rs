@@ -207,18 +207,24 @@ pub fn interrupt(app: &mut App, why: &str) -> Update {
     end_early(app, MessageStatus::Interrupted, Some(why))
 }
 
-/// Ends the answer in progress before its server did: it keeps the text
-/// that arrived with `status`, its request is cancelled, and one the
-/// server accepted counts.
-fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update {
-    let Some(flight) = app.in_flight.take() else {
-        return Update::unchanged();
-    };
+/// The request in flight, taken, with the text its answer has so far.
+fn take_flight(app: &mut App) -> Option<(InFlight, String)> {
+    let flight = app.in_flight.take()?;
     let text = app
         .conversation
         .get(flight.message)
         .map(|m| m.content.clone())
         .unwrap_or_default();
+    Some((flight, text))
+}
+
+/// Ends the answer in progress before its server did: it keeps the text
+/// that arrived with `status`, its request is cancelled, and one the
+/// server accepted counts.
+fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update {
+    let Some((flight, text)) = take_flight(app) else {
+        return Update::unchanged();
+    };
     app.conversation.update(flight.message, |m| {
         m.status = status;
         if let Some(why) = why {
@@ -301,14 +307,9 @@ pub fn on_api(app: &mut App, id: RequestId, event: StreamEvent, at: Instant) -> 
 }
 
 fn finish(app: &mut App, end: StreamEnd) -> Update {
-    let Some(flight) = app.in_flight.take() else {
+    let Some((flight, text)) = take_flight(app) else {
         return Update::unchanged();
     };
-    let text = app
-        .conversation
-        .get(flight.message)
-        .map(|m| m.content.clone())
-        .unwrap_or_default();
     if text.is_empty() && end.finish_reason.is_none() {
         return failed_before_text(app, &flight, end);
     }

@@ -10,12 +10,12 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, M
 
 use super::effect::Effect;
 use super::keymap::{self, Command, Context};
+use super::lifecycle::{conversation_opened, new_conversation, quit, started, terminated};
 use super::model_menu::{ModelMenu, ModelsState};
 use super::msg::Msg;
 use super::state::{App, Focus, Notice, Popup};
 use super::{browse, history_browser, requests};
 use crate::api::error::ApiError;
-use crate::api::types::Role;
 
 /// What `update` did.
 #[derive(Debug, Default, PartialEq)]
@@ -154,74 +154,6 @@ fn models_loaded(app: &mut App, result: Result<Vec<String>, ApiError>) -> Update
         return Update::changed();
     }
     Update::unchanged()
-}
-
-/// What start-up found: history on or off, the budget spent, a notice.
-fn started(app: &mut App, state: super::msg::StartupState) -> Update {
-    app.history.enabled = state.history_enabled;
-    app.usage.budget = state.budget;
-    if let Some(text) = state.notice {
-        app.say(Notice::info(text));
-    }
-    if app.settings.needs_key {
-        app.models = ModelsState::Failed("no API key".into());
-    }
-    Update::changed()
-}
-
-/// A saved conversation was reopened (or could not be).
-fn conversation_opened(
-    app: &mut App,
-    result: Result<super::msg::OpenedConversation, super::msg::OpenError>,
-) -> Update {
-    let opened = match result {
-        Ok(opened) => opened,
-        Err(why) => {
-            app.say(Notice::error(why.to_string()));
-            return Update::changed();
-        }
-    };
-    let mut effects = requests::stop(app).effects;
-    effects.push(Effect::ConversationSwitched { resumed: true });
-    app.conversation = opened.conversation;
-    // Continue with the model of its last answer (the row's model is the
-    // one it started with).
-    let last_model = app
-        .conversation
-        .messages()
-        .iter()
-        .rev()
-        .find_map(|m| m.model.clone().filter(|m| !m.is_empty()));
-    if let Some(model) = last_model.or(opened.model.filter(|m| !m.is_empty())) {
-        app.settings.model = model;
-    }
-    let title = opened.title.clone().or_else(|| {
-        // Untitled: name it by its first question.
-        app.conversation
-            .messages()
-            .iter()
-            .find(|m| m.role == Role::User)
-            .map(|m| {
-                m.content
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .take(60)
-                    .collect()
-            })
-    });
-    app.history.title = opened.title;
-    app.popup = None;
-    another_conversation_shown(app);
-    app.say(Notice::info(format!(
-        "opened: {}",
-        title.as_deref().unwrap_or("conversation")
-    )));
-    Update {
-        changed: true,
-        effects,
-    }
 }
 
 fn on_key(app: &mut App, key: &KeyEvent) -> Update {
@@ -493,28 +425,6 @@ fn run(app: &mut App, command: Command) -> Update {
     }
 }
 
-/// SIGTERM or SIGHUP: the answer in progress is kept as interrupted (as a
-/// broken stream keeps it), then kaiwa quits.
-pub fn terminated(app: &mut App, signal: &str) -> Update {
-    let mut out = requests::interrupt(app, &format!("kaiwa was ended by {signal}"));
-    out.effects.extend(quit(app).effects);
-    out.changed = true;
-    out
-}
-
-fn quit(app: &mut App) -> Update {
-    app.should_quit = true;
-    let mut effects = Vec::new();
-    if let Some(flight) = app.in_flight.take() {
-        effects.push(Effect::CancelChat { id: flight.id });
-    }
-    effects.push(Effect::Quit);
-    Update {
-        changed: true,
-        effects,
-    }
-}
-
 /// F12: mouse capture on or off, saying what that means.
 fn toggle_mouse(app: &mut App) -> Update {
     app.mouse_capture = !app.mouse_capture;
@@ -524,27 +434,6 @@ fn toggle_mouse(app: &mut App) -> Update {
         "mouse capture off: select text with the mouse; F12 turns it back on"
     }));
     Update::with(Effect::SetMouseCapture(app.mouse_capture))
-}
-
-/// What belonged to the conversation that was on screen goes with it: the
-/// selection, the search, an edit; the view starts over at the bottom.
-fn another_conversation_shown(app: &mut App) {
-    app.browse = super::state::BrowseState::default();
-    app.input.editing = None;
-    app.transcript.new_conversation();
-}
-
-fn new_conversation(app: &mut App) -> Update {
-    // A running answer is stopped as Esc stops it, so a billed request counts.
-    let mut effects = requests::stop(app).effects;
-    effects.push(Effect::ConversationSwitched { resumed: false });
-    app.conversation.clear(app.settings.system.as_deref());
-    another_conversation_shown(app);
-    app.say(Notice::info("new conversation"));
-    Update {
-        changed: true,
-        effects,
-    }
 }
 
 pub use super::requests::skipped_text;

@@ -33,20 +33,26 @@ pub struct TerminalGuard;
 impl TerminalGuard {
     pub fn enter(mouse: bool) -> io::Result<Self> {
         install_panic_hook();
-        enable_raw_mode()?;
-        ACTIVE.store(true, Ordering::SeqCst);
-        let mut out = io::stdout();
-        execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
-        // Pushed without asking first: querying support can block for
-        // seconds on terminals that never answer, and terminals that don't
-        // know the sequence ignore it. Shift+Enter works where it is known.
-        let _ = execute!(
-            out,
-            PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
-        );
-        set_mouse(mouse)?;
+        take_terminal(mouse)?;
         Ok(Self)
     }
+}
+
+/// Raw mode, the alternate screen, bracketed paste, the keyboard protocol
+/// and mouse reporting as asked.
+fn take_terminal(mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    // Pushed without asking first: querying support can block for seconds
+    // on terminals that never answer, and terminals that don't know the
+    // sequence ignore it. Shift+Enter works where it is known.
+    let _ = execute!(
+        out,
+        PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+    );
+    set_mouse(mouse)
 }
 
 /// Enter kaiwa's mode again after `restore` (the editor ran, or kaiwa was
@@ -55,16 +61,7 @@ pub fn reenter() -> io::Result<()> {
     if ACTIVE.load(Ordering::SeqCst) {
         return Ok(());
     }
-    let mouse = WANT_MOUSE.load(Ordering::SeqCst);
-    enable_raw_mode()?;
-    ACTIVE.store(true, Ordering::SeqCst);
-    let mut out = io::stdout();
-    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
-    let _ = execute!(
-        out,
-        PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
-    );
-    set_mouse(mouse)
+    take_terminal(WANT_MOUSE.load(Ordering::SeqCst))
 }
 
 /// Turn mouse reporting on or off.
