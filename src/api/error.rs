@@ -143,39 +143,32 @@ impl ApiError {
     /// What the chat TUI adds after the message: the key that helps.
     /// (`kaiwa ask` prints the message alone.)
     pub fn tui_hint(&self) -> Option<&'static str> {
-        match self {
-            Self::Status { error, .. } | Self::InStream(error)
-                if is_overflow_code(error_code(error)) =>
-            {
-                Some("start a new conversation with Ctrl+N")
-            }
-            Self::WaitTooLong { cause, .. } => cause.tui_hint(),
-            Self::Status { .. }
-            | Self::Connect { .. }
-            | Self::ConnectTimeout { .. }
-            | Self::Idle(_)
-            | Self::Broken(_)
-            | Self::EndedEarly
-            | Self::InStream(_)
-            | Self::Decode(_)
-            | Self::Request(_) => None,
+        self.server_error()
+            .filter(|error| is_overflow_code(error_code(error)))
+            .map(|_| "start a new conversation with Ctrl+N")
+    }
+
+    /// The server's error object, when it sent one (with a status or in
+    /// the stream), also behind a wait too long to retry.
+    fn server_error(&self) -> Option<&ServerError> {
+        if let Self::WaitTooLong { cause, .. } = self {
+            return cause.server_error();
         }
+        if let Self::Status { error, .. } | Self::InStream(error) = self {
+            return Some(error);
+        }
+        None
     }
 
     /// The HTTP status, when there was one.
     pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Status { status, .. } => Some(*status),
-            Self::WaitTooLong { cause, .. } => cause.status(),
-            Self::Connect { .. }
-            | Self::ConnectTimeout { .. }
-            | Self::Idle(_)
-            | Self::Broken(_)
-            | Self::EndedEarly
-            | Self::InStream(_)
-            | Self::Decode(_)
-            | Self::Request(_) => None,
+        if let Self::WaitTooLong { cause, .. } = self {
+            return cause.status();
         }
+        if let Self::Status { status, .. } = self {
+            return Some(*status);
+        }
+        None
     }
 
     /// Build a status error from a body, taking the server's message in any
