@@ -53,14 +53,14 @@ fn app_with(messages: usize) -> App {
 fn frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame_120x40");
     for n in [100usize, 1_000, 10_000] {
-        let mut app = app_with(n);
+        let app = app_with(n);
         let mut ui = Ui::default();
         let area = Rect::new(0, 0, 120, 40);
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        ui::prepare(&mut ui, &mut app, area);
+        ui::prepare(&mut ui, &app, area);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
-                ui::prepare(&mut ui, &mut app, area);
+                ui::prepare(&mut ui, &app, area);
                 terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
             });
         });
@@ -102,7 +102,7 @@ fn streaming_delta(c: &mut Criterion) {
                 at: now,
             },
         );
-        ui::prepare(&mut ui, &mut app, area);
+        ui::prepare(&mut ui, &app, area);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
                 update(
@@ -113,7 +113,7 @@ fn streaming_delta(c: &mut Criterion) {
                         at: now,
                     },
                 );
-                ui::prepare(&mut ui, &mut app, area);
+                ui::prepare(&mut ui, &app, area);
                 terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
             });
         });
@@ -132,14 +132,14 @@ fn wrap_long_answer(c: &mut Criterion) {
 }
 
 fn resize(c: &mut Criterion) {
-    let mut app = app_with(5_000);
+    let app = app_with(5_000);
     let mut ui = Ui::default();
     let mut wide = true;
     c.bench_function("resize_5000_messages", |b| {
         b.iter(|| {
             wide = !wide;
             let area = Rect::new(0, 0, if wide { 120 } else { 100 }, 40);
-            ui::prepare(&mut ui, &mut app, area);
+            ui::prepare(&mut ui, &app, area);
         });
     });
 }
@@ -157,7 +157,7 @@ fn browsing(c: &mut Criterion) {
     let mut ui = Ui::default();
     let area = Rect::new(0, 0, 120, 40);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    ui::prepare(&mut ui, &mut app, area);
+    ui::prepare(&mut ui, &app, area);
     update(&mut app, key(KeyCode::Tab));
     let mut frame = |app: &mut App, ui: &mut Ui| {
         ui::prepare(ui, app, area);
@@ -243,7 +243,7 @@ fn long_streaming_answer(c: &mut Criterion) {
             at: now,
         },
     );
-    ui::prepare(&mut ui, &mut app, area);
+    ui::prepare(&mut ui, &app, area);
     c.bench_function("stream_delta_after_20k_tokens_markdown", |b| {
         b.iter(|| {
             update(
@@ -254,7 +254,7 @@ fn long_streaming_answer(c: &mut Criterion) {
                     at: now,
                 },
             );
-            ui::prepare(&mut ui, &mut app, area);
+            ui::prepare(&mut ui, &app, area);
             terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
         });
     });

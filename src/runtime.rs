@@ -84,6 +84,15 @@ async fn event_loop(
 ) -> io::Result<Ending> {
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal::full_redraw(&mut terminal)?;
+    // The app learns the size it is drawn at like any later resize.
+    let size = terminal.size()?;
+    update(
+        app,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
     let mut events = EventStream::new();
     let mut ui = Ui::default();
     let mut pacer = FramePacer::default();

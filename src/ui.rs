@@ -50,7 +50,7 @@ pub fn layout(area: Rect, app: &App) -> Option<AppLayout> {
         .composer
         .rows(usize::from(area.width))
         .min(usize::from(u16::MAX));
-    let max_rows = (area.height / 3).max(1);
+    let max_rows = crate::app::input::max_text_rows(area.height);
     let text_rows = u16::try_from(rows).unwrap_or(u16::MAX).clamp(1, max_rows);
     let input_height = text_rows + 1;
     let input = Rect {
@@ -77,23 +77,10 @@ pub struct Ui {
 
 /// Bring the view's caches up to date for a frame of `area` and resolve
 /// the transcript's scroll requests (the view owns the resolved position).
-///
-/// It writes the app in one place only: the input box's textarea keeps its
-/// own viewport (ratatui-textarea moves it while rendering), and that
-/// viewport is put back to the top when the text fits the box — only the
-/// layout knows the box. Everything else here reads the app.
-pub fn prepare(ui: &mut Ui, app: &mut App, area: Rect) {
+/// Reads the app, never writes it.
+pub fn prepare(ui: &mut Ui, app: &App, area: Rect) {
     if let Some(layout) = layout(area, app) {
         ui.transcript.prepare(app, layout.transcript);
-        // ratatui-textarea never scrolls back up on its own when the text
-        // shrinks (or the box grows): with everything fitting, show it from
-        // the top, or the first lines stay hidden above an empty row.
-        let rows = app.input.composer.rows(usize::from(layout.input.width));
-        let (top, _) = app.input.composer.textarea.scroll_offset();
-        if top > 0 && rows <= usize::from(layout.input.height.saturating_sub(1)) {
-            let up = i16::try_from(top).unwrap_or(i16::MAX);
-            app.input.composer.textarea.scroll((-up, 0));
-        }
     }
 }
 

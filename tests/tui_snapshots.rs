@@ -520,3 +520,37 @@ fn too_small_terminals() {
         render(&mut app, w, h);
     }
 }
+
+/// ratatui-textarea does not scroll back up when the text shrinks: once the
+/// text fits the box again, its first line is shown, not an empty row.
+#[test]
+fn the_input_shows_its_first_line_again_when_the_text_shrinks() {
+    let mut app = new_app();
+    let mut ui = Ui::default();
+    // 40×12: the input box grows to 4 text rows.
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 40,
+            height: 12,
+        },
+    );
+    for n in 1..=8 {
+        type_text(&mut app, &format!("line {n}"));
+        if n < 8 {
+            press(&mut app, KeyCode::Char('j'), KeyModifiers::CONTROL);
+        }
+    }
+    let terminal = render_with(&mut ui, &mut app, 40, 12);
+    let text = screen_text(&terminal);
+    assert!(
+        text.contains("line 8") && !text.contains("line 1"),
+        "{text}"
+    );
+    // The editor (Ctrl+E) gives back two lines: everything fits, shown from
+    // the first line.
+    update(&mut app, Msg::EditorClosed(Ok("line 1\nline 2".into())));
+    let terminal = render_with(&mut ui, &mut app, 40, 12);
+    let text = screen_text(&terminal);
+    assert!(text.contains("line 1") && text.contains("line 2"), "{text}");
+}

@@ -1359,7 +1359,7 @@ fn a_click_selects_the_message_under_the_pointer() {
     let mut app = two_turns();
     let mut ui = crate::ui::Ui::default();
     let area = Rect::new(0, 0, 60, 20);
-    crate::ui::prepare(&mut ui, &mut app, area);
+    crate::ui::prepare(&mut ui, &app, area);
     // Each message is a header, one row of text and a blank: q1's text is row 4.
     let click = |row| {
         Msg::Mouse(MouseEvent {
@@ -1372,7 +1372,7 @@ fn a_click_selects_the_message_under_the_pointer() {
     // The runtime asks the view which message is under the pointer.
     let clicked = crate::runtime::clicked(click(4), &ui).expect("a message at row 4");
     update(&mut app, clicked);
-    crate::ui::prepare(&mut ui, &mut app, area);
+    crate::ui::prepare(&mut ui, &app, area);
     assert_eq!(app.browse.focus, Focus::Transcript);
     assert_eq!(selected_text(&app), "q1");
     // The transcript keys act on it.
@@ -1385,7 +1385,7 @@ fn a_click_selects_the_message_under_the_pointer() {
     );
     // A click on the input box selects nothing.
     update(&mut app, click(18));
-    crate::ui::prepare(&mut ui, &mut app, area);
+    crate::ui::prepare(&mut ui, &app, area);
     assert_eq!(selected_text(&app), "q1");
 }
 

@@ -18,6 +18,15 @@ pub struct InputState {
     pub editing: Option<EditTarget>,
     /// Earlier prompts, for Up/Down.
     pub recall: PromptHistory,
+    /// The terminal's width and the most text rows the box may have there
+    /// (from the last resize), to keep the textarea's viewport right.
+    pub room: Option<(u16, u16)>,
+}
+
+/// The most text rows the input box grows to in a terminal this high (the
+/// layout and `InputState::fit` agree through it).
+pub fn max_text_rows(terminal_height: u16) -> u16 {
+    (terminal_height / 3).max(1)
 }
 
 /// Earlier prompts, for Up/Down in the input box.
@@ -57,6 +66,23 @@ impl InputState {
             role: Role::User,
             editing: None,
             recall: PromptHistory::default(),
+            room: None,
+        }
+    }
+
+    /// ratatui-textarea never scrolls back up on its own when the text
+    /// shrinks (or the box grows): with everything fitting, show it from the
+    /// top, or the first lines stay hidden above an empty row. `update`
+    /// calls this after every message.
+    pub fn fit(&mut self) {
+        let Some((width, max_rows)) = self.room else {
+            return;
+        };
+        let rows = self.composer.rows(usize::from(width));
+        let (top, _) = self.composer.textarea.scroll_offset();
+        if top > 0 && rows <= usize::from(max_rows) {
+            let up = i16::try_from(top).unwrap_or(i16::MAX);
+            self.composer.textarea.scroll((-up, 0));
         }
     }
 

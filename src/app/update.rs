@@ -49,6 +49,12 @@ impl Update {
 pub const WHEEL_ROWS: i64 = 3;
 
 pub fn update(app: &mut App, msg: Msg) -> Update {
+    let out = route(app, msg);
+    app.input.fit();
+    out
+}
+
+fn route(app: &mut App, msg: Msg) -> Update {
     match msg {
         Msg::Key(key) => {
             if key.kind == KeyEventKind::Release {
@@ -63,7 +69,10 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             app.browse.focus = Focus::Transcript;
             Update::changed()
         }
-        Msg::Resize { .. } => Update::changed(),
+        Msg::Resize { width, height } => {
+            app.input.room = Some((width, super::input::max_text_rows(height)));
+            Update::changed()
+        }
         Msg::Api { id, event, at } => requests::on_api(app, id, event, at),
         Msg::EditorClosed(result) => {
             match result {

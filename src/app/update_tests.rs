@@ -1205,44 +1205,44 @@ fn streaming_follows_until_scrolled_up_then_stays_put() {
     let mut app = new_app();
     let mut ui = Ui::default();
     ask(&mut app, "count");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     for i in 0..20 {
         api(&mut app, 1, delta(&format!("line {i}\n")));
-        ui::prepare(&mut ui, &mut app, SMALL);
+        ui::prepare(&mut ui, &app, SMALL);
         assert!(at_bottom(&ui), "following at delta {i}");
         assert!(!ui.transcript.more_below());
     }
     assert!(ui.transcript.total_rows() > 20);
 
     keys(&mut app, "<PageUp>");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     let top = ui.transcript.top();
     assert_eq!(top + SMALL_ROWS + 7, ui.transcript.total_rows());
     assert!(ui.transcript.more_below());
     assert!(!ui.transcript.is_following());
     for i in 20..40 {
         api(&mut app, 1, delta(&format!("line {i}\n")));
-        ui::prepare(&mut ui, &mut app, SMALL);
+        ui::prepare(&mut ui, &app, SMALL);
         assert_eq!(ui.transcript.top(), top, "new text does not pull the view");
         assert!(ui.transcript.more_below());
     }
     // PageDown back to the end follows again.
     for _ in 0..10 {
         keys(&mut app, "<PageDown>");
-        ui::prepare(&mut ui, &mut app, SMALL);
+        ui::prepare(&mut ui, &app, SMALL);
     }
     assert_eq!(ui.transcript.anchor(), ScrollAnchor::Bottom);
     assert!(!ui.transcript.more_below());
 
     keys(&mut app, "<PageUp><PageUp>");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     assert!(ui.transcript.more_below());
     keys(&mut app, "<C-End>");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     assert!(at_bottom(&ui));
     assert!(!ui.transcript.more_below());
     api(&mut app, 1, delta("after\n"));
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     assert!(at_bottom(&ui), "following again");
 }
 
@@ -1252,17 +1252,17 @@ fn scrolling_is_clamped_at_both_ends() {
     let mut ui = Ui::default();
     ask(&mut app, "count");
     api(&mut app, 1, delta(&"x\n".repeat(30)));
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     for _ in 0..20 {
         keys(&mut app, "<PageUp>");
     }
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     assert_eq!(ui.transcript.top(), 0);
     assert!(ui.transcript.more_below());
     for _ in 0..20 {
         keys(&mut app, "<PageDown>");
     }
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     assert!(at_bottom(&ui));
     assert_eq!(ui.transcript.anchor(), ScrollAnchor::Bottom);
 }
@@ -1274,12 +1274,12 @@ fn sending_returns_to_the_bottom() {
     ask(&mut app, "one");
     api(&mut app, 1, delta(&"x\n".repeat(30)));
     api(&mut app, 1, end(Some("stop"), None));
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     keys(&mut app, "<PageUp>");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     assert!(ui.transcript.more_below());
     keys(&mut app, "two<Enter>");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     assert!(at_bottom(&ui));
 }
 
@@ -1307,9 +1307,9 @@ fn resize_keeps_the_same_message_at_the_top() {
         api(&mut app, u64::from(n) + 1, delta(&words));
         api(&mut app, u64::from(n) + 1, end(Some("stop"), None));
     }
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     keys(&mut app, "<PageUp><PageUp><PageUp>");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     let anchor = ui.transcript.anchor();
     let ScrollAnchor::At { message, row } = anchor else {
         panic!("anchored view expected, got {anchor:?}");
@@ -1318,7 +1318,7 @@ fn resize_keeps_the_same_message_at_the_top() {
     let top_at_30 = ui.transcript.top();
 
     for width in [100, 20, 60, 30] {
-        ui::prepare(&mut ui, &mut app, Rect { width, ..SMALL });
+        ui::prepare(&mut ui, &app, Rect { width, ..SMALL });
         assert_eq!(ui.transcript.anchor(), anchor, "width {width}");
         let (start, rows) = message_span(&app, message, width);
         let top = ui.transcript.top();
@@ -1339,9 +1339,9 @@ fn ctrl_n_and_a_new_question_in_one_batch_show_the_new_question() {
     ask(&mut app, "hello");
     api(&mut app, 1, delta("first answer"));
     api(&mut app, 1, end(Some("stop"), None));
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     keys(&mut app, "<C-n>bye<Enter>");
-    ui::prepare(&mut ui, &mut app, SMALL);
+    ui::prepare(&mut ui, &app, SMALL);
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(30, 12)).unwrap();
     terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
     let screen = terminal.backend().to_string();
