@@ -1,12 +1,8 @@
 //! `ApiClient` against the mock OpenAI server: what goes on the wire, what comes back as
 //! events, how errors are typed and when requests are retried.
 #![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
     clippy::wildcard_enum_match_arm,
-    reason = "tests"
+    reason = "tests pick the one event or error they expect out of a stream"
 )]
 
 mod support;
@@ -25,6 +21,10 @@ const WAIT: Duration = Duration::from_secs(5);
 const KEY: &str = "sk-test-kaiwa-0123456789";
 const TEXT: &str = "ChatGPT는 OpenAI가 만든 대화형 AI입니다. 😀👩‍🔬 끝!";
 
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn client(mock: &MockServer) -> ApiClient {
     ApiClient::new(&mock.base_url(), Some(ApiKey::new(KEY.to_owned())), WAIT).unwrap()
 }
@@ -61,6 +61,10 @@ impl Run {
             .collect()
     }
 
+    #[allow(
+        clippy::panic,
+        reason = "test helper outside #[test] functions: a failure should panic"
+    )]
     fn end(&self) -> &StreamEnd {
         match self.events.last() {
             Some(StreamEvent::End(end)) => end,
@@ -68,6 +72,10 @@ impl Run {
         }
     }
 
+    #[allow(
+        clippy::panic,
+        reason = "test helper outside #[test] functions: a failure should panic"
+    )]
     fn error(&self) -> &ApiError {
         self.end()
             .error
@@ -118,6 +126,10 @@ async fn stream(client: &ApiClient, request: &ChatRequest) -> Run {
     run
 }
 
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn assert_status(error: &ApiError, status: u16, code: Option<&str>, message: &str) {
     match error {
         ApiError::Status {
@@ -132,6 +144,10 @@ fn assert_status(error: &ApiError, status: u16, code: Option<&str>, message: &st
 }
 
 /// An SSE `data:` event of one chunk with these choices (and optional usage).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn chunk(choices: &Value, usage: Option<&Value>) -> String {
     let mut value = json!({
         "id": "chatcmpl-x",
@@ -1002,6 +1018,10 @@ async fn a_server_that_never_answers_hits_the_idle_timeout() {
 
 /// A recorded error body (`tests/fixtures/sse/*_badreq.json`, `*.sse` overflow recordings):
 /// the JSON object, without the recorder's ` [HTTP n]` note or the HTTP head.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn recorded_error_body(name: &str) -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/");
     let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();

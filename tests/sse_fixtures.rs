@@ -2,14 +2,6 @@
 //! (`tests/fixtures/sse/`): every fixture gives the same events however its
 //! bytes are cut into reads, and what it means (answer text, finish reason,
 //! usage, unreadable events) is what the server actually said.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
-)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -21,12 +13,20 @@ use proptest::prelude::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/");
 
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{FIXTURES}{name}");
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 
 /// Every `*.sse` file in the fixtures folder, sorted.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn sse_fixture_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(PathBuf::from(FIXTURES))
         .unwrap()
@@ -42,6 +42,10 @@ fn sse_fixture_names() -> Vec<String> {
 }
 
 /// Feeds `bytes` cut at `cuts` (ascending offsets), then finishes.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "cuts are sorted offsets within the bytes"
+)]
 fn decode_cut(bytes: &[u8], cuts: &[usize]) -> Vec<SseItem> {
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
