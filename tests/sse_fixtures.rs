@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use kaiwa::api::error::ApiError;
-use kaiwa::api::sse::{SseDecoder, SseEvent, SseItem, decode_all};
+use kaiwa::api::sse::{SseDecoder, SseEvent, SseItem, decode_all, decode_split};
 use kaiwa::api::types::{Payload, ServerError, Usage, parse_payload};
 use proptest::prelude::*;
 
@@ -41,33 +41,10 @@ fn sse_fixture_names() -> Vec<String> {
     names
 }
 
-/// Feeds `bytes` cut at `cuts` (ascending offsets), then finishes.
-#[allow(
-    clippy::indexing_slicing,
-    reason = "cuts are sorted offsets within the bytes"
-)]
-fn decode_cut(bytes: &[u8], cuts: &[usize]) -> Vec<SseItem> {
-    let mut decoder = SseDecoder::new();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &cut in cuts {
-        decoder.feed(&bytes[start..cut], &mut out);
-        start = cut;
-    }
-    decoder.feed(&bytes[start..], &mut out);
-    decoder.finish(&mut out);
-    out
-}
-
 /// Feeds `bytes` in pieces of `n` bytes.
 fn decode_pieces(bytes: &[u8], n: usize) -> Vec<SseItem> {
-    let mut decoder = SseDecoder::new();
-    let mut out = Vec::new();
-    for piece in bytes.chunks(n) {
-        decoder.feed(piece, &mut out);
-    }
-    decoder.finish(&mut out);
-    out
+    let cuts: Vec<usize> = (n..bytes.len()).step_by(n).collect();
+    decode_split(bytes, &cuts)
 }
 
 /// Feeds `bytes` one byte at a time with an empty read after each (a body stream may
@@ -157,12 +134,12 @@ fn usage_numbers(usage: Option<Usage>) -> Option<(u64, u64, u64, u64)> {
 fn assert_split_invariant(name: &str, bytes: &[u8]) {
     let whole = decode_all(bytes);
     assert_eq!(
-        decode_cut(bytes, &[]),
+        decode_split(bytes, &[]),
         whole,
         "{name}: feed+finish differs from decode_all"
     );
     for cut in 0..=bytes.len() {
-        let split = decode_cut(bytes, &[cut]);
+        let split = decode_split(bytes, &[cut]);
         assert!(
             split == whole,
             "{name}: a cut at byte {cut} changed the events"
@@ -525,7 +502,7 @@ fn synthetic_stream_at_every_pair_of_cuts_near_multibyte_text() {
     let end = SYNTHETIC.find("👩‍🔬").unwrap() + "👩‍🔬\"}}]}\r\n\r\n".len();
     for a in start..end {
         for b in a..end {
-            assert!(decode_cut(bytes, &[a, b]) == whole, "cuts at {a},{b}");
+            assert!(decode_split(bytes, &[a, b]) == whole, "cuts at {a},{b}");
         }
     }
 }
@@ -539,6 +516,6 @@ proptest! {
         let bytes = fixture("llamaserver_stream_usage.sse");
         prop_assert_eq!(bytes.len(), 4503);
         cuts.sort_unstable();
-        prop_assert_eq!(decode_cut(&bytes, &cuts), decode_all(&bytes));
+        prop_assert_eq!(decode_split(&bytes, &cuts), decode_all(&bytes));
     }
 }
