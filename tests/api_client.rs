@@ -180,7 +180,7 @@ fn finish(reason: &str) -> String {
 #[tokio::test]
 async fn request_body_and_headers_are_exact() {
     let mock = MockServer::start().await;
-    mock.enqueue(Reply::openai_stream("gpt-4o-mini", "ok", 4, Some((5, 1))));
+    mock.enqueue(Reply::mini("ok", (5, 1)));
     let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
     assert_eq!(run.text(), "ok");
     let requests = mock.chat_requests();
@@ -479,7 +479,7 @@ async fn status_429_with_retry_after_is_retried_then_succeeds() {
         "Rate limit reached for gpt-4o-mini. Please try again in 100ms.",
         &[("retry-after", "0.1")],
     ));
-    mock.enqueue(Reply::openai_stream("gpt-4o-mini", TEXT, 4, Some((3, 4))));
+    mock.enqueue(Reply::mini(TEXT, (3, 4)));
     let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
     assert_eq!(run.end().error, None);
     assert_eq!(run.text(), TEXT);
@@ -526,7 +526,7 @@ async fn status_500_twice_then_success() {
         "The engine is currently overloaded",
         &[],
     ));
-    mock.enqueue(Reply::openai_stream("gpt-4o-mini", TEXT, 4, Some((3, 4))));
+    mock.enqueue(Reply::mini(TEXT, (3, 4)));
     let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
     assert_eq!(run.end().error, None);
     assert_eq!(run.text(), TEXT);
@@ -700,7 +700,7 @@ async fn a_reset_after_some_text_keeps_the_text_and_ends_with_an_error() {
     let mock = MockServer::start().await;
     // Role chunk + 3 content chunks of 4 characters, then the connection is reset.
     mock.enqueue(
-        Reply::openai_stream("gpt-4o-mini", TEXT, 4, Some((1, 2)))
+        Reply::mini(TEXT, (1, 2))
             .truncated(4)
             .with_delay(Duration::from_millis(10))
             .with_end(mock::StreamEnd::Reset),

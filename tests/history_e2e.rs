@@ -332,12 +332,7 @@ fn two_conversations(home: &Home, mock: &MockServer) -> Tui {
         3,
         Some((17, 188)),
     ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        TIDES_A,
-        4,
-        Some((9, 12)),
-    ));
+    mock.enqueue(Reply::mini(TIDES_A, (9, 12)));
     let tui = home.tui(&[]);
     // Two conversations: the Korean one first (older), then Ctrl+N and one about tides.
     tui.send(QUESTION);
@@ -681,19 +676,10 @@ fn export_right_after_a_crash_has_the_drawn_text() {
 
 #[test]
 fn ask_exchanges_are_saved_and_counted_unless_no_history() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "saved answer",
-        4,
-        Some((12, 34)),
-    ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "unsaved answer",
-        4,
-        Some((56, 78)),
-    ));
+    let mock = MockServer::start_with([
+        Reply::mini("saved answer", (12, 34)),
+        Reply::mini("unsaved answer", (56, 78)),
+    ]);
     let home = Home::new(&mock);
 
     assert_eq!(home.ok(&["ask", "hello history"]), "saved answer\n");
@@ -758,13 +744,7 @@ fn ask_exchanges_are_saved_and_counted_unless_no_history() {
 
 #[test]
 fn past_the_monthly_budget_the_tui_asks_before_sending() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "spent",
-        4,
-        Some((12, 34)),
-    ));
+    let mock = MockServer::start_with([Reply::mini("spent", (12, 34))]);
     let home = Home::new(&mock);
     home.write_config("budget_monthly_usd = 0.000001\n");
     // Spend something (far more than the budget).
@@ -832,12 +812,7 @@ fn history_file_is_0600_in_a_0700_folder() {
 /// Creates the history file (one `kaiwa ask`), then takes its write lock as another kaiwa
 /// writing would.
 fn lock_history(home: &Home, mock: &MockServer) -> rusqlite::Connection {
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "first",
-        4,
-        Some((3, 1)),
-    ));
+    mock.enqueue(Reply::mini("first", (3, 1)));
     assert_eq!(home.ok(&["ask", "make the file"]), "first\n");
     let conn = rusqlite::Connection::open(home.db()).unwrap();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();

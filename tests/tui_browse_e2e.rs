@@ -292,19 +292,10 @@ fn edit_and_resend_sends_the_path_up_to_the_new_question() {
 
 #[test]
 fn regenerate_sends_the_messages_before_the_answer_and_keeps_both() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "Tuna is the classic.",
-        4,
-        Some((9, 6)),
-    ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "Try mackerel instead.",
-        4,
-        Some((9, 6)),
-    ));
+    let mock = MockServer::start_with([
+        Reply::mini("Tuna is the classic.", (9, 6)),
+        Reply::mini("Try mackerel instead.", (9, 6)),
+    ]);
     let tui = start(&mock);
     tui.send("Which fish?");
     tui.send(keys::ENTER);

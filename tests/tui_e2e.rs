@@ -118,19 +118,10 @@ fn chat_streams_the_answer_with_exact_cumulative_counts() {
 
 #[test]
 fn ctrl_n_starts_a_new_conversation_and_the_counts_keep_counting() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "first answer",
-        4,
-        Some((11, 22)),
-    ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "second answer",
-        4,
-        Some((33, 44)),
-    ));
+    let mock = MockServer::start_with([
+        Reply::mini("first answer", (11, 22)),
+        Reply::mini("second answer", (33, 44)),
+    ]);
     let tui = start(&mock);
     tui.send("first question");
     tui.send(keys::ENTER);
@@ -405,12 +396,7 @@ fn a_broken_stream_is_interrupted_and_keeps_its_text() {
 #[test]
 fn an_unreadable_event_is_skipped_and_the_answer_completes() {
     let mock = MockServer::start_blocking();
-    let mut pieces = pieces_of(Reply::openai_stream(
-        "gpt-4o-mini",
-        "one two three four five six",
-        4,
-        Some((5, 6)),
-    ));
+    let mut pieces = pieces_of(Reply::mini("one two three four five six", (5, 6)));
     pieces.insert(3, b"data: {\"choices\": [ {oops\n\n".to_vec());
     mock.enqueue(Reply::Stream {
         pieces,
