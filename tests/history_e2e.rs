@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! History end to end: the real `kaiwa` binary in a pseudo-terminal (`support::pty`) and
 //! through its command line, against the scriptable OpenAI mock (`support::mock`), over one
 //! `HOME` (with its `XDG_*` folders) that outlives each run — so what one kaiwa saved, the next
@@ -15,6 +8,10 @@
 //! the history file's lock timing is involved) instead of sleeping; polls of `kaiwa history`
 //! retry until a deadline. A test marked `#[ignore = "bug: …"]` documents a defect and passes
 //! once it is fixed.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 
 mod support;
 
@@ -138,6 +135,10 @@ impl Home {
     }
 
     /// `kaiwa history list [--archived] --json`.
+    #[allow(
+        clippy::panic,
+        reason = "test helper outside #[test] functions: a failure should panic"
+    )]
     fn list(&self, archived: bool) -> Vec<Value> {
         let mut args = vec!["history", "list", "--json"];
         if archived {
@@ -192,6 +193,10 @@ fn screen_has(s: &vt100::Screen, text: &str) -> bool {
 }
 
 /// Whether `text` is on screen above the status bar (which may quote a title in a notice).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn above_status_has(s: &vt100::Screen, text: &str) -> bool {
     let rows = screen_rows(s);
     let status = rows.iter().rposition(|r| !r.trim().is_empty()).unwrap_or(0);
@@ -219,6 +224,10 @@ fn last_word(text: &str, prefix: char) -> usize {
 }
 
 /// SIGKILL, as `kill -9` does: no handler runs, nothing is flushed.
+#[allow(
+    clippy::expect_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn kill_9(tui: &mut Tui) {
     let status = Command::new("kill")
         .args(["-9", &tui.pid.to_string()])
@@ -421,6 +430,11 @@ fn history_browser_lists_searches_opens_renames_archives_and_deletes() {
 }
 
 /// From the browser: rename the tides conversation, archive it, find it under Tab, delete it.
+#[allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn rename_archive_delete(home: &Home, tui: &Tui) {
     let list = home.list(false);
     assert_eq!(list.len(), 2, "{list:#?}");
@@ -518,6 +532,10 @@ fn kill_mid_answer(tui: Tui, question: &str, prefix: char, at: usize) -> usize {
 }
 
 /// Every word `prefix001 … prefixNNN` up to `shown` is in `text`, in order.
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn assert_words_kept(text: &str, prefix: char, shown: usize) {
     let mut from = 0;
     for i in 1..=shown {
@@ -1010,6 +1028,10 @@ fn the_prompt_file_keeps_the_last_thousand_prompts() {
 // Signals: SIGTERM and SIGHUP save and restore; Ctrl+Z suspends and `fg` redraws
 // -------------------------------------------------------------------------------------------
 
+#[allow(
+    clippy::expect_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn kill(signal: &str, pid: u32) {
     let status = Command::new("kill")
         .args([signal, &pid.to_string()])
