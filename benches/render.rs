@@ -68,6 +68,22 @@ fn frame(c: &mut Criterion) {
     group.finish();
 }
 
+/// One event of the answer `id` arrives.
+fn api(app: &mut App, id: RequestId, event: StreamEvent, at: Instant) {
+    update(app, Msg::Api { id, event, at });
+}
+
+/// Sends `question` with Enter and lets its answer start; the answer's id and its clock.
+fn start_answer(app: &mut App, question: &str) -> (RequestId, Instant) {
+    app.input.composer.set_text(question);
+    let out = update(app, key(ratatui::crossterm::event::KeyCode::Enter));
+    assert!(!out.effects.is_empty());
+    let id = RequestId(app.next_request);
+    let now = Instant::now();
+    api(app, id, StreamEvent::Started, now);
+    (id, now)
+}
+
 fn streaming_delta(c: &mut Criterion) {
     let mut group = c.benchmark_group("stream_delta_frame");
     for n in [100usize, 10_000] {
@@ -75,44 +91,13 @@ fn streaming_delta(c: &mut Criterion) {
         let mut ui = Ui::default();
         let area = Rect::new(0, 0, 120, 40);
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        app.input.composer.set_text("next question");
-        let out = update(
-            &mut app,
-            Msg::Key(ratatui::crossterm::event::KeyEvent::from(
-                ratatui::crossterm::event::KeyCode::Enter,
-            )),
-        );
-        assert!(!out.effects.is_empty());
-        let id = RequestId(app.next_request);
-        let now = Instant::now();
-        update(
-            &mut app,
-            Msg::Api {
-                id,
-                event: StreamEvent::Started,
-                at: now,
-            },
-        );
+        let (id, now) = start_answer(&mut app, "next question");
         // An answer already 2,000 words long is streaming.
-        update(
-            &mut app,
-            Msg::Api {
-                id,
-                event: StreamEvent::Delta(PARAGRAPH.repeat(60)),
-                at: now,
-            },
-        );
+        api(&mut app, id, StreamEvent::Delta(PARAGRAPH.repeat(60)), now);
         ui::prepare(&mut ui, &app, area);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
-                update(
-                    &mut app,
-                    Msg::Api {
-                        id,
-                        event: StreamEvent::Delta(" token".into()),
-                        at: now,
-                    },
-                );
+                api(&mut app, id, StreamEvent::Delta(" token".into()), now);
                 ui::prepare(&mut ui, &app, area);
                 terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
             });
@@ -213,47 +198,20 @@ fn long_streaming_answer(c: &mut Criterion) {
     let mut ui = Ui::default();
     let area = Rect::new(0, 0, 120, 40);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    app.input.composer.set_text("write a lot");
-    update(&mut app, key(ratatui::crossterm::event::KeyCode::Enter));
-    let id = RequestId(app.next_request);
-    let now = Instant::now();
-    update(
-        &mut app,
-        Msg::Api {
-            id,
-            event: StreamEvent::Started,
-            at: now,
-        },
-    );
+    let (id, now) = start_answer(&mut app, "write a lot");
     // ~80 KB of markdown ≈ 20,000 tokens.
     let body = MARKDOWN_ANSWER.repeat(200);
-    update(
+    api(&mut app, id, StreamEvent::Delta(body), now);
+    api(
         &mut app,
-        Msg::Api {
-            id,
-            event: StreamEvent::Delta(body),
-            at: now,
-        },
-    );
-    update(
-        &mut app,
-        Msg::Api {
-            id,
-            event: StreamEvent::Delta("\n\nTail paragraph".into()),
-            at: now,
-        },
+        id,
+        StreamEvent::Delta("\n\nTail paragraph".into()),
+        now,
     );
     ui::prepare(&mut ui, &app, area);
     c.bench_function("stream_delta_after_20k_tokens_markdown", |b| {
         b.iter(|| {
-            update(
-                &mut app,
-                Msg::Api {
-                    id,
-                    event: StreamEvent::Delta(" more".into()),
-                    at: now,
-                },
-            );
+            api(&mut app, id, StreamEvent::Delta(" more".into()), now);
             ui::prepare(&mut ui, &app, area);
             terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
         });

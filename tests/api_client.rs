@@ -1,12 +1,8 @@
 //! `ApiClient` against the mock OpenAI server: what goes on the wire, what comes back as
 //! events, how errors are typed and when requests are retried.
 #![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
     clippy::wildcard_enum_match_arm,
-    reason = "tests"
+    reason = "tests pick the one event or error they expect out of a stream"
 )]
 
 mod support;
@@ -25,6 +21,10 @@ const WAIT: Duration = Duration::from_secs(5);
 const KEY: &str = "sk-test-kaiwa-0123456789";
 const TEXT: &str = "ChatGPT는 OpenAI가 만든 대화형 AI입니다. 😀👩‍🔬 끝!";
 
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn client(mock: &MockServer) -> ApiClient {
     ApiClient::new(&mock.base_url(), Some(ApiKey::new(KEY.to_owned())), WAIT).unwrap()
 }
@@ -61,6 +61,10 @@ impl Run {
             .collect()
     }
 
+    #[allow(
+        clippy::panic,
+        reason = "test helper outside #[test] functions: a failure should panic"
+    )]
     fn end(&self) -> &StreamEnd {
         match self.events.last() {
             Some(StreamEvent::End(end)) => end,
@@ -68,6 +72,10 @@ impl Run {
         }
     }
 
+    #[allow(
+        clippy::panic,
+        reason = "test helper outside #[test] functions: a failure should panic"
+    )]
     fn error(&self) -> &ApiError {
         self.end()
             .error
@@ -104,6 +112,18 @@ impl Run {
     }
 }
 
+/// The usual request (`gpt-4o-mini`) streamed by a fresh client of `mock`.
+async fn ask(mock: &MockServer) -> Run {
+    stream(&client(mock), &request("gpt-4o-mini")).await
+}
+
+/// No retry was announced, and none reaches the server even a little later.
+async fn assert_not_retried(mock: &MockServer, run: &Run) {
+    assert!(run.retries().is_empty());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(mock.chat_requests().len(), 1);
+}
+
 async fn stream(client: &ApiClient, request: &ChatRequest) -> Run {
     let mut events = Vec::new();
     let started = Instant::now();
@@ -118,6 +138,10 @@ async fn stream(client: &ApiClient, request: &ChatRequest) -> Run {
     run
 }
 
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn assert_status(error: &ApiError, status: u16, code: Option<&str>, message: &str) {
     match error {
         ApiError::Status {
@@ -132,6 +156,10 @@ fn assert_status(error: &ApiError, status: u16, code: Option<&str>, message: &st
 }
 
 /// An SSE `data:` event of one chunk with these choices (and optional usage).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn chunk(choices: &Value, usage: Option<&Value>) -> String {
     let mut value = json!({
         "id": "chatcmpl-x",
@@ -164,8 +192,8 @@ fn finish(reason: &str) -> String {
 #[tokio::test]
 async fn request_body_and_headers_are_exact() {
     let mock = MockServer::start().await;
-    mock.enqueue(Reply::openai_stream("gpt-4o-mini", "ok", 4, Some((5, 1))));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    mock.enqueue(Reply::mini("ok", (5, 1)));
+    let run = ask(&mock).await;
     assert_eq!(run.text(), "ok");
     let requests = mock.chat_requests();
     assert_eq!(requests.len(), 1);
@@ -297,7 +325,7 @@ async fn usage_comes_from_the_server() {
         3,
         Some((1234, 567)),
     ));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), TEXT);
     let usage = run.usages();
     assert_eq!(usage.len(), 1);
@@ -337,7 +365,7 @@ async fn usage_chunk_with_one_choice_and_empty_delta() {
     ]
     .concat();
     mock.enqueue(Reply::sse(&body));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), "Hello 세계");
     let end = run.end();
     assert_eq!(
@@ -361,7 +389,7 @@ async fn usage_chunk_with_one_choice_and_empty_delta() {
 async fn no_usage_from_the_server_means_no_usage_event() {
     let mock = MockServer::start().await;
     mock.enqueue(Reply::openai_stream("gpt-4o-mini", TEXT, 4, None));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), TEXT);
     assert_eq!(run.end().error, None);
     assert_eq!(run.end().finish_reason.as_deref(), Some("stop"));
@@ -406,7 +434,7 @@ async fn comments_and_crlf_are_handled() {
     ];
     let pieces: Vec<&str> = body.iter().map(String::as_str).collect();
     mock.enqueue(Reply::sse_pieces(&pieces, Duration::from_millis(5)));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), "안녕하세요");
     assert_eq!(run.end().error, None);
     assert_eq!(run.end().finish_reason.as_deref(), Some("stop"));
@@ -421,7 +449,7 @@ async fn status_401_is_typed_and_not_retried() {
     let mock = MockServer::start().await;
     let message = "Incorrect API key provided: sk-te***6789. You can find your API key at https://platform.openai.com/account/api-keys.";
     mock.enqueue(Reply::error(401, "invalid_api_key", message, &[]));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_status(run.error(), 401, Some("invalid_api_key"), message);
     assert_eq!(run.error().status(), Some(401));
     let shown = run.error().to_string();
@@ -449,9 +477,7 @@ async fn status_404_model_not_found_is_not_retried() {
             .to_string()
             .starts_with("model not found (404 model_not_found)")
     );
-    assert!(run.retries().is_empty());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(mock.chat_requests().len(), 1);
+    assert_not_retried(&mock, &run).await;
 }
 
 #[tokio::test]
@@ -463,8 +489,8 @@ async fn status_429_with_retry_after_is_retried_then_succeeds() {
         "Rate limit reached for gpt-4o-mini. Please try again in 100ms.",
         &[("retry-after", "0.1")],
     ));
-    mock.enqueue(Reply::openai_stream("gpt-4o-mini", TEXT, 4, Some((3, 4))));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    mock.enqueue(Reply::mini(TEXT, (3, 4)));
+    let run = ask(&mock).await;
     assert_eq!(run.end().error, None);
     assert_eq!(run.text(), TEXT);
     assert_eq!(run.retries(), [(1, Duration::from_millis(100))]);
@@ -492,7 +518,7 @@ async fn retry_after_ms_wins_over_retry_after() {
         &[("retry-after-ms", "150"), ("retry-after", "30")],
     ));
     mock.enqueue(Reply::openai_stream("gpt-4o-mini", "ok", 4, None));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.end().error, None);
     assert_eq!(run.retries(), [(1, Duration::from_millis(150))]);
     assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
@@ -510,8 +536,8 @@ async fn status_500_twice_then_success() {
         "The engine is currently overloaded",
         &[],
     ));
-    mock.enqueue(Reply::openai_stream("gpt-4o-mini", TEXT, 4, Some((3, 4))));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    mock.enqueue(Reply::mini(TEXT, (3, 4)));
+    let run = ask(&mock).await;
     assert_eq!(run.end().error, None);
     assert_eq!(run.text(), TEXT);
     let retries = run.retries();
@@ -544,7 +570,7 @@ async fn three_500s_give_up_after_three_requests() {
     for _ in 0..4 {
         mock.enqueue(Reply::error(500, "", "boom", &[]));
     }
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_status(run.error(), 500, None, "boom");
     assert_eq!(
         run.error().to_string(),
@@ -565,12 +591,10 @@ async fn status_429_insufficient_quota_is_not_retried() {
         message,
         &[("retry-after", "0")],
     ));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_status(run.error(), 429, Some("insufficient_quota"), message);
     assert!(run.error().to_string().starts_with("out of quota"));
-    assert!(run.retries().is_empty());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(mock.chat_requests().len(), 1);
+    assert_not_retried(&mock, &run).await;
 }
 
 #[tokio::test]
@@ -583,11 +607,9 @@ async fn x_should_retry_false_forbids_retrying_a_500() {
         &[("x-should-retry", "false")],
     ));
     mock.enqueue(Reply::openai_stream("gpt-4o-mini", "too late", 4, None));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_status(run.error(), 500, None, "do not retry");
-    assert!(run.retries().is_empty());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(mock.chat_requests().len(), 1);
+    assert_not_retried(&mock, &run).await;
 }
 
 #[tokio::test]
@@ -600,7 +622,7 @@ async fn x_should_retry_true_retries_a_400() {
         &[("x-should-retry", "true"), ("retry-after-ms", "10")],
     ));
     mock.enqueue(Reply::openai_stream("gpt-4o-mini", "ok", 4, None));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.end().error, None);
     assert_eq!(run.text(), "ok");
     assert_eq!(mock.chat_requests().len(), 2);
@@ -616,7 +638,7 @@ async fn a_long_retry_after_is_left_to_the_user() {
         &[("retry-after", "120")],
     ));
     mock.enqueue(Reply::openai_stream("gpt-4o-mini", "too late", 4, None));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     match run.error() {
         ApiError::WaitTooLong { wait, cause } => {
             assert_eq!(*wait, Duration::from_secs(120));
@@ -669,7 +691,7 @@ async fn a_second_stream_options_400_is_not_resent_again() {
     mock.enqueue(Reply::error(400, "unknown_parameter", message, &[]));
     mock.enqueue(Reply::error(400, "unknown_parameter", message, &[]));
     mock.enqueue(Reply::openai_stream("gpt-4o-mini", "no", 4, None));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_status(run.error(), 400, Some("unknown_parameter"), message);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(mock.chat_requests().len(), 2);
@@ -684,12 +706,12 @@ async fn a_reset_after_some_text_keeps_the_text_and_ends_with_an_error() {
     let mock = MockServer::start().await;
     // Role chunk + 3 content chunks of 4 characters, then the connection is reset.
     mock.enqueue(
-        Reply::openai_stream("gpt-4o-mini", TEXT, 4, Some((1, 2)))
+        Reply::mini(TEXT, (1, 2))
             .truncated(4)
             .with_delay(Duration::from_millis(10))
             .with_end(mock::StreamEnd::Reset),
     );
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     let expected: String = TEXT.chars().take(12).collect();
     assert_eq!(run.text(), expected);
     let end = run.end();
@@ -722,7 +744,7 @@ async fn an_error_object_mid_stream_keeps_earlier_text() {
     ];
     let pieces: Vec<&str> = body.iter().map(String::as_str).collect();
     mock.enqueue(Reply::sse_pieces(&pieces, Duration::ZERO));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), "The answer");
     match run.error() {
         ApiError::InStream(e) => {
@@ -751,7 +773,7 @@ async fn an_unreadable_event_is_skipped_and_counted() {
     ]
     .concat();
     mock.enqueue(Reply::sse(&body));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), "before after");
     let end = run.end();
     assert_eq!(end.error, None);
@@ -763,7 +785,7 @@ async fn an_unreadable_event_is_skipped_and_counted() {
 async fn the_recorded_malformed_stream_skips_one_event() {
     let mock = MockServer::start().await;
     mock.enqueue(Reply::fixture("llmock_fault_malformed.sse", 64));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(
         run.text(),
         "Mock response gpt-4o-mini: everything is working as expected."
@@ -778,20 +800,20 @@ async fn a_stream_without_finish_reason_ended_early() {
     let mock = MockServer::start().await;
     // Role chunk + 2 content chunks, then a clean end of body: no finish, no [DONE].
     mock.enqueue(Reply::openai_stream("gpt-4o-mini", TEXT, 4, None).truncated(3));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), TEXT.chars().take(8).collect::<String>());
     assert_eq!(run.error(), &ApiError::EndedEarly);
     assert_eq!(run.end().finish_reason, None);
 
     // The recorded llmock truncation, and `[DONE]` without a finish reason.
     mock.enqueue(Reply::fixture("llmock_fault_truncate.sse", 100));
-    let run2 = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run2 = ask(&mock).await;
     assert_eq!(run2.text(), "Mock response ");
     assert_eq!(run2.error(), &ApiError::EndedEarly);
     mock.enqueue(Reply::sse(
         &[content("x"), "data: [DONE]\n\n".to_owned()].concat(),
     ));
-    let run3 = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run3 = ask(&mock).await;
     assert_eq!(run3.error(), &ApiError::EndedEarly);
 }
 
@@ -799,7 +821,7 @@ async fn a_stream_without_finish_reason_ended_early() {
 async fn an_empty_200_body_ended_early() {
     let mock = MockServer::start().await;
     mock.enqueue(Reply::fixture("llamacpp-py_stream_overflow.sse", 1));
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(run.text(), "");
     assert_eq!(run.error(), &ApiError::EndedEarly);
 }
@@ -1002,6 +1024,10 @@ async fn a_server_that_never_answers_hits_the_idle_timeout() {
 
 /// A recorded error body (`tests/fixtures/sse/*_badreq.json`, `*.sse` overflow recordings):
 /// the JSON object, without the recorder's ` [HTTP n]` note or the HTTP head.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn recorded_error_body(name: &str) -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/");
     let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();
@@ -1040,7 +1066,7 @@ async fn refused_and_failed_requests_say_which_with_the_servers_message() {
     for (fixture, status, shown) in cases {
         let mock = MockServer::start().await;
         mock.enqueue(Reply::json(status, &recorded_error_body(fixture), &[]));
-        let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+        let run = ask(&mock).await;
         assert_eq!(run.error().to_string(), shown, "{fixture}");
         assert!(
             !shown.contains("Ctrl+"),
@@ -1057,7 +1083,7 @@ async fn refused_and_failed_requests_say_which_with_the_servers_message() {
             &[("retry-after-ms", "1")],
         ));
     }
-    let run = stream(&client(&mock), &request("gpt-4o-mini")).await;
+    let run = ask(&mock).await;
     assert_eq!(
         run.error().to_string(),
         "the server failed (503 overloaded): try later"

@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! History end to end: the real `kaiwa` binary in a pseudo-terminal (`support::pty`) and
 //! through its command line, against the scriptable OpenAI mock (`support::mock`), over one
 //! `HOME` (with its `XDG_*` folders) that outlives each run — so what one kaiwa saved, the next
@@ -15,6 +8,10 @@
 //! the history file's lock timing is involved) instead of sleeping; polls of `kaiwa history`
 //! retry until a deadline. A test marked `#[ignore = "bug: …"]` documents a defect and passes
 //! once it is fixed.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 
 mod support;
 
@@ -138,6 +135,10 @@ impl Home {
     }
 
     /// `kaiwa history list [--archived] --json`.
+    #[allow(
+        clippy::panic,
+        reason = "test helper outside #[test] functions: a failure should panic"
+    )]
     fn list(&self, archived: bool) -> Vec<Value> {
         let mut args = vec!["history", "list", "--json"];
         if archived {
@@ -192,6 +193,10 @@ fn screen_has(s: &vt100::Screen, text: &str) -> bool {
 }
 
 /// Whether `text` is on screen above the status bar (which may quote a title in a notice).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn above_status_has(s: &vt100::Screen, text: &str) -> bool {
     let rows = screen_rows(s);
     let status = rows.iter().rposition(|r| !r.trim().is_empty()).unwrap_or(0);
@@ -219,6 +224,10 @@ fn last_word(text: &str, prefix: char) -> usize {
 }
 
 /// SIGKILL, as `kill -9` does: no handler runs, nothing is flushed.
+#[allow(
+    clippy::expect_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn kill_9(tui: &mut Tui) {
     let status = Command::new("kill")
         .args(["-9", &tui.pid.to_string()])
@@ -332,12 +341,7 @@ fn two_conversations(home: &Home, mock: &MockServer) -> Tui {
         3,
         Some((17, 188)),
     ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        TIDES_A,
-        4,
-        Some((9, 12)),
-    ));
+    mock.enqueue(Reply::mini(TIDES_A, (9, 12)));
     let tui = home.tui(&[]);
     // Two conversations: the Korean one first (older), then Ctrl+N and one about tides.
     tui.send(QUESTION);
@@ -426,6 +430,11 @@ fn history_browser_lists_searches_opens_renames_archives_and_deletes() {
 }
 
 /// From the browser: rename the tides conversation, archive it, find it under Tab, delete it.
+#[allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn rename_archive_delete(home: &Home, tui: &Tui) {
     let list = home.list(false);
     assert_eq!(list.len(), 2, "{list:#?}");
@@ -523,6 +532,10 @@ fn kill_mid_answer(tui: Tui, question: &str, prefix: char, at: usize) -> usize {
 }
 
 /// Every word `prefix001 … prefixNNN` up to `shown` is in `text`, in order.
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn assert_words_kept(text: &str, prefix: char, shown: usize) {
     let mut from = 0;
     for i in 1..=shown {
@@ -681,19 +694,10 @@ fn export_right_after_a_crash_has_the_drawn_text() {
 
 #[test]
 fn ask_exchanges_are_saved_and_counted_unless_no_history() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "saved answer",
-        4,
-        Some((12, 34)),
-    ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "unsaved answer",
-        4,
-        Some((56, 78)),
-    ));
+    let mock = MockServer::start_with([
+        Reply::mini("saved answer", (12, 34)),
+        Reply::mini("unsaved answer", (56, 78)),
+    ]);
     let home = Home::new(&mock);
 
     assert_eq!(home.ok(&["ask", "hello history"]), "saved answer\n");
@@ -758,13 +762,7 @@ fn ask_exchanges_are_saved_and_counted_unless_no_history() {
 
 #[test]
 fn past_the_monthly_budget_the_tui_asks_before_sending() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "spent",
-        4,
-        Some((12, 34)),
-    ));
+    let mock = MockServer::start_with([Reply::mini("spent", (12, 34))]);
     let home = Home::new(&mock);
     home.write_config("budget_monthly_usd = 0.000001\n");
     // Spend something (far more than the budget).
@@ -832,12 +830,7 @@ fn history_file_is_0600_in_a_0700_folder() {
 /// Creates the history file (one `kaiwa ask`), then takes its write lock as another kaiwa
 /// writing would.
 fn lock_history(home: &Home, mock: &MockServer) -> rusqlite::Connection {
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "first",
-        4,
-        Some((3, 1)),
-    ));
+    mock.enqueue(Reply::mini("first", (3, 1)));
     assert_eq!(home.ok(&["ask", "make the file"]), "first\n");
     let conn = rusqlite::Connection::open(home.db()).unwrap();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -1035,6 +1028,10 @@ fn the_prompt_file_keeps_the_last_thousand_prompts() {
 // Signals: SIGTERM and SIGHUP save and restore; Ctrl+Z suspends and `fg` redraws
 // -------------------------------------------------------------------------------------------
 
+#[allow(
+    clippy::expect_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn kill(signal: &str, pid: u32) {
     let status = Command::new("kill")
         .args([signal, &pid.to_string()])

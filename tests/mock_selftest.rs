@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
-use support::mock::{Echo, MockServer, Reply, StreamEnd};
+use support::mock::{Echo, MockServer, RecordedRequest, Reply, StreamEnd};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -54,6 +54,15 @@ async fn read_chunks(response: reqwest::Response) -> (Vec<Vec<u8>>, Option<reqwe
         }
     }
     (chunks, None)
+}
+
+/// Waits until the one request the mock received is closed (by either side); that request.
+async fn closed_request(mock: &MockServer) -> RecordedRequest {
+    let requests = mock
+        .wait_until(WAIT, |r| r.len() == 1 && r[0].closed_at.is_some())
+        .await
+        .unwrap_or_else(|| panic!("the mock never saw the one request closed"));
+    requests[0].clone()
 }
 
 fn pieces_of(reply: &Reply) -> Vec<Vec<u8>> {
@@ -141,12 +150,9 @@ async fn streamed_reply_arrives_in_separate_pieces_byte_exact() {
     // Role chunk, 4 content chunks of ≤ 5 chars, finish, usage, [DONE].
     assert_eq!(pieces.len(), 1 + 4 + 1 + 1 + 1);
 
-    let requests = mock
-        .wait_until(WAIT, |r| r.len() == 1 && r[0].closed_at.is_some())
-        .await
-        .unwrap();
+    let request = closed_request(&mock).await;
     assert!(
-        !requests[0].closed_early,
+        !request.closed_early,
         "a stream read to its end is not closed early"
     );
 }
@@ -362,14 +368,8 @@ async fn reset_ends_with_a_client_side_error_after_the_pieces() {
     );
     assert!(error.is_some(), "the client sees an error at the reset");
 
-    let requests = mock
-        .wait_until(WAIT, |r| r[0].closed_at.is_some())
-        .await
-        .unwrap();
-    assert!(
-        !requests[0].closed_early,
-        "the server ended it, not the client"
-    );
+    let request = closed_request(&mock).await;
+    assert!(!request.closed_early, "the server ended it, not the client");
 }
 
 #[tokio::test]
@@ -387,12 +387,9 @@ async fn dropping_a_slow_stream_is_seen_as_closed_early() {
     let dropped_at = Instant::now();
     drop(stream);
 
-    let requests = mock
-        .wait_until(WAIT, |r| r[0].closed_at.is_some())
-        .await
-        .expect("the mock sees the close");
-    assert!(requests[0].closed_early);
-    assert!(requests[0].closed_at.unwrap() >= dropped_at);
+    let request = closed_request(&mock).await;
+    assert!(request.closed_early);
+    assert!(request.closed_at.unwrap() >= dropped_at);
 }
 
 #[tokio::test]
@@ -420,11 +417,8 @@ async fn dropping_a_hanging_stream_is_seen_as_closed_early() {
     assert!(mock.requests()[0].closed_at.is_none());
     drop(stream);
 
-    let requests = mock
-        .wait_until(WAIT, |r| r[0].closed_at.is_some())
-        .await
-        .expect("the mock sees the close");
-    assert!(requests[0].closed_early);
+    let request = closed_request(&mock).await;
+    assert!(request.closed_early);
 }
 
 #[tokio::test]
@@ -438,11 +432,8 @@ async fn hang_never_answers_and_sees_the_client_leave() {
         .send()
         .await;
     assert!(result.unwrap_err().is_timeout());
-    let requests = mock
-        .wait_until(WAIT, |r| r.len() == 1 && r[0].closed_at.is_some())
-        .await
-        .unwrap();
-    assert!(requests[0].closed_early);
+    let request = closed_request(&mock).await;
+    assert!(request.closed_early);
 }
 
 #[tokio::test]

@@ -2,31 +2,31 @@
 //! (`tests/fixtures/sse/`): every fixture gives the same events however its
 //! bytes are cut into reads, and what it means (answer text, finish reason,
 //! usage, unreadable events) is what the server actually said.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
-)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use kaiwa::api::error::ApiError;
-use kaiwa::api::sse::{SseDecoder, SseEvent, SseItem, decode_all};
+use kaiwa::api::sse::{SseDecoder, SseEvent, SseItem, decode_all, decode_split};
 use kaiwa::api::types::{Payload, ServerError, Usage, parse_payload};
 use proptest::prelude::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/");
 
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{FIXTURES}{name}");
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 
 /// Every `*.sse` file in the fixtures folder, sorted.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn sse_fixture_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(PathBuf::from(FIXTURES))
         .unwrap()
@@ -41,29 +41,10 @@ fn sse_fixture_names() -> Vec<String> {
     names
 }
 
-/// Feeds `bytes` cut at `cuts` (ascending offsets), then finishes.
-fn decode_cut(bytes: &[u8], cuts: &[usize]) -> Vec<SseItem> {
-    let mut decoder = SseDecoder::new();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &cut in cuts {
-        decoder.feed(&bytes[start..cut], &mut out);
-        start = cut;
-    }
-    decoder.feed(&bytes[start..], &mut out);
-    decoder.finish(&mut out);
-    out
-}
-
 /// Feeds `bytes` in pieces of `n` bytes.
 fn decode_pieces(bytes: &[u8], n: usize) -> Vec<SseItem> {
-    let mut decoder = SseDecoder::new();
-    let mut out = Vec::new();
-    for piece in bytes.chunks(n) {
-        decoder.feed(piece, &mut out);
-    }
-    decoder.finish(&mut out);
-    out
+    let cuts: Vec<usize> = (n..bytes.len()).step_by(n).collect();
+    decode_split(bytes, &cuts)
 }
 
 /// Feeds `bytes` one byte at a time with an empty read after each (a body stream may
@@ -153,12 +134,12 @@ fn usage_numbers(usage: Option<Usage>) -> Option<(u64, u64, u64, u64)> {
 fn assert_split_invariant(name: &str, bytes: &[u8]) {
     let whole = decode_all(bytes);
     assert_eq!(
-        decode_cut(bytes, &[]),
+        decode_split(bytes, &[]),
         whole,
         "{name}: feed+finish differs from decode_all"
     );
     for cut in 0..=bytes.len() {
-        let split = decode_cut(bytes, &[cut]);
+        let split = decode_split(bytes, &[cut]);
         assert!(
             split == whole,
             "{name}: a cut at byte {cut} changed the events"
@@ -521,7 +502,7 @@ fn synthetic_stream_at_every_pair_of_cuts_near_multibyte_text() {
     let end = SYNTHETIC.find("👩‍🔬").unwrap() + "👩‍🔬\"}}]}\r\n\r\n".len();
     for a in start..end {
         for b in a..end {
-            assert!(decode_cut(bytes, &[a, b]) == whole, "cuts at {a},{b}");
+            assert!(decode_split(bytes, &[a, b]) == whole, "cuts at {a},{b}");
         }
     }
 }
@@ -535,6 +516,6 @@ proptest! {
         let bytes = fixture("llamaserver_stream_usage.sse");
         prop_assert_eq!(bytes.len(), 4503);
         cuts.sort_unstable();
-        prop_assert_eq!(decode_cut(&bytes, &cuts), decode_all(&bytes));
+        prop_assert_eq!(decode_split(&bytes, &cuts), decode_all(&bytes));
     }
 }

@@ -6,12 +6,7 @@
 //! per version), a newer file, a locked file, a damaged file.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::string_slice,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
+    reason = "test helper outside #[test] functions: a failure should panic"
 )]
 
 use std::path::{Path, PathBuf};
@@ -444,6 +439,10 @@ fn list_uses_its_index() {
 }
 
 #[test]
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "the test expects one variant; any other is a failure"
+)]
 fn resolve_by_uid_prefix_or_title() {
     let mut store = Store::open_in_memory().unwrap();
     let (a, _) = chain(&mut store, &["alpha"], T0);
@@ -826,6 +825,11 @@ fn a_newer_file_opens_read_only_with_a_notice() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
+#[allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test helper: no notice fails the test; the one moved file is asserted before indexing"
+)]
 fn assert_quarantined(dir: &Path, path: &Path, notice: Option<String>, original: &[u8]) {
     let notice = notice.expect("a notice");
     let moved: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -5,12 +5,7 @@
 //! damaged file, history off, and `save_ask_exchange`.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::string_slice,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
+    reason = "test helper outside #[test] functions: a failure should panic"
 )]
 
 use std::collections::BTreeSet;
@@ -54,6 +49,10 @@ impl Env {
     fn read(&self) -> Store {
         Store::open_reader(&self.db()).unwrap()
     }
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "asserts just before that there is exactly one"
+    )]
     fn only(&self) -> LoadedConversation {
         let store = self.read();
         let list = store.list(false, 10, None).unwrap();

@@ -5,12 +5,7 @@
 //! malformed input that reports its failures and imports the rest.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::string_slice,
-    clippy::wildcard_enum_match_arm,
-    reason = "tests"
+    reason = "test helper outside #[test] functions: a failure should panic"
 )]
 
 use std::io::Write as _;
@@ -51,6 +46,10 @@ fn all_exports(store: &Store) -> Vec<Value> {
 /// state, text, model.
 type Spec = (Option<usize>, u8, u8, String, Option<String>);
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn build(
     store: &mut Store,
     specs: &[Spec],
@@ -293,6 +292,11 @@ fn malformed_input_reports_failures_and_imports_the_rest() {
     );
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn check_chatgpt(store: &Store, report: &ImportReport) {
     assert_eq!(report.imported, 3, "{report:#?}");
     assert_eq!(report.updated, 0);

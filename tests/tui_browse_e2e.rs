@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! End-to-end tests of browsing past turns and composing: the real `kaiwa` binary in a 120×40
 //! pseudo-terminal (`support::pty`) against the scriptable OpenAI mock (`support::mock`).
 //! Each test asserts what reached the terminal (OSC 52 bytes, the screen) and what the server
@@ -39,6 +32,10 @@ fn wait_input(tui: &Tui, text: &str) {
 }
 
 /// Waits until the input's border (or the status bar) says `text`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn wait_border(tui: &Tui, text: &str) {
     tui.wait_until(&format!("the input border to say {text:?}"), |s| {
         let rows = screen_rows(s);
@@ -56,6 +53,13 @@ fn ask_echo(tui: &Tui, question: &str) {
 const OSC52: &[u8] = b"\x1b]52;c;";
 
 /// Waits for the first OSC 52 sequence written after `mark`; returns the text it carries.
+#[allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn wait_osc52(tui: &Tui, mark: usize) -> String {
     let complete = |raw: &[u8]| find(raw, OSC52).is_some_and(|at| raw[at..].contains(&0x07));
     tui.wait_raw("an OSC 52 sequence", mark, complete);
@@ -175,6 +179,11 @@ fn c_copies_a_numbered_code_block_as_osc52() {
 // -------------------------------------------------------------------------------------------
 
 /// The JSON after the line starting with `header` in the raw view's text, up to a blank line.
+#[allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn json_after(text: &str, header: &str) -> Value {
     let (_, rest) = text
         .split_once(header)
@@ -292,19 +301,10 @@ fn edit_and_resend_sends_the_path_up_to_the_new_question() {
 
 #[test]
 fn regenerate_sends_the_messages_before_the_answer_and_keeps_both() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "Tuna is the classic.",
-        4,
-        Some((9, 6)),
-    ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "Try mackerel instead.",
-        4,
-        Some((9, 6)),
-    ));
+    let mock = MockServer::start_with([
+        Reply::mini("Tuna is the classic.", (9, 6)),
+        Reply::mini("Try mackerel instead.", (9, 6)),
+    ]);
     let tui = start(&mock);
     tui.send("Which fish?");
     tui.send(keys::ENTER);

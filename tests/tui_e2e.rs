@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 //! End-to-end tests of the chat TUI: the real `kaiwa` binary in a 120×40 pseudo-terminal
 //! (`support::pty`), its screen read through `vt100`, against the scriptable OpenAI mock
 //! (`support::mock`). Each test asserts what a user sees and what the server received, the way
@@ -36,6 +29,10 @@ use support::screen::{input_rows, mini_status, transcript_rows, wait_answered};
 // -------------------------------------------------------------------------------------------
 
 /// A stream's pieces, to splice hand-made events into.
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn pieces_of(reply: Reply) -> Vec<Vec<u8>> {
     match reply {
         Reply::Stream { pieces, .. } => pieces,
@@ -118,19 +115,10 @@ fn chat_streams_the_answer_with_exact_cumulative_counts() {
 
 #[test]
 fn ctrl_n_starts_a_new_conversation_and_the_counts_keep_counting() {
-    let mock = MockServer::start_blocking();
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "first answer",
-        4,
-        Some((11, 22)),
-    ));
-    mock.enqueue(Reply::openai_stream(
-        "gpt-4o-mini",
-        "second answer",
-        4,
-        Some((33, 44)),
-    ));
+    let mock = MockServer::start_with([
+        Reply::mini("first answer", (11, 22)),
+        Reply::mini("second answer", (33, 44)),
+    ]);
     let tui = start(&mock);
     tui.send("first question");
     tui.send(keys::ENTER);
@@ -405,12 +393,7 @@ fn a_broken_stream_is_interrupted_and_keeps_its_text() {
 #[test]
 fn an_unreadable_event_is_skipped_and_the_answer_completes() {
     let mock = MockServer::start_blocking();
-    let mut pieces = pieces_of(Reply::openai_stream(
-        "gpt-4o-mini",
-        "one two three four five six",
-        4,
-        Some((5, 6)),
-    ));
+    let mut pieces = pieces_of(Reply::mini("one two three four five six", (5, 6)));
     pieces.insert(3, b"data: {\"choices\": [ {oops\n\n".to_vec());
     mock.enqueue(Reply::Stream {
         pieces,
@@ -873,6 +856,10 @@ const ROWS_NORMAL: u16 = support::pty::ROWS;
 
 /// Asserts that `tail` leaves the alternate screen and turns bracketed paste and mouse
 /// reporting off, each after the last time it was turned on.
+#[allow(
+    clippy::panic,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn assert_restored(raw: &[u8]) {
     for (on, off, what) in [
         (
@@ -1025,6 +1012,11 @@ fn hostile_answers_are_inert_and_the_key_is_never_written() {
 // -------------------------------------------------------------------------------------------
 
 /// utime + stime of every thread of `pid`, in clock ticks (USER_HZ, 100 per second on Linux).
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
@@ -1034,6 +1026,10 @@ fn cpu_ticks(pid: u32) -> u64 {
 }
 
 /// Context switches of every thread of `pid`: each wake-up of any thread counts one.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test] functions: a failure should panic"
+)]
 fn context_switches(pid: u32) -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir(format!("/proc/{pid}/task"))

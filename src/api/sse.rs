@@ -187,9 +187,23 @@ impl SseDecoder {
 
 /// Decode a whole byte string at once (tests, benches, fixtures).
 pub fn decode_all(bytes: &[u8]) -> Vec<SseItem> {
+    decode_split(bytes, &[])
+}
+
+/// Decode a byte string fed in reads cut at `cuts` (ascending offsets),
+/// then finish: how a stream arrives (tests, benches, fixtures). A cut
+/// before the previous one or past the end is clamped, never a panic.
+pub fn decode_split(bytes: &[u8], cuts: &[usize]) -> Vec<SseItem> {
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
-    decoder.feed(bytes, &mut out);
+    let (mut rest, mut at) = (bytes, 0);
+    for &cut in cuts {
+        let (piece, tail) = rest.split_at(cut.saturating_sub(at).min(rest.len()));
+        decoder.feed(piece, &mut out);
+        at += piece.len();
+        rest = tail;
+    }
+    decoder.feed(rest, &mut out);
     decoder.finish(&mut out);
     out
 }
@@ -206,19 +220,6 @@ mod tests {
                 SseItem::Comment => None,
             })
             .collect()
-    }
-
-    fn decode_split(bytes: &[u8], cuts: &[usize]) -> Vec<SseItem> {
-        let mut decoder = SseDecoder::new();
-        let mut out = Vec::new();
-        let mut start = 0;
-        for &cut in cuts {
-            decoder.feed(&bytes[start..cut], &mut out);
-            start = cut;
-        }
-        decoder.feed(&bytes[start..], &mut out);
-        decoder.finish(&mut out);
-        out
     }
 
     #[test]

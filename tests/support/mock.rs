@@ -74,6 +74,12 @@ pub enum StreamEnd {
 }
 
 impl Reply {
+    /// The usual end-to-end answer: a `gpt-4o-mini` stream of `text` in 4-character chunks
+    /// with `usage` (prompt, completion tokens).
+    pub fn mini(text: &str, usage: (u64, u64)) -> Self {
+        Self::openai_stream("gpt-4o-mini", text, 4, Some(usage))
+    }
+
     /// The OpenAI-exact stream for `text`: a role chunk
     /// (`"delta":{"role":"assistant","content":"","refusal":null}`), the text as content chunks
     /// of `chunk_chars` characters each, a finish chunk (`finish_reason: "stop"`), then, with
@@ -601,6 +607,15 @@ impl MockServer {
     )]
     pub fn start_blocking() -> Self {
         Self::start_blocking_on(0).expect("mock: start on 127.0.0.1:0")
+    }
+
+    /// [`MockServer::start_blocking`] with `replies` queued, in order.
+    pub fn start_with(replies: impl IntoIterator<Item = Reply>) -> Self {
+        let mock = Self::start_blocking();
+        for reply in replies {
+            mock.enqueue(reply);
+        }
+        mock
     }
 
     /// [`MockServer::start_blocking`] on a given port (0: any free port).
