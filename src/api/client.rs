@@ -407,7 +407,9 @@ fn stream_error(text: &str) -> super::types::ServerError {
             })
         })
         .unwrap_or_else(|| super::types::ServerError {
-            message: text.chars().take(400).collect(),
+            message: crate::text::wrap::first_chars(text, super::error::SERVER_MESSAGE_CHARS)
+                .0
+                .to_string(),
             ..super::types::ServerError::default()
         })
 }

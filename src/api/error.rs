@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::types::ServerError;
+use crate::text::wrap::first_chars;
 
 /// Everything that can go wrong talking to the server.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -77,13 +78,16 @@ fn describe(error: &ServerError) -> String {
 
 /// A server message cut to something that fits a status line or stderr.
 fn first_lines(message: &str) -> String {
-    let trimmed = message.trim();
-    let mut out: String = trimmed.chars().take(400).collect();
-    if out.len() < trimmed.len() {
-        out.push('…');
+    let (kept, cut) = first_chars(message.trim(), SERVER_MESSAGE_CHARS);
+    if cut {
+        format!("{kept}…")
+    } else {
+        kept.to_string()
     }
-    out
 }
+
+/// The most of a server's message (or body) kept in an error.
+pub const SERVER_MESSAGE_CHARS: usize = 400;
 
 /// The word that names the error: its `code`, unless that is only a number
 /// (llama.cpp and LiteLLM repeat the HTTP status there), else its `type`.
@@ -184,11 +188,9 @@ impl ApiError {
             .ok()
             .and_then(|v| ServerError::from_json(&v));
         let error = parsed.unwrap_or_else(|| ServerError {
-            message: String::from_utf8_lossy(body)
-                .trim()
-                .chars()
-                .take(400)
-                .collect(),
+            message: first_chars(String::from_utf8_lossy(body).trim(), SERVER_MESSAGE_CHARS)
+                .0
+                .to_string(),
             ..ServerError::default()
         });
         Self::Status {

@@ -55,13 +55,8 @@ pub(super) fn conversation_opened(
             .iter()
             .find(|m| m.role == Role::User)
             .map(|m| {
-                m.content
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .take(60)
-                    .collect()
+                let first = m.content.lines().next().unwrap_or("");
+                crate::text::wrap::first_chars(first, 60).0.to_string()
             })
     });
     app.history.title = opened.title;

@@ -20,12 +20,11 @@ pub(crate) fn preview_of(text: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    let mut out: String = line.chars().take(120).collect();
-    if line.chars().nth(120).is_some() {
-        out.pop();
-        out.push('…');
+    match crate::text::wrap::first_chars(line, 120) {
+        // Longer: 119 characters and the ellipsis, 120 in all.
+        (kept, true) => format!("{}…", crate::text::wrap::first_chars(kept, 119).0),
+        (kept, false) => kept.to_string(),
     }
-    out
 }
 
 impl Store {

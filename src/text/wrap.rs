@@ -19,6 +19,17 @@ pub fn display_width(s: &str) -> usize {
     s.graphemes(true).map(grapheme_width).sum()
 }
 
+/// The first `max` characters of `s`, and whether anything was left out.
+/// For text that is stored, logged or measured in characters (a server
+/// message, a preview, a title); the screen cuts by width
+/// (`truncate_to_width`).
+pub fn first_chars(s: &str, max: usize) -> (&str, bool) {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => (s.get(..end).unwrap_or(s), true),
+        None => (s, false),
+    }
+}
+
 /// `s` cut to at most `width` columns, ending in `…` when it was cut; whole
 /// grapheme clusters only, measured as `display_width` measures.
 pub fn truncate_to_width(s: &str, width: usize) -> String {
@@ -290,6 +301,14 @@ pub fn wrap_text(text: &str, width: usize) -> Vec<Range<usize>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn first_chars_counts_characters_not_bytes() {
+        assert_eq!(first_chars("한국어 text", 3), ("한국어", true));
+        assert_eq!(first_chars("abc", 3), ("abc", false));
+        assert_eq!(first_chars("", 0), ("", false));
+        assert_eq!(first_chars("ab", 0), ("", true));
+    }
 
     fn rows(line: &str, width: usize) -> Vec<&str> {
         wrap_line(line, width)
