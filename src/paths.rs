@@ -80,6 +80,15 @@ pub fn create_private_file(path: &Path) -> io::Result<File> {
     private(&mut options).open(path)
 }
 
+/// Writes `bytes` to `path` (created or truncated; a new file is 0600) and
+/// syncs it to disk before returning.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut file = create_private_file(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 fn private(options: &mut OpenOptions) -> &mut OpenOptions {
     #[cfg(unix)]
     {

@@ -34,7 +34,6 @@ pub fn markdown_file_name(uid: &str, title: &str) -> String {
 /// Writes conversation `uid` of `store` as Markdown into `dir` (0700 if
 /// created, the file 0600); returns the file's path.
 pub fn export_markdown_file(store: &Store, uid: &str, dir: &Path) -> Result<PathBuf, StoreError> {
-    use std::io::Write as _;
     let text = store.export_markdown(uid)?;
     let title = store
         .summary(uid)?
@@ -44,8 +43,7 @@ pub fn export_markdown_file(store: &Store, uid: &str, dir: &Path) -> Result<Path
     crate::paths::create_private_dir(dir)
         .map_err(io_error(format!("cannot create {}", dir.display())))?;
     let file = dir.join(markdown_file_name(uid, &title));
-    crate::paths::create_private_file(&file)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+    crate::paths::write_private(&file, text.as_bytes())
         .map_err(io_error(format!("cannot write {}", file.display())))?;
     Ok(file)
 }

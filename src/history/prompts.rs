@@ -77,9 +77,7 @@ fn rewrite(path: &Path, prompts: &[String]) -> io::Result<()> {
         text.push('\n');
     }
     let temp = path.with_extension("jsonl.tmp");
-    let mut file = crate::paths::create_private_file(&temp)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
+    crate::paths::write_private(&temp, text.as_bytes())?;
     std::fs::rename(&temp, path)
 }
 

@@ -93,11 +93,9 @@ pub fn inline_code() -> Style {
 }
 
 pub fn link() -> Style {
-    c({
-        Style::default()
-            .fg(Color::Blue)
-            .add_modifier(Modifier::UNDERLINED)
-    })
+    c(Style::default()
+        .fg(Color::Blue)
+        .add_modifier(Modifier::UNDERLINED))
 }
 
 pub fn code_frame() -> Style {
@@ -111,11 +109,9 @@ pub fn code(color: Option<Color>) -> Style {
 
 /// The status bar while it reports an error.
 pub fn status_bar_error() -> Style {
-    c({
-        Style::default()
-            .fg(Color::Red)
-            .add_modifier(Modifier::REVERSED)
-    })
+    c(Style::default()
+        .fg(Color::Red)
+        .add_modifier(Modifier::REVERSED))
 }
 
 /// A stopped answer: the user's choice, not an error.
@@ -130,11 +126,9 @@ pub fn notice() -> Style {
 
 /// The `2/3` of an answer with alternatives.
 pub fn alternatives() -> Style {
-    c({
-        Style::default()
-            .fg(Color::Yellow)
-            .add_modifier(Modifier::BOLD)
-    })
+    c(Style::default()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD))
 }
 
 /// The bar beside the rows of the selected message.

@@ -8,7 +8,6 @@
 //! failed.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
 use std::path::Path;
 
 use serde_json::Value;
@@ -19,12 +18,6 @@ use crate::cli_io::{Exit, Io};
 use crate::config::Config;
 use crate::paths;
 use crate::store::{ImportSource, StoreError};
-
-fn write_private(path: &Path, text: &str) -> io::Result<()> {
-    let mut file = paths::create_private_file(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
-}
 
 pub(super) fn export(
     config: &Config,
@@ -103,7 +96,7 @@ pub(super) fn export(
     };
     match output {
         Some(file) => {
-            if let Err(e) = write_private(file, &written) {
+            if let Err(e) = paths::write_private(file, written.as_bytes()) {
                 return Ok(fail(
                     io,
                     &format!("cannot write {}: {e}", file.display()),
