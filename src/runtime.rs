@@ -31,7 +31,6 @@ use crate::config::Config;
 use crate::ui::{self, Ui};
 use effects::{EffectContext, Term};
 use frames::FramePacer;
-pub use startup::settings_from;
 use terminal::TerminalGuard;
 
 /// Turn a terminal event into a message (None: nothing to do).

@@ -278,7 +278,10 @@ fn y_copies_the_markdown_source_without_control_characters() {
         }])
     );
     // The runtime reports back; the status bar says it.
-    update(&mut app, Msg::Copied(format!("copied {n} chars")));
+    update(
+        &mut app,
+        Msg::Notice(crate::app::state::Notice::info(format!("copied {n} chars"))),
+    );
     assert_eq!(app.notice, info(&format!("copied {n} chars")));
     // The question, as typed.
     let out = keys(&mut app, "ky");

@@ -42,8 +42,6 @@ pub enum Msg {
     EditorClosed(Result<String, EditorError>),
     /// Prompt history loaded at start (oldest first).
     PromptHistoryLoaded(Vec<String>),
-    /// A copy was done (or failed), for the status bar.
-    Copied(String),
     /// The browser's list or search results (`seq` of the load asked for).
     HistoryLoaded {
         seq: u64,

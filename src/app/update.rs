@@ -114,10 +114,6 @@ fn route(app: &mut App, msg: Msg) -> Update {
             app.history.status = status;
             Update::changed()
         }
-        Msg::Copied(what) => {
-            app.say(Notice::info(what));
-            Update::changed()
-        }
         Msg::Models(result) => models_loaded(app, result),
         Msg::Tick(now) => {
             app.clock.now = Some(now);

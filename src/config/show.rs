@@ -139,14 +139,17 @@ fn file_only(out: &mut String, key: &str, value: Option<impl ToString>, unset_me
     }
 }
 
+/// `key = value`, then its origin as a comment at `COMMENT_COLUMN`.
 fn line(out: &mut String, key: &str, value: &str, origin: Origin) {
-    let text = format!("{key} = {value}");
-    let pad = COMMENT_COLUMN.saturating_sub(text.chars().count()).max(1);
-    let _ = writeln!(out, "{text}{:pad$}# {origin}", "");
+    with_origin(out, &format!("{key} = {value}"), origin);
 }
 
+/// An unset setting, as a comment saying what that means.
 fn unset(out: &mut String, key: &str, what: &str, origin: Origin) {
-    let text = format!("# {key}: {what}");
+    with_origin(out, &format!("# {key}: {what}"), origin);
+}
+
+fn with_origin(out: &mut String, text: &str, origin: Origin) {
     let pad = COMMENT_COLUMN.saturating_sub(text.chars().count()).max(1);
     let _ = writeln!(out, "{text}{:pad$}# {origin}", "");
 }

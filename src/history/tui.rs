@@ -51,7 +51,7 @@ fn browser_item(s: &ConversationSummary, snippet: Option<String>) -> BrowserItem
 }
 
 /// Milliseconds, saturating.
-pub fn millis(d: Duration) -> i64 {
+fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -110,7 +110,7 @@ impl EffectContext {
             }
             Effect::Copy { text, what } => {
                 copy(&text);
-                let _ = tx.send(Msg::Copied(what));
+                let _ = tx.send(Msg::Notice(Notice::info(what)));
             }
             Effect::OpenEditor { text } => {
                 let state_dir = self.state_dir.clone();
