@@ -1,5 +1,6 @@
 //! The chat domain: token usage, prices and estimates. No I/O, no terminal.
 
+pub mod catalog;
 pub mod conversation;
 pub mod estimate;
 pub mod pricing;

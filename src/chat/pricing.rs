@@ -1,9 +1,11 @@
-//! Prices in USD per million tokens: a built-in table for well-known OpenAI
-//! models (dated; see WIRE-NOTES §4), overridable by `[prices."MODEL"]` in the
-//! config. A dated model id takes the price of the id without its date; no
-//! other id borrows a price.
+//! Prices in USD per million tokens: the OpenAI chat models of the built-in
+//! catalog (`catalog.rs`, from LiteLLM, dated in its header), overridable by
+//! `[prices."MODEL"]` in the config. A dated model id takes the price of the
+//! id without its date; no other id borrows a price.
 
 use std::collections::BTreeMap;
+
+use crate::chat::catalog::{self, Family};
 
 /// USD per 1,000,000 tokens.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -26,23 +28,6 @@ pub enum PriceSource {
     /// `[prices]` in the config file.
     Config,
 }
-
-/// Built-in prices (USD / 1M tokens), from LiteLLM 1.110.2's table as of
-/// 2026-11-25 (WIRE-NOTES §4). Editable: `[prices]` in the config wins.
-const BUILT_IN: &[(&str, f64, Option<f64>, f64)] = &[
-    ("gpt-4o", 2.50, Some(1.25), 10.00),
-    ("gpt-4o-mini", 0.15, Some(0.075), 0.60),
-    ("gpt-4.1", 2.00, Some(0.50), 8.00),
-    ("gpt-4.1-mini", 0.40, Some(0.10), 1.60),
-    ("gpt-4.1-nano", 0.10, Some(0.025), 0.40),
-    ("gpt-5", 1.25, Some(0.125), 10.00),
-    ("gpt-5-mini", 0.25, Some(0.025), 2.00),
-    ("gpt-5-nano", 0.05, Some(0.005), 0.40),
-    ("gpt-5.2", 1.75, Some(0.175), 14.00),
-    ("o3", 2.00, Some(0.50), 8.00),
-    ("o4-mini", 1.10, Some(0.275), 4.40),
-    ("gpt-3.5-turbo", 0.50, None, 1.50),
-];
 
 /// The price table: built-in entries plus config overrides.
 #[derive(Debug, Clone, Default)]
@@ -68,19 +53,9 @@ impl PriceTable {
         if let Some(price) = self.overrides.get(model) {
             return Some((*price, PriceSource::Config));
         }
-        BUILT_IN
-            .iter()
-            .find(|(name, ..)| *name == model)
-            .map(|&(_, prompt, cached, completion)| {
-                (
-                    Price {
-                        prompt,
-                        completion,
-                        cached,
-                    },
-                    PriceSource::BuiltIn,
-                )
-            })
+        catalog::lookup(Family::OpenAi, model)
+            .and_then(|entry| entry.price)
+            .map(|price| (price, PriceSource::BuiltIn))
     }
 }
 
@@ -133,12 +108,18 @@ mod tests {
         assert!(table.lookup("llama3").is_none());
         let (price, _) = table.lookup("o3-0416").unwrap();
         assert!((price.prompt - 2.00).abs() < 1e-12);
+        // A dated id the catalog lists itself keeps its own price.
+        let (price, _) = table.lookup("gpt-4o-2024-05-13").unwrap();
+        assert!((price.prompt - 5.00).abs() < 1e-12);
     }
 
     #[test]
     fn no_model_borrows_another_models_price() {
         let table = PriceTable::default();
         // gpt-5-pro costs about 12× gpt-5: it must not be priced as gpt-5.
+        // None of these is a chat model in LiteLLM's table (the pro, codex
+        // and deep-research ones are `responses` mode, the tts one
+        // `audio_speech`), so the catalog does not list them either.
         for id in [
             "gpt-5-pro",
             "gpt-5-pro-2025-10-06",
