@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cli_io;
 pub mod clipboard;
 pub mod config;
+pub mod discover;
 pub mod editor;
 pub mod history;
 pub mod logging;
