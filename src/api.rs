@@ -4,5 +4,6 @@
 pub mod client;
 pub mod error;
 pub mod retry;
+pub mod routes;
 pub mod sse;
 pub mod types;

@@ -13,6 +13,7 @@ pub mod history_browser;
 pub mod input;
 pub mod keymap;
 mod lifecycle;
+pub mod first_run;
 pub mod model_menu;
 pub mod msg;
 pub mod requests;

@@ -7,8 +7,13 @@
 //! or two lines on stderr; exit codes are 0 (success), 1 (API/network),
 //! 2 (usage/config). A closed stdout (`| head`) ends quietly with 0.
 
+mod models;
+mod session;
+
 use std::io;
 use std::time::Duration;
+
+pub use models::run_models;
 
 use crate::api::client::{ApiClient, StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
@@ -16,7 +21,7 @@ use crate::api::types::{ChatMessage, ChatRequest, Role, Usage};
 use crate::chat::estimate;
 use crate::chat::pricing::PriceTable;
 use crate::chat::usage::{RequestUsage, UsageTotals};
-use crate::cli::{AskArgs, ModelsArgs};
+use crate::cli::AskArgs;
 use crate::cli_io::{Exit, Io};
 use crate::config::Config;
 use crate::history;
@@ -82,21 +87,6 @@ pub fn read_prompt(args: &[String], io: &mut Io<'_>) -> Result<String, String> {
     Ok(prompt)
 }
 
-fn client_for(config: &Config, io: &mut Io<'_>) -> Result<ApiClient, Exit> {
-    if config.lacks_needed_key() {
-        io.error_line(Config::missing_key_message());
-        return Err(Exit::Usage);
-    }
-    let key = config.api_key().map_err(|e| {
-        io.error_line(&e.to_string());
-        Exit::Usage
-    })?;
-    ApiClient::new(&config.base_url, key, config.stream_idle_timeout).map_err(|e| {
-        io.error_line(&e.to_string());
-        Exit::Usage
-    })
-}
-
 /// `kaiwa ask`.
 pub async fn run_ask(config: &Config, args: &AskArgs, io: &mut Io<'_>) -> Exit {
     let prompt = match read_prompt(&args.prompt, io) {
@@ -106,9 +96,16 @@ pub async fn run_ask(config: &Config, args: &AskArgs, io: &mut Io<'_>) -> Exit {
             return Exit::Usage;
         }
     };
-    let client = match client_for(config, io) {
-        Ok(c) => c,
+    let mut session = match session::open(config, io, true).await {
+        Ok(session) => session,
         Err(code) => return code,
+    };
+    let client = match session.clients.route(&session.model) {
+        Ok(client) => client,
+        Err(e) => {
+            io.error_line(&e.to_string());
+            return Exit::Usage;
+        }
     };
     let mut messages = Vec::new();
     if let Some(system) = config.system.as_deref().filter(|s| !s.is_empty()) {
@@ -116,12 +113,12 @@ pub async fn run_ask(config: &Config, args: &AskArgs, io: &mut Io<'_>) -> Exit {
     }
     messages.push(ChatMessage::new(Role::User, prompt));
     let request = ChatRequest {
-        model: config.model.clone(),
+        model: session.model.clone(),
         messages,
         temperature: config.temperature,
         max_tokens: config.max_tokens,
     };
-    let prices = PriceTable::new(config.prices.clone());
+    let prices = session.facts;
     if args.raw {
         ask_raw(config, &client, &request, &prices, args, io).await
     } else {
@@ -179,6 +176,7 @@ async fn ask_raw(
                 .and_then(serde_json::Value::as_str);
             save(
                 config,
+                client.base_url(),
                 request,
                 &answer,
                 MessageState::Done,
@@ -212,6 +210,7 @@ async fn ask_raw(
             let why = e.to_string();
             save(
                 config,
+                client.base_url(),
                 request,
                 "",
                 MessageState::Error,
@@ -271,6 +270,7 @@ struct Collected {
 )]
 fn save(
     config: &Config,
+    base_url: &str,
     request: &ChatRequest,
     answer: &str,
     state: MessageState,
@@ -283,7 +283,7 @@ fn save(
     let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
     let exchange = history::AskExchange {
         model: &request.model,
-        base_url: &config.base_url,
+        base_url,
         messages: &request.messages,
         answer,
         state,
@@ -341,6 +341,7 @@ async fn ask_stream(
     let error_text = end.error.as_ref().map(ToString::to_string);
     save(
         config,
+        client.base_url(),
         request,
         &collected.text,
         state,
@@ -441,37 +442,3 @@ pub fn run_config(config: &Config, io: &mut Io<'_>) -> Exit {
     Exit::Ok
 }
 
-/// `kaiwa models`: ids sorted, one a line; `--json`: the server's objects.
-pub async fn run_models(config: &Config, args: &ModelsArgs, io: &mut Io<'_>) -> Exit {
-    let client = match client_for(config, io) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match client.list_models().await {
-        Ok(models) if args.json => {
-            let list: Vec<&serde_json::Value> = models.iter().map(|m| &m.raw).collect();
-            let text = serde_json::to_string_pretty(&list).unwrap_or_default();
-            let _ = writeln!(io.stdout, "{text}");
-            let _ = io.stdout.flush();
-            Exit::Ok
-        }
-        Ok(models) => {
-            for model in models {
-                let id = if io.stdout_is_terminal {
-                    sanitize_str(&model.id)
-                } else {
-                    model.id
-                };
-                if writeln!(io.stdout, "{id}").is_err() {
-                    return Exit::Ok;
-                }
-            }
-            let _ = io.stdout.flush();
-            Exit::Ok
-        }
-        Err(e) => {
-            io.error_line(&e.to_string());
-            Exit::Api
-        }
-    }
-}

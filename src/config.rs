@@ -11,7 +11,9 @@
 mod diagnose;
 mod error;
 mod file;
+mod providers;
 pub mod show;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ pub use error::ConfigError;
 
 use crate::chat::pricing::Price;
 use crate::paths;
+use crate::provider::{Provider, Providers};
 use crate::secret::ApiKey;
 
 /// The default base URL: the `OpenAI` API.
@@ -69,6 +72,10 @@ pub enum Origin {
     /// The built-in default.
     #[default]
     Default,
+    /// A preset, active because its key variable is set.
+    Preset(&'static str),
+    /// Found on this machine at the first run.
+    Discovered,
 }
 
 impl std::fmt::Display for Origin {
@@ -78,6 +85,8 @@ impl std::fmt::Display for Origin {
             Self::Env(name) => write!(f, "env {name}"),
             Self::File => f.write_str("config file"),
             Self::Default => f.write_str("default"),
+            Self::Preset(var) => write!(f, "preset ({var} is set)"),
+            Self::Discovered => f.write_str("found on this machine"),
         }
     }
 }
@@ -120,6 +129,10 @@ pub struct Config {
     pub budget_monthly_usd: Option<f64>,
     /// `[prices."MODEL"]` from the file; they win over the built-in table.
     pub prices: BTreeMap<String, Price>,
+    /// `[context] "MODEL" = N` from the file.
+    pub context: BTreeMap<String, u64>,
+    /// `default` (the flat settings above) and every other provider.
+    pub providers: Providers,
     pub state_dir: PathBuf,
     pub data_dir: PathBuf,
     /// Where each setting came from.
@@ -204,6 +217,10 @@ impl Config {
             }
             (_, None, None) => KeySource::None,
         };
+        let mut default = Provider::default_from(base_url.clone(), key.clone(), file.models.clone());
+        default.base_url_origin = origins.base_url;
+        default.key_origin = origins.api_key;
+        let providers = providers::resolve(default, file.providers, &var)?;
         let state_dir = paths::state_dir(env);
         let data_dir = paths::data_dir(env);
         let history_path = if overrides.no_history {
@@ -233,38 +250,63 @@ impl Config {
             history_path,
             budget_monthly_usd: file.budget_monthly_usd,
             prices: file.prices,
+            context: file.context,
+            providers,
             state_dir,
             data_dir,
             origins,
         })
     }
 
-    /// The API key, running `api_key_cmd` when that is where it comes from.
+    /// The key of the current model's provider, with that provider's name,
+    /// running its `api_key_cmd` when that is where the key comes from.
     /// Call it only when a request is about to need the key: the command may
-    /// be a password manager that prompts.
+    /// be a password manager that prompts. `None` when the model names no
+    /// usable provider (its request will say why).
+    pub fn model_key(&self) -> Result<Option<(String, Option<ApiKey>)>, ConfigError> {
+        let Ok(route) = self.providers.route(&self.model) else {
+            return Ok(None);
+        };
+        let provider = route.provider;
+        let key = match &provider.key {
+            KeySource::None => None,
+            KeySource::Value(key) => Some(key.clone()),
+            KeySource::Command(command) => Some(run_key_command(command)?),
+        };
+        Ok(Some((provider.name.clone(), key)))
+    }
+
+    /// The key of the current model's provider ([`Config::model_key`]
+    /// without the provider's name).
     pub fn api_key(&self) -> Result<Option<ApiKey>, ConfigError> {
-        match &self.key {
-            KeySource::None => Ok(None),
-            KeySource::Value(key) => Ok(Some(key.clone())),
-            KeySource::Command(command) => run_key_command(command).map(Some),
-        }
+        Ok(self.model_key()?.and_then(|(_, key)| key))
     }
 
     /// True when the `OpenAI` API is the server and no key is set anywhere:
     /// the first-run case (SPEC, Configuration).
     pub fn lacks_needed_key(&self) -> bool {
-        self.key == KeySource::None && self.is_openai()
+        self.providers.route(&self.model).is_ok_and(|route| {
+            route.provider.name == crate::provider::DEFAULT
+                && route.provider.key == KeySource::None
+                && route.provider.is_openai_api()
+        })
+    }
+
+    /// True when kaiwa should look for a local server (SPEC, First run): no
+    /// provider has a key (an `api_key_cmd` counts without being run) and no
+    /// base URL is set anywhere (flag, environment, file, any table).
+    pub fn wants_discovery(&self) -> bool {
+        self.providers.iter().all(|p| {
+            p.key == KeySource::None
+                && matches!(p.base_url_origin, Origin::Default | Origin::Preset(_))
+        })
     }
 
     /// True when the base URL's host is `api.openai.com`.
     pub fn is_openai(&self) -> bool {
-        url::Url::parse(&self.base_url)
-            .ok()
-            .and_then(|url| {
-                url.host_str()
-                    .map(|host| host.eq_ignore_ascii_case("api.openai.com"))
-            })
-            .unwrap_or(false)
+        self.providers
+            .default_provider()
+            .is_some_and(Provider::is_openai_api)
     }
 
     /// The one line `ask` and `models` print (exit 2) when the `OpenAI` API has
@@ -357,7 +399,7 @@ fn normalize_base_url(raw: &str) -> Result<String, String> {
 
 /// Runs `api_key_cmd` with `sh -c` and returns its trimmed stdout as the
 /// key. Its stdout never appears in an error.
-fn run_key_command(command: &str) -> Result<ApiKey, ConfigError> {
+pub(crate) fn run_key_command(command: &str) -> Result<ApiKey, ConfigError> {
     let output = Command::new("sh")
         .arg("-c")
         .arg(command)

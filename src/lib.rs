@@ -16,6 +16,7 @@ pub mod editor;
 pub mod history;
 pub mod logging;
 pub mod paths;
+pub mod provider;
 pub mod runtime;
 pub mod secret;
 pub mod store;

@@ -90,7 +90,7 @@ fn main() -> ExitCode {
             }
             // The key before the screen changes: api_key_cmd may be a
             // password manager that asks on this terminal.
-            let key = match config.api_key() {
+            let key = match config.model_key() {
                 Ok(key) => key,
                 Err(e) => {
                     let _ = writeln!(std::io::stderr(), "error: {e}");

@@ -54,11 +54,11 @@ pub enum Ending {
 }
 
 /// Run the chat TUI until the user quits, reopening a conversation or the
-/// history browser first as `-c` / `--resume` asked. `key` is the resolved
-/// API key ([`Config::api_key`]).
+/// history browser first as `-c` / `--resume` asked. `key` is the current
+/// model's provider and its resolved key ([`Config::model_key`]).
 pub async fn run_with(
     config: &Config,
-    key: Option<crate::secret::ApiKey>,
+    key: Option<(String, Option<crate::secret::ApiKey>)>,
     startup: crate::history::Startup,
 ) -> io::Result<Ending> {
     crate::ui::theme::set_no_color(std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()));

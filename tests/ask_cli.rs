@@ -969,12 +969,13 @@ fn commands_that_need_no_key_never_run_api_key_cmd() {
 }
 
 #[test]
-fn models_json_gives_the_servers_objects() {
+fn models_json_gives_ids_providers_windows_and_prices() {
     let mock = MockServer::start_blocking();
     mock.set_models_reply(Reply::json(
         200,
         &json!({"object": "list", "data": [
             {"id": "zeta", "object": "model", "owned_by": "me", "meta": {"n_ctx": 8192}},
+            {"id": "gpt-4o-mini", "object": "model"},
             {"id": "alpha", "object": "model", "created": 1}
         ]}),
         &[],
@@ -982,11 +983,19 @@ fn models_json_gives_the_servers_objects() {
     let out = run(Sandbox::new().against(&mock, &["models", "--json"]), None);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let unknown = |id: &str, context: Value| {
+        json!({"id": id, "provider": "default", "context": context,
+               "prompt_price": null, "completion_price": null})
+    };
     assert_eq!(
         list,
         json!([
-            {"id": "alpha", "object": "model", "created": 1},
-            {"id": "zeta", "object": "model", "owned_by": "me", "meta": {"n_ctx": 8192}}
+            unknown("alpha", Value::Null),
+            // The built-in table (LiteLLM's input limit and prices).
+            {"id": "gpt-4o-mini", "provider": "default", "context": 128000,
+             "prompt_price": 0.15, "completion_price": 0.6},
+            // The server's own window (llama.cpp's meta.n_ctx).
+            unknown("zeta", json!(8192)),
         ])
     );
 }

@@ -91,7 +91,7 @@ macro_rules! corpus {
 
 const TOP_KEYS: &str = "base_url, api_key, api_key_cmd, model, system, models, mouse, \
                         temperature, max_tokens, stream_idle_timeout, history_path, \
-                        budget_monthly_usd, prices";
+                        budget_monthly_usd, prices, context, providers";
 
 corpus! {
     unknown_key => &format!(":7: unknown key 'modle' (expected one of: {})", super::TOP_KEYS);
@@ -122,6 +122,23 @@ corpus! {
     fractional_stream_idle_timeout => ":1: 'stream_idle_timeout' must be a whole number of seconds";
     zero_budget => ":1: 'budget_monthly_usd' must be greater than 0";
     empty_model => ":1: 'model' must not be empty";
+    provider_named_default => ":1: no provider may be named 'default': the flat keys \
+                               (base_url, api_key, …) are the default provider";
+    provider_unknown_key => ":5: unknown key 'api_kye' in [providers.corp] (expected one of: \
+                             kind, base_url, endpoint, api_version, api_key, api_key_cmd, \
+                             api_key_env, auth, headers, query, models, base_model, local)";
+    provider_without_base_url => ":2: [providers.corp] needs base_url";
+    provider_bad_kind => ":2: 'providers.corp.kind' must be \"openai\" or \"azure\"";
+    provider_bad_auth => ":3: 'providers.corp.auth' must be \"bearer\", \"api-key\" or \"none\"";
+    provider_several_keys => ":4: [providers.corp]: set one of 'api_key', 'api_key_cmd' or \
+                              'api_key_env', not several";
+    provider_not_a_table => ":2: 'providers.corp' must be a table ([providers.NAME])";
+    provider_api_version_not_azure => ":3: [providers.corp]: api_version is for Azure; for \
+                                       another server use query = { \"api-version\" = \"…\" }";
+    azure_without_endpoint => ":1: [providers.az] needs endpoint \
+                               (https://RESOURCE.openai.azure.com)";
+    azure_base_url => ":3: [providers.az] is Azure: set 'endpoint', not 'base_url'";
+    zero_context => ":2: 'context.gpt-4o' must be a whole number of tokens greater than 0";
 }
 
 #[test]
@@ -703,13 +720,24 @@ fn the_example_config_settings_are_valid_and_complete() {
         uncommented.push_str(setting);
         uncommented.push('\n');
     }
-    for key in TOP_KEYS.split(", ").filter(|key| *key != "prices") {
+    let tables = ["prices", "context", "providers"];
+    for key in TOP_KEYS.split(", ").filter(|key| !tables.contains(key)) {
         assert!(
             example.contains(&format!("# {key} = ")),
             "{key} is not documented"
         );
     }
     assert!(example.contains("# [prices."));
+    assert!(example.contains("# [context]"));
+    for key in [
+        "kind", "base_url", "endpoint", "api_version", "api_key_cmd", "api_key_env", "auth",
+        "headers", "query", "models", "base_model", "local",
+    ] {
+        assert!(
+            example.contains(&format!("# {key} = ")),
+            "providers' {key} is not documented"
+        );
+    }
 
     let env = Env::new(&[("OPENAI_API_KEY", "sk-env")]);
     let path = env.home().join("uncommented.toml");
@@ -719,6 +747,11 @@ fn the_example_config_settings_are_valid_and_complete() {
         .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
     assert_eq!(config.temperature, Some(0.7));
     assert_eq!(config.prices.len(), 2);
+    let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["default", "az-classic", "azure", "corp", "ollama", "openrouter"]
+    );
     assert_eq!(
         config.history_path,
         Some(env.home().join(".local/share/kaiwa/history.db"))

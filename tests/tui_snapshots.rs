@@ -13,6 +13,7 @@ use kaiwa::api::client::{StreamEnd, StreamEvent};
 use kaiwa::api::error::ApiError;
 use kaiwa::api::types::{ServerError, Usage};
 use kaiwa::app::state::Settings;
+use kaiwa::app::model_menu::MenuModel;
 use kaiwa::app::{App, Msg, update};
 use kaiwa::ui::Ui;
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
@@ -185,6 +186,7 @@ fn waiting_for_the_server_and_retrying() {
         retry_after: None,
         should_retry: None,
         base_url: "https://api.openai.com/v1".into(),
+        key_hint: None,
     };
     api(
         &mut app,
@@ -224,15 +226,33 @@ fn with_models() -> App {
     let mut app = new_app();
     update(
         &mut app,
-        Msg::Models(Ok(vec![
-            "gpt-4o".into(),
-            "gpt-4o-mini".into(),
-            "gpt-4.1".into(),
-            "o3".into(),
-            "text-embedding-3-small".into(),
-        ])),
+        models_msg(
+            "default",
+            &[
+                "gpt-4o",
+                "gpt-4o-mini",
+                "gpt-4.1",
+                "o3",
+                "text-embedding-3-small",
+            ],
+        ),
     );
     app
+}
+
+/// One provider's list arrived, each row described by the built-in table.
+fn models_msg(provider: &str, ids: &[&str]) -> Msg {
+    let facts = kaiwa::chat::pricing::PriceTable::default();
+    Msg::Models {
+        provider: provider.into(),
+        result: Ok(ids
+            .iter()
+            .map(|id| MenuModel {
+                id: (*id).to_string(),
+                detail: facts.describe(id, None),
+            })
+            .collect()),
+    }
 }
 
 #[test]
@@ -269,10 +289,13 @@ fn model_menu_when_the_list_failed() {
     let mut app = new_app();
     update(
         &mut app,
-        Msg::Models(Err(kaiwa::api::error::ApiError::Connect {
-            base_url: "https://api.openai.com/v1".into(),
-            detail: "Connection refused (os error 111)".into(),
-        })),
+        Msg::Models {
+            provider: "default".into(),
+            result: Err(kaiwa::api::error::ApiError::Connect {
+                base_url: "https://api.openai.com/v1".into(),
+                detail: "Connection refused (os error 111)".into(),
+            }),
+        },
     );
     key(&mut app, KeyCode::F(2));
     let terminal = render(&mut app, 80, 24);
@@ -422,7 +445,7 @@ fn hostile_text_is_shown_inert() {
         ),
     );
     // A hostile model id too (from the server's list).
-    update(&mut app, Msg::Models(Ok(vec!["evil\x1b[2Jmodel".into()])));
+    update(&mut app, models_msg("default", &["evil\x1b[2Jmodel"]));
     let terminal = render(&mut app, 80, 16);
     let text = screen_text(&terminal);
     assert!(text.contains("␛]52;c;aGk=␇"), "{text}");

@@ -19,6 +19,8 @@ use super::error::ApiError;
 use super::retry::{self, RetryDecision};
 use super::sse::{SseDecoder, SseItem};
 use super::types::{ChatRequest, ModelInfo, Payload, Usage, parse_models, parse_payload};
+use crate::config::KeySource;
+use crate::provider::{Auth, Provider};
 use crate::secret::ApiKey;
 
 /// Connect timeout (SPEC: 10 s).
@@ -62,50 +64,135 @@ pub struct StreamEnd {
     pub assembled: Option<Value>,
 }
 
-/// The HTTP client for one base URL and key.
+/// The HTTP client for one provider: its URLs, its key (resolved once,
+/// when the first request needs it), its auth, headers and query.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
+    provider: Arc<Provider>,
+    /// Where errors say the request went.
     base_url: String,
-    key: Option<ApiKey>,
+    key: Arc<tokio::sync::OnceCell<Option<ApiKey>>>,
     idle_timeout: Duration,
     /// Learned from a 400 naming `stream_options`: this server rejects it.
     no_stream_options: Arc<AtomicBool>,
 }
 
+/// The HTTP client every provider's requests share (one connection pool).
+pub fn http_client() -> Result<reqwest::Client, ApiError> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("kaiwa/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ApiError::Request(format!("cannot set up HTTP: {e}")))
+}
+
 impl ApiClient {
+    /// A client for a plain OpenAI-compatible server with this key.
     /// `base_url` must already be validated and have no trailing `/`.
     pub fn new(
         base_url: &str,
         key: Option<ApiKey>,
         idle_timeout: Duration,
     ) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("kaiwa/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Request(format!("cannot set up HTTP: {e}")))?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            key,
+        let source = key.map_or(KeySource::None, KeySource::Value);
+        let provider = Provider::default_from(
+            base_url.trim_end_matches('/').to_string(),
+            source,
+            Vec::new(),
+        );
+        Ok(Self::for_provider(&http_client()?, provider, idle_timeout))
+    }
+
+    /// A client for `provider`, sharing `http`'s connections. Its key is
+    /// resolved at the first request (`api_key_cmd` runs then, once).
+    pub fn for_provider(http: &reqwest::Client, provider: Provider, idle_timeout: Duration) -> Self {
+        let key = match &provider.key {
+            KeySource::None => tokio::sync::OnceCell::new_with(Some(None)),
+            KeySource::Value(key) => tokio::sync::OnceCell::new_with(Some(Some(key.clone()))),
+            KeySource::Command(_) => tokio::sync::OnceCell::new(),
+        };
+        Self {
+            http: http.clone(),
+            base_url: provider.display_url(),
+            provider: Arc::new(provider),
+            key: Arc::new(key),
             idle_timeout,
             no_stream_options: Arc::new(AtomicBool::new(false)),
-        })
+        }
+    }
+
+    /// Gives the key already resolved (the chat resolves the first
+    /// provider's before the screen changes, so a password manager can ask).
+    #[must_use]
+    pub fn with_key(mut self, key: Option<ApiKey>) -> Self {
+        self.key = Arc::new(tokio::sync::OnceCell::new_with(Some(key)));
+        self
     }
 
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.base_url)
+    pub fn provider(&self) -> &Provider {
+        &self.provider
     }
 
-    fn authorize(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.key {
-            Some(key) => builder.bearer_auth(key.expose()),
-            None => builder,
+    /// The id this provider's server knows a full model id by: without the
+    /// `NAME:` prefix (`corp:beta-2` → `beta-2`; `default:mistral:7b` →
+    /// `mistral:7b`; `llama3.2:3b` on `default` stays whole).
+    pub fn wire_model<'a>(&self, id: &'a str) -> &'a str {
+        id.strip_prefix(self.provider.name.as_str())
+            .and_then(|rest| rest.strip_prefix(':'))
+            .unwrap_or(id)
+    }
+
+    /// `request` as this provider's server must receive it.
+    fn wire(&self, request: &ChatRequest) -> ChatRequest {
+        ChatRequest {
+            model: self.wire_model(&request.model).to_string(),
+            ..request.clone()
+        }
+    }
+
+    /// The key, running `api_key_cmd` (off the async threads) the first
+    /// time. A provider that must have a key and has none is an error that
+    /// says how to set it.
+    async fn key(&self) -> Result<Option<ApiKey>, ApiError> {
+        if let Some(problem) = self.provider.missing_key() {
+            return Err(ApiError::Request(problem));
+        }
+        let provider = Arc::clone(&self.provider);
+        self.key
+            .get_or_try_init(|| async move {
+                let KeySource::Command(command) = &provider.key else {
+                    return Ok(None);
+                };
+                let command = command.clone();
+                let name = provider.name.clone();
+                tokio::task::spawn_blocking(move || crate::config::run_key_command(&command))
+                    .await
+                    .map_err(|e| ApiError::Request(format!("api_key_cmd did not finish: {e}")))?
+                    .map(Some)
+                    .map_err(|e| ApiError::Request(format!("provider {name}: {e}")))
+            })
+            .await
+            .cloned()
+    }
+
+    fn authorize(
+        &self,
+        builder: reqwest::RequestBuilder,
+        key: Option<&ApiKey>,
+    ) -> reqwest::RequestBuilder {
+        let mut builder = builder;
+        for (name, value) in &self.provider.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        match (key, self.provider.auth) {
+            (Some(key), Auth::Bearer) => builder.bearer_auth(key.expose()),
+            (Some(key), Auth::ApiKey) => builder.header("api-key", key.expose()),
+            (None, _) | (Some(_), Auth::None) => builder,
         }
     }
 
@@ -207,7 +294,11 @@ impl ApiClient {
             Ok(Ok(b)) => b.to_vec(),
             Ok(Err(_)) | Err(_) => Vec::new(),
         };
-        let error = ApiError::from_status(status, &body, retry_after, should_retry, &self.base_url);
+        let mut error =
+            ApiError::from_status(status, &body, retry_after, should_retry, &self.base_url);
+        if let ApiError::Status { key_hint, .. } = &mut error {
+            *key_hint = Some(self.provider.key_hint());
+        }
         tracing::warn!(status, %error, "request failed");
         error
     }
@@ -215,9 +306,20 @@ impl ApiClient {
     /// Stream a chat completion; every event goes to `sink`, the last one is
     /// always `StreamEvent::End`.
     pub async fn stream_chat<F: FnMut(StreamEvent)>(&self, request: &ChatRequest, sink: &mut F) {
-        let url = self.url("chat/completions");
+        let request = &self.wire(request);
+        let url = self.provider.chat_url(&request.model);
+        let key = match self.key().await {
+            Ok(key) => key,
+            Err(error) => {
+                sink(StreamEvent::End(StreamEnd {
+                    error: Some(error),
+                    ..StreamEnd::default()
+                }));
+                return;
+            }
+        };
         let build = |with_options: bool| {
-            self.authorize(self.http.post(&url))
+            self.authorize(self.http.post(&url), key.as_ref())
                 .json(&request.to_json(true, with_options))
         };
         let response = {
@@ -354,9 +456,11 @@ impl ApiClient {
         request: &ChatRequest,
         on_retry: &mut R,
     ) -> Result<(String, Value), ApiError> {
-        let url = self.url("chat/completions");
+        let request = &self.wire(request);
+        let url = self.provider.chat_url(&request.model);
+        let key = self.key().await?;
         let build = |_: bool| {
-            self.authorize(self.http.post(&url))
+            self.authorize(self.http.post(&url), key.as_ref())
                 .timeout(NON_STREAM_TIMEOUT)
                 .json(&request.to_json(false, false))
         };
@@ -375,21 +479,44 @@ impl ApiClient {
         Ok((text, value))
     }
 
-    /// `GET /models`, ids sorted and without duplicates.
-    pub async fn list_models(&self) -> Result<Vec<ModelInfo>, ApiError> {
-        let url = self.url("models");
+    /// `GET /models`, ids sorted and without duplicates, with the
+    /// provider's configured `models` added (Azure: only those, since it
+    /// does not list its deployments). `timeout` bounds each attempt.
+    pub async fn list_models(&self, timeout: Duration) -> Result<Vec<ModelInfo>, ApiError> {
+        let Some(url) = self.provider.models_url() else {
+            return Ok(configured(&self.provider.models));
+        };
+        let key = self.key().await?;
         let build = |_: bool| {
-            self.authorize(self.http.get(&url))
-                .timeout(Duration::from_secs(30))
+            self.authorize(self.http.get(&url), key.as_ref())
+                .timeout(timeout)
         };
         let mut ignore = |_: u32, _: Duration, _: &ApiError| {};
         let response = self.send_with_retries(&build, None, &mut ignore).await?;
         let value: Value = response.json().await.map_err(|e| {
             ApiError::Decode(format!("models list is not JSON ({})", root_cause(&e)))
         })?;
-        parse_models(&value)
-            .ok_or_else(|| ApiError::Decode("models list has no `data` array".to_string()))
+        let mut models = parse_models(&value)
+            .ok_or_else(|| ApiError::Decode("models list has no `data` array".to_string()))?;
+        models.extend(configured(&self.provider.models));
+        models.sort_by(|a, b| a.id.cmp(&b.id));
+        models.dedup_by(|later, first| later.id == first.id);
+        Ok(models)
     }
+}
+
+/// Configured ids as list entries.
+fn configured(ids: &[String]) -> Vec<ModelInfo> {
+    let mut models: Vec<ModelInfo> = ids
+        .iter()
+        .map(|id| ModelInfo {
+            id: id.clone(),
+            raw: serde_json::json!({ "id": id }),
+        })
+        .collect();
+    models.sort_by(|a, b| a.id.cmp(&b.id));
+    models.dedup_by(|later, first| later.id == first.id);
+    models
 }
 
 fn names_stream_options(error: &ApiError) -> bool {

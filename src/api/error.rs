@@ -13,7 +13,7 @@ use crate::text::wrap::first_chars;
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ApiError {
     /// The server answered with an error status.
-    #[error("{}", status_message(*.status, .error, .base_url))]
+    #[error("{}", status_message(*.status, .error, .base_url, .key_hint.as_deref()))]
     Status {
         status: u16,
         error: ServerError,
@@ -22,6 +22,9 @@ pub enum ApiError {
         /// `x-should-retry`, if sent.
         should_retry: Option<bool>,
         base_url: String,
+        /// How to set this provider's key, said on a 401 (default: the
+        /// `OpenAI` variable).
+        key_hint: Option<String>,
     },
     /// No TCP connection (refused, DNS, TLS).
     #[error("cannot connect to {base_url}: {detail}")]
@@ -99,7 +102,12 @@ fn error_code(error: &ServerError) -> Option<&str> {
         .or(error.kind.as_deref())
 }
 
-fn status_message(status: u16, error: &ServerError, base_url: &str) -> String {
+fn status_message(
+    status: u16,
+    error: &ServerError,
+    base_url: &str,
+    key_hint: Option<&str>,
+) -> String {
     let code = error_code(error);
     let tag = match code {
         Some(code) if code != status.to_string() => format!("{status} {code}"),
@@ -116,7 +124,13 @@ fn status_message(status: u16, error: &ServerError, base_url: &str) -> String {
     // Words for any front end: the TUI adds its own key hints (`tui_hint`).
     match (status, code) {
         (401, _) => format!(
-            "the server rejected the API key ({tag}) — set OPENAI_API_KEY or api_key_cmd: {msg}"
+            "the server rejected the API key ({tag}) — {}: {msg}",
+            key_hint.unwrap_or("set OPENAI_API_KEY or api_key_cmd")
+        ),
+        // Azure: the model's name where the deployment's belongs (mods#138).
+        (404, Some("DeploymentNotFound")) => format!(
+            "deployment not found ({tag}) — use the deployment name from the Azure portal, not \
+             the model's name: {msg}"
         ),
         _ if is_overflow_code(code) => {
             with_msg("the conversation is too long for the model's context window")
@@ -199,6 +213,7 @@ impl ApiError {
             retry_after,
             should_retry,
             base_url: base_url.to_string(),
+            key_hint: None,
         }
     }
 }

@@ -137,6 +137,7 @@ mod tests {
             retry_after,
             should_retry: None,
             base_url: "u".into(),
+            key_hint: None,
         }
     }
 

@@ -307,6 +307,31 @@ pub struct ModelInfo {
     pub raw: Value,
 }
 
+impl ModelInfo {
+    /// The context window the server reports for this model, from the
+    /// fields servers use: llama.cpp `meta.n_ctx`, vLLM `max_model_len`,
+    /// LiteLLM `max_input_tokens`, LM Studio `loaded_context_length` (else
+    /// `max_context_length`), OpenRouter `context_length`, Groq
+    /// `context_window`.
+    pub fn context(&self) -> Option<u64> {
+        let raw = &self.raw;
+        let positive = |value: Option<&Value>| value.and_then(Value::as_u64).filter(|n| *n > 0);
+        positive(raw.get("meta").and_then(|meta| meta.get("n_ctx")))
+            .or_else(|| {
+                [
+                    "max_model_len",
+                    "max_input_tokens",
+                    "loaded_context_length",
+                    "max_context_length",
+                    "context_length",
+                    "context_window",
+                ]
+                .iter()
+                .find_map(|key| positive(raw.get(*key)))
+            })
+    }
+}
+
 /// Parse a models list: `{"data":[{"id":…}]}` (OpenAI), also `{"models":[…]}`
 /// with `id` or `name`/`model` (llama-server's extra list) and a bare array.
 /// Sorted by id; of duplicates the first is kept.

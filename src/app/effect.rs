@@ -15,8 +15,15 @@ pub enum Effect {
     CancelChat {
         id: RequestId,
     },
-    /// Fetch `GET /models` in the background.
+    /// Fetch every provider's `GET /models` in the background.
     FetchModels,
+    /// Add a provider for this run (a local server chosen on the first-run
+    /// panel), and with `save` write it and `model` to the config file.
+    UseProvider {
+        provider: crate::provider::Provider,
+        model: String,
+        save: bool,
+    },
     /// Turn mouse capture on or off.
     SetMouseCapture(bool),
     /// Put text on the clipboard (OSC 52 and the system clipboard); `what`

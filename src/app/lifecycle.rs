@@ -3,7 +3,7 @@
 //! by a signal. Part of `update`: only it calls these.
 
 use super::effect::Effect;
-use super::model_menu::ModelsState;
+use super::model_menu::{ListState, ModelsState};
 use super::requests;
 use super::state::{App, Notice};
 use super::update::Update;
@@ -16,8 +16,10 @@ pub(super) fn started(app: &mut App, state: super::msg::StartupState) -> Update 
     if let Some(text) = state.notice {
         app.say(Notice::info(text));
     }
+    app.models = ModelsState::loading(&app.settings.providers);
     if app.settings.needs_key {
-        app.models = ModelsState::Failed("no API key".into());
+        app.models
+            .set(crate::provider::DEFAULT, ListState::Failed("no API key".into()));
     }
     Update::changed()
 }

@@ -34,8 +34,14 @@ pub enum Msg {
         event: StreamEvent,
         at: Instant,
     },
-    /// The models list arrived (sorted ids) or could not be fetched (why).
-    Models(Result<Vec<String>, ApiError>),
+    /// One provider's model list arrived (full ids, sorted) or could not
+    /// be fetched (why).
+    /// The first run's probe of this machine answered.
+    Discovered(Vec<super::first_run::LocalServer>),
+    Models {
+        provider: String,
+        result: Result<Vec<super::model_menu::MenuModel>, ApiError>,
+    },
     /// Time passed (sent only while `App::next_wakeup` asks for it).
     Tick(Instant),
     /// The external editor closed: the new text, or why it failed.

@@ -20,6 +20,8 @@ pub struct Settings {
     pub system: Option<String>,
     pub extra_models: Vec<String>,
     pub base_url: String,
+    /// The providers whose models the menu lists, in order.
+    pub providers: Vec<String>,
     /// The base URL is OpenAI's and no key is set: show the first-run panel.
     pub needs_key: bool,
     pub temperature: Option<f64>,
@@ -214,6 +216,8 @@ pub struct App {
     pub should_quit: bool,
     pub next_request: u64,
     pub history: HistoryState,
+    /// The first run's search for a local server, while it matters.
+    pub first_run: Option<super::first_run::FirstRun>,
 }
 
 /// How often the screen refreshes while an answer streams or a retry waits.
@@ -230,7 +234,8 @@ impl App {
             transcript: TranscriptState::default(),
             browse: BrowseState::default(),
             popup: None,
-            models: ModelsState::Loading,
+            models: ModelsState::default(),
+            first_run: None,
             in_flight: None,
             usage: UsageState {
                 prices,

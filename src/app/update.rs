@@ -11,7 +11,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, M
 use super::effect::Effect;
 use super::keymap::{self, Command, Context};
 use super::lifecycle::{conversation_opened, new_conversation, quit, started, terminated};
-use super::model_menu::{ModelMenu, ModelsState};
+use super::model_menu::{ListState, MenuModel, ModelMenu};
 use super::msg::Msg;
 use super::state::{App, Focus, Notice, Popup};
 use super::{browse, history_browser, requests};
@@ -38,9 +38,13 @@ impl Update {
     }
 
     pub(super) fn with(effect: Effect) -> Self {
+        Self::with_all(vec![effect])
+    }
+
+    pub(super) fn with_all(effects: Vec<Effect>) -> Self {
         Self {
             changed: true,
-            effects: vec![effect],
+            effects,
         }
     }
 }
@@ -114,7 +118,8 @@ fn route(app: &mut App, msg: Msg) -> Update {
             app.history.status = status;
             Update::changed()
         }
-        Msg::Models(result) => models_loaded(app, result),
+        Msg::Models { provider, result } => models_loaded(app, &provider, result),
+        Msg::Discovered(servers) => super::first_run::discovered(app, servers),
         Msg::Tick(now) => {
             app.clock.now = Some(now);
             if app.in_flight.is_some() {
@@ -147,13 +152,18 @@ fn on_mouse(app: &mut App, mouse: ratatui::crossterm::event::MouseEvent) -> Upda
     }
 }
 
-/// The server's model list arrived (or could not be had); an open menu
+/// A provider's model list arrived (or could not be had); an open menu
 /// shows it, keeping what was typed to filter it.
-fn models_loaded(app: &mut App, result: Result<Vec<String>, ApiError>) -> Update {
-    app.models = match result {
-        Ok(ids) => ModelsState::Loaded(ids),
-        Err(why) => ModelsState::Failed(why.to_string()),
+fn models_loaded(
+    app: &mut App,
+    provider: &str,
+    result: Result<Vec<MenuModel>, ApiError>,
+) -> Update {
+    let state = match result {
+        Ok(models) => ListState::Loaded(models),
+        Err(why) => ListState::Failed(why.to_string()),
     };
+    app.models.set(provider, state);
     if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
         menu.refresh(&app.models, &app.settings.extra_models, &app.settings.model);
         return Update::changed();
@@ -166,7 +176,11 @@ fn on_key(app: &mut App, key: &KeyEvent) -> Update {
     if let Some(result) = popup_key(app, key) {
         return result;
     }
-    // 2. A running stream: Esc stops it whatever has the focus.
+    // 2. The first-run panel's list of local servers.
+    if let Some(result) = super::first_run::key(app, key) {
+        return result;
+    }
+    // 3. A running stream: Esc stops it whatever has the focus.
     if app.in_flight.is_some()
         && keymap::lookup(Context::Streaming, key) == Some(Command::StopAnswer)
     {

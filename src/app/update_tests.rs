@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 
 use super::effect::Effect;
 use super::keymap::{BINDINGS, Command, Context};
-use super::model_menu::{ModelMenu, ModelsState};
+use super::model_menu::{MenuModel, ModelMenu};
 use super::msg::{Msg, RequestId};
 use super::state::{App, Popup, Settings};
 use super::test_support::{self, SYSTEM, changed, key, keys, notice, t0, unchanged, warm_app};
@@ -47,9 +47,19 @@ fn new_app() -> App {
 /// An app whose server model list has arrived.
 fn app_with_models() -> App {
     let mut app = new_app();
-    let models = vec!["gpt-4o".into(), "gpt-4o-mini".into(), "o3".into()];
-    assert_eq!(update(&mut app, Msg::Models(Ok(models))), unchanged());
+    assert_eq!(
+        update(&mut app, models_msg(&["gpt-4o", "gpt-4o-mini", "o3"])),
+        unchanged()
+    );
     app
+}
+
+/// The default provider's list arrived with these ids.
+fn models_msg(ids: &[&str]) -> Msg {
+    Msg::Models {
+        provider: "default".into(),
+        result: Ok(ids.iter().map(|id| MenuModel::bare(*id)).collect()),
+    }
 }
 
 fn api_at(app: &mut App, id: u64, event: StreamEvent, at: Instant) -> Update {
@@ -93,6 +103,7 @@ fn status_401() -> ApiError {
         retry_after: None,
         should_retry: None,
         base_url: "https://api.openai.com/v1".into(),
+        key_hint: None,
     }
 }
 
@@ -500,18 +511,11 @@ fn model_menu_opens_filters_moves_and_picks() {
     for open in ["<F2>", "<C-o>"] {
         let mut app = app_with_models();
         assert_eq!(key(&mut app, open), changed(vec![]));
+        assert_eq!(menu(&app).filter, "");
+        assert_eq!(menu(&app).cursor, 1);
         assert_eq!(
-            menu(&app),
-            &ModelMenu {
-                filter: String::new(),
-                cursor: 1,
-                all: vec![
-                    "gpt-4o".into(),
-                    "gpt-4o-mini".into(),
-                    "llama3".into(),
-                    "o3".into()
-                ],
-            }
+            menu(&app).visible(),
+            ["gpt-4o", "gpt-4o-mini", "llama3", "o3"]
         );
         assert_eq!(menu(&app).selected().as_deref(), Some("gpt-4o-mini"));
         keys(&mut app, "<Down>");
@@ -571,13 +575,17 @@ fn model_menu_enter_with_no_match_uses_the_typed_id() {
 fn model_menu_without_the_servers_list() {
     let mut app = new_app();
     let refused = ApiError::from_status(500, b"", None, None, "http://x/v1");
-    assert_eq!(update(&mut app, Msg::Models(Err(refused))), unchanged());
+    let failed = Msg::Models {
+        provider: "default".into(),
+        result: Err(refused),
+    };
+    assert_eq!(update(&mut app, failed), unchanged());
     assert_eq!(
-        app.models,
-        ModelsState::Failed("the server failed (HTTP 500)".into())
+        app.models.failures().collect::<Vec<_>>(),
+        [("default", "the server failed (HTTP 500)")]
     );
     keys(&mut app, "<F2>");
-    assert_eq!(menu(&app).all, ["gpt-4o-mini", "llama3"]);
+    assert_eq!(menu(&app).visible(), ["gpt-4o-mini", "llama3"]);
     keys(&mut app, "<Down><Enter>");
     assert_eq!(app.settings.model, "llama3");
 }
@@ -586,11 +594,8 @@ fn model_menu_without_the_servers_list() {
 fn models_arriving_while_the_menu_is_open_keep_the_filter() {
     let mut app = new_app();
     keys(&mut app, "<F2>o");
-    assert_eq!(menu(&app).all, ["gpt-4o-mini", "llama3"]);
-    let update_ = update(
-        &mut app,
-        Msg::Models(Ok(vec!["o3".into(), "gpt-4o".into()])),
-    );
+    assert_eq!(menu(&app).visible(), ["gpt-4o-mini"]);
+    let update_ = update(&mut app, models_msg(&["o3", "gpt-4o"]));
     assert_eq!(update_, changed(vec![]));
     assert_eq!(menu(&app).filter, "o");
     assert_eq!(menu(&app).visible(), ["gpt-4o", "gpt-4o-mini", "o3"]);
@@ -1105,6 +1110,7 @@ fn retrying_waiting_and_streaming_show_in_the_status_bar() {
         retry_after: None,
         should_retry: None,
         base_url: "https://api.openai.com/v1".into(),
+        key_hint: None,
     };
     let retry = StreamEvent::Retrying {
         attempt: 1,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::chat::catalog::{self, Family};
+use crate::provider::{Provider, Providers};
 
 /// USD per 1,000,000 tokens.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -29,33 +30,151 @@ pub enum PriceSource {
     Config,
 }
 
-/// The price table: built-in entries plus config overrides.
+/// Prices and context windows: `[prices]` and `[context]` from the config
+/// over the built-in catalog (`catalog.rs`, from LiteLLM, dated in its
+/// header), looked up as SPEC's Providers section says, first match wins:
+/// the full id (`corp:beta-2`), the bare id after `base_model`, the catalog
+/// under the provider's family, then the same with a trailing date dropped.
+/// A local provider costs nothing (no price: the cost is left out).
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
     overrides: BTreeMap<String, Price>,
+    context: BTreeMap<String, u64>,
+    /// Empty: every id is the `default` provider's (the `OpenAI` family).
+    providers: Providers,
 }
 
 impl PriceTable {
     pub fn new(overrides: BTreeMap<String, Price>) -> Self {
-        Self { overrides }
-    }
-
-    /// The price of `model`: a config entry, else a built-in one, for the
-    /// id as given, else for the id without a date suffix
-    /// (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`, `o3-0416` → `o3`). No
-    /// other id borrows a price: `gpt-5-pro` is not `gpt-5` (SPEC, Screen).
-    pub fn lookup(&self, model: &str) -> Option<(Price, PriceSource)> {
-        self.exact(model)
-            .or_else(|| without_date(model).and_then(|base| self.exact(base)))
-    }
-
-    fn exact(&self, model: &str) -> Option<(Price, PriceSource)> {
-        if let Some(price) = self.overrides.get(model) {
-            return Some((*price, PriceSource::Config));
+        Self {
+            overrides,
+            ..Self::default()
         }
-        catalog::lookup(Family::OpenAi, model)
-            .and_then(|entry| entry.price)
-            .map(|price| (price, PriceSource::BuiltIn))
+    }
+
+    /// The config's prices, windows and providers.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        Self {
+            overrides: config.prices.clone(),
+            context: config.context.clone(),
+            providers: config.providers.clone(),
+        }
+    }
+
+    /// A provider added during the run (a local server chosen at the first
+    /// run).
+    pub fn add_provider(&mut self, provider: Provider) {
+        self.providers.add(provider);
+    }
+
+    /// The full id of `model` as listed by `provider`.
+    pub fn qualify(&self, provider: &str, model: &str) -> String {
+        self.providers.qualify(provider, model)
+    }
+
+    /// The provider of a full id and the id its table entries use (after
+    /// `base_model`).
+    fn resolve<'a>(&'a self, id: &'a str) -> (Option<&'a Provider>, &'a str) {
+        match self.providers.route(id) {
+            Ok(route) => (Some(route.provider), route.provider.base_model(route.model)),
+            Err(_) => (None, id),
+        }
+    }
+
+    /// True when `id` is a local provider's (no cost).
+    pub fn is_local(&self, id: &str) -> bool {
+        self.resolve(id).0.is_some_and(|p| p.local)
+    }
+
+    /// The price of the model `id` (a full id), and where it came from.
+    /// No other id borrows a price: `gpt-5-pro` is not `gpt-5` (SPEC,
+    /// Screen).
+    pub fn lookup(&self, id: &str) -> Option<(Price, PriceSource)> {
+        let (provider, bare) = self.resolve(id);
+        if provider.is_some_and(|p| p.local) {
+            return None;
+        }
+        let family = provider.map_or(Some(Family::OpenAi), |p| p.family);
+        self.price_of(id, bare, family).or_else(|| {
+            let id = without_date(id)?;
+            let bare = without_date(bare)?;
+            self.price_of(id, bare, family)
+        })
+    }
+
+    fn price_of(&self, id: &str, bare: &str, family: Option<Family>) -> Option<(Price, PriceSource)> {
+        self.overrides
+            .get(id)
+            .or_else(|| self.overrides.get(bare))
+            .map(|price| (*price, PriceSource::Config))
+            .or_else(|| {
+                catalog::lookup(family?, bare)
+                    .and_then(|entry| entry.price)
+                    .map(|price| (price, PriceSource::BuiltIn))
+            })
+    }
+
+    /// The context window of the model `id` (a full id): `[context]` (full
+    /// id, then bare), what its server's model list said (`server`), the
+    /// catalog's input limit, then the same with a trailing date dropped.
+    pub fn context(&self, id: &str, server: Option<u64>) -> Option<u64> {
+        let (provider, bare) = self.resolve(id);
+        let family = provider.map_or(Some(Family::OpenAi), |p| p.family);
+        let configured = |id: &str, bare: &str| {
+            self.context
+                .get(id)
+                .or_else(|| self.context.get(bare))
+                .copied()
+        };
+        let built_in = |bare: &str| catalog::lookup(family?, bare).and_then(|entry| entry.context);
+        let dated = || Some((without_date(id)?, without_date(bare)?));
+        configured(id, bare)
+            .or_else(|| dated().and_then(|(id, bare)| configured(id, bare)))
+            .or(server)
+            .or_else(|| built_in(bare))
+            .or_else(|| dated().and_then(|(_, bare)| built_in(bare)))
+    }
+
+    /// What the model menu says of `id`: `128k · $0.15/$0.60`, `8k · local`,
+    /// or as much of that as is known.
+    pub fn describe(&self, id: &str, server: Option<u64>) -> String {
+        let mut parts = Vec::new();
+        if let Some(tokens) = self.context(id, server) {
+            parts.push(tokens_short(tokens));
+        }
+        if self.is_local(id) {
+            parts.push("local".to_string());
+        } else if let Some((price, _)) = self.lookup(id) {
+            parts.push(format!(
+                "${}/${}",
+                usd_short(price.prompt),
+                usd_short(price.completion)
+            ));
+        }
+        parts.join(" · ")
+    }
+}
+
+/// `128k` (thousands, rounded), `1.05M` from a million, plain below 1,000.
+pub fn tokens_short(tokens: u64) -> String {
+    if tokens >= 1_000_000 {
+        let text = format!("{:.2}", tokens as f64 / 1_000_000.0);
+        format!("{}M", text.trim_end_matches('0').trim_end_matches('.'))
+    } else if tokens >= 1_000 {
+        format!("{}k", (tokens + 500) / 1_000)
+    } else {
+        tokens.to_string()
+    }
+}
+
+/// Two decimals, three where two would lose a digit (`0.15`, `0.60`,
+/// `0.075`).
+fn usd_short(usd: f64) -> String {
+    let two = format!("{usd:.2}");
+    if (two.parse::<f64>().unwrap_or(usd) - usd).abs() < 1e-9 {
+        two
+    } else {
+        format!("{usd:.3}")
     }
 }
 

@@ -25,6 +25,25 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "history_path",
     "budget_monthly_usd",
     "prices",
+    "context",
+    "providers",
+];
+
+/// The keys of a `[providers.NAME]` table.
+pub(super) const PROVIDER_KEYS: &[&str] = &[
+    "kind",
+    "base_url",
+    "endpoint",
+    "api_version",
+    "api_key",
+    "api_key_cmd",
+    "api_key_env",
+    "auth",
+    "headers",
+    "query",
+    "models",
+    "base_model",
+    "local",
 ];
 
 /// The keys of a `[prices."MODEL"]` table.
@@ -118,6 +137,7 @@ fn unknown_key(path: Option<&[String]>, name: &str, message: &str) -> String {
     let expected = match parent {
         [] => TOP_KEYS.join(", "),
         [prices, _] if prices == "prices" => PRICE_KEYS.join(", "),
+        [providers, _] if providers == "providers" => PROVIDER_KEYS.join(", "),
         _ => message
             .split_once("expected one of ")
             .map(|(_, list)| list.replace('`', ""))
@@ -147,6 +167,20 @@ fn expectation(path: &[String]) -> Option<&'static str> {
         ["max_tokens"] => "a whole number",
         ["stream_idle_timeout"] => "a whole number of seconds",
         ["prices"] => "a table of models",
+        ["context", _] => "a whole number of tokens",
+        ["context"] => "a table of models and their windows",
+        ["providers"] => "a table of providers",
+        ["providers", _] => "a table ([providers.NAME])",
+        [
+            "providers",
+            _,
+            "kind" | "base_url" | "endpoint" | "api_key" | "api_key_cmd" | "api_key_env" | "auth",
+        ] => "a string",
+        ["providers", _, "api_version"] => "a string (\"2024-10-21\")",
+        ["providers", _, "models"] => "an array of strings",
+        ["providers", _, "local"] => "a boolean",
+        ["providers", _, "headers" | "query" | "base_model"] => "a table of strings",
+        ["providers", _, "headers" | "query" | "base_model", _] => "a string",
         ["prices", _] => "a table with 'prompt' and 'completion' (and optionally 'cached')",
         _ => return None,
     })

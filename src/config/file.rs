@@ -34,6 +34,8 @@ struct RawFile {
     history_path: Option<Spanned<String>>,
     budget_monthly_usd: Option<Spanned<f64>>,
     prices: Option<BTreeMap<String, RawPrice>>,
+    context: Option<BTreeMap<String, Spanned<i64>>>,
+    providers: Option<BTreeMap<String, Spanned<super::providers::RawProvider>>>,
 }
 
 #[derive(Deserialize)]
@@ -62,16 +64,19 @@ pub(super) struct FileSettings {
     pub history_path: Option<PathBuf>,
     pub budget_monthly_usd: Option<f64>,
     pub prices: BTreeMap<String, Price>,
+    /// `[context] "MODEL" = N`.
+    pub context: BTreeMap<String, u64>,
+    pub providers: Vec<super::providers::FileProvider>,
 }
 
 /// Errors with the file's path and the line of a byte span.
-struct Source<'a> {
+pub(super) struct Source<'a> {
     path: &'a Path,
     raw: &'a str,
 }
 
 impl Source<'_> {
-    fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
         ConfigError::File {
             path: self.path.to_path_buf(),
             line: diagnose::line_of(self.raw, span.start),
@@ -137,6 +142,8 @@ pub(super) fn parse(bytes: &[u8], path: &Path, home: &Path) -> Result<FileSettin
             .map(|budget| budget_usd(&source, &budget))
             .transpose()?,
         prices: prices(&source, file.prices.unwrap_or_default())?,
+        context: context(&source, file.context.unwrap_or_default())?,
+        providers: super::providers::check(&source, file.providers.unwrap_or_default())?,
     })
 }
 
@@ -289,6 +296,24 @@ fn prices(
                     .transpose()?,
             };
             Ok((model, price))
+        })
+        .collect()
+}
+
+fn context(
+    source: &Source<'_>,
+    raw: BTreeMap<String, Spanned<i64>>,
+) -> Result<BTreeMap<String, u64>, ConfigError> {
+    raw.into_iter()
+        .map(|(model, tokens)| match u64::try_from(*tokens.get_ref()) {
+            Ok(n) if n > 0 => Ok((model, n)),
+            Ok(_) | Err(_) => {
+                let name = diagnose::dotted(&["context", model.as_str()]);
+                Err(source.error(
+                    &tokens.span(),
+                    format!("'{name}' must be a whole number of tokens greater than 0"),
+                ))
+            }
         })
         .collect()
 }

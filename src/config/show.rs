@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{Config, KeySource, Origin};
+use crate::provider::{DEFAULT, Kind, Provider};
 
 /// Column where the `# origin` comments start.
 const COMMENT_COLUMN: usize = 44;
@@ -22,7 +23,9 @@ pub fn report(config: &Config) -> String {
     };
     let named_by = match o.config_path {
         Origin::Flag(name) | Origin::Env(name) => format!("named by {name}"),
-        Origin::File | Origin::Default => "the default path".to_string(),
+        Origin::File | Origin::Default | Origin::Preset(_) | Origin::Discovered => {
+            "the default path".to_string()
+        }
     };
     let _ = writeln!(
         out,
@@ -107,6 +110,15 @@ pub fn report(config: &Config) -> String {
             Origin::File,
         );
     }
+    if !config.context.is_empty() {
+        let _ = writeln!(out, "[context]");
+        for (model, tokens) in &config.context {
+            line(&mut out, &quote(model), &tokens.to_string(), Origin::File);
+        }
+    }
+    for provider in config.providers.iter().filter(|p| p.name != DEFAULT) {
+        provider_lines(&mut out, provider);
+    }
     let _ = writeln!(
         out,
         "# log and prompt history: {}",
@@ -128,6 +140,83 @@ fn key_lines(out: &mut String, config: &Config) {
         }
         KeySource::None => out.push_str("# api_key: none (not needed for this server)\n"),
     }
+}
+
+/// A `[providers.NAME]` table as in effect: each key with its origin;
+/// the key, header values and query values as `***`; `api_key_cmd` not run.
+fn provider_lines(out: &mut String, provider: &Provider) {
+    with_origin(out, &format!("[providers.{}]", provider.name), provider.origin);
+    let from_file = |set: bool| if set { Origin::File } else { Origin::Default };
+    let kind_origin = match provider.origin {
+        Origin::Preset(_) => provider.origin,
+        Origin::Flag(_) | Origin::Env(_) | Origin::File | Origin::Default | Origin::Discovered => {
+            Origin::Default
+        }
+    };
+    line(out, "kind", &quote(provider.kind.as_str()), kind_origin);
+    let url_key = match provider.kind {
+        Kind::OpenAi => "base_url",
+        Kind::Azure => "endpoint",
+    };
+    line(out, url_key, &quote(&provider.base_url), provider.base_url_origin);
+    if let Some(version) = &provider.api_version {
+        line(out, "api_version", &quote(version), Origin::File);
+    }
+    if let Some(var) = &provider.key_env {
+        let set = if provider.key == KeySource::None {
+            "unset"
+        } else {
+            "set"
+        };
+        line(out, "api_key_env", &quote(var), Origin::File);
+        let _ = writeln!(out, "#   ({var} is {set})");
+    } else {
+        match &provider.key {
+            KeySource::Value(_) => line(out, "api_key", "\"***\"", provider.key_origin),
+            KeySource::Command(command) => {
+                line(out, "api_key_cmd", &quote(command), provider.key_origin);
+                out.push_str("#   (run only when a request needs the key)\n");
+            }
+            KeySource::None => match (&provider.key_var, provider.local) {
+                (_, true) => out.push_str("# api_key: none (a local server)\n"),
+                (Some(var), false) => {
+                    let _ = writeln!(out, "# api_key: none (set {var})");
+                }
+                (None, false) => out.push_str("# api_key: none\n"),
+            },
+        }
+    }
+    line(out, "auth", &quote(provider.auth.as_str()), from_file(provider.origin == Origin::File));
+    hidden_map(out, "headers", &provider.headers);
+    hidden_map(out, "query", &provider.query);
+    if !provider.models.is_empty() {
+        let list: Vec<String> = provider.models.iter().map(|m| quote(m)).collect();
+        line(out, "models", &format!("[{}]", list.join(", ")), Origin::File);
+    }
+    if !provider.base_model.is_empty() {
+        let pairs: Vec<String> = provider
+            .base_model
+            .iter()
+            .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
+            .collect();
+        line(out, "base_model", &format!("{{ {} }}", pairs.join(", ")), Origin::File);
+    }
+    if provider.local {
+        line(out, "local", "true", provider.origin);
+    }
+}
+
+/// `headers = { "X-Title" = "***" }`: names shown, values hidden (they are
+/// often keys).
+fn hidden_map(out: &mut String, key: &str, pairs: &[(String, String)]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = pairs
+        .iter()
+        .map(|(name, _)| format!("{} = \"***\"", quote(name)))
+        .collect();
+    line(out, key, &format!("{{ {} }}", shown.join(", ")), Origin::File);
 }
 
 /// A setting only the file can give: its value, or a comment saying what

@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::{signals, terminal};
-use crate::api::client::ApiClient;
+use crate::api::client::{StreamEnd, StreamEvent};
+use crate::api::routes::Clients;
+use crate::chat::pricing::PriceTable;
 use crate::app::msg::{HistoryError, OpenError, OpenedConversation};
 use crate::app::state::Notice;
 use crate::app::{App, Effect, Msg, RequestId};
@@ -30,10 +32,14 @@ pub(super) type Term = Terminal<CrosstermBackend<io::Stdout>>;
 pub(super) struct EffectContext {
     pub state_dir: std::path::PathBuf,
     pub data_dir: std::path::PathBuf,
-    pub base_url: String,
+    /// Where `s` on the first-run panel saves its choice.
+    pub config_path: std::path::PathBuf,
     pub history: History,
     pub prompts: PromptFile,
-    pub client: ApiClient,
+    /// Every provider's client; a request goes through its model's.
+    pub clients: Clients,
+    /// Prices and windows, for the menu's rows.
+    pub facts: PriceTable,
     pub tx: mpsc::UnboundedSender<Msg>,
     /// Running request tasks, to abort by id.
     pub tasks: HashMap<RequestId, AbortHandle>,
@@ -51,15 +57,17 @@ impl EffectContext {
                 self.history.new_conversation();
             }
         }
+        let base_url = self.url_of(&app.settings.model);
         let meta = SyncMeta {
             model: &app.settings.model,
-            base_url: &self.base_url,
+            base_url: &base_url,
         };
         self.history.sync(&app.conversation, &meta);
         let (now, now_ms) = (Instant::now(), crate::store::now_ms());
         for effect in effects {
             if let Effect::RecordUsage(done) = effect {
-                let entry = tui::ledger_entry(done, &self.base_url, now, now_ms);
+                let base_url = self.url_of(&done.model);
+                let entry = tui::ledger_entry(done, &base_url, now, now_ms);
                 self.history.record_request(&entry);
             }
         }
@@ -92,17 +100,35 @@ impl EffectContext {
                     tokio::task::spawn_blocking(crate::ui::markdown::warm_up);
                 }
                 self.tasks.retain(|_, handle| !handle.is_finished());
-                let task = worker::chat(self.client.clone(), id, request, tx.clone());
-                self.tasks.insert(id, tokio::spawn(task).abort_handle());
+                match self.clients.route(&request.model) {
+                    Ok(client) => {
+                        let task = worker::chat(client, id, request, tx.clone());
+                        self.tasks.insert(id, tokio::spawn(task).abort_handle());
+                    }
+                    Err(error) => {
+                        let end = StreamEnd {
+                            error: Some(error),
+                            ..StreamEnd::default()
+                        };
+                        let _ = tx.send(Msg::Api {
+                            id,
+                            event: StreamEvent::End(end),
+                            at: Instant::now(),
+                        });
+                    }
+                }
             }
             Effect::CancelChat { id } => {
                 if let Some(handle) = self.tasks.remove(&id) {
                     handle.abort();
                 }
             }
-            Effect::FetchModels => {
-                tokio::spawn(worker::models(self.client.clone(), tx.clone()));
-            }
+            Effect::FetchModels => self.fetch_models(),
+            Effect::UseProvider {
+                provider,
+                model,
+                save,
+            } => self.use_provider(provider, &model, save),
             Effect::SetMouseCapture(on) => {
                 terminal::set_mouse(on)?;
                 // Some terminals redraw on mode changes; repaint everything.
@@ -163,6 +189,43 @@ impl EffectContext {
             }
         }
         Ok(false)
+    }
+
+    /// Every listed provider's models, fetched off the loop.
+    pub fn fetch_models(&mut self) {
+        let clients = self.clients.listed_clients();
+        let task = worker::models(clients, self.facts.clone(), self.tx.clone());
+        tokio::spawn(task);
+    }
+
+    /// A local server chosen on the first-run panel: its client from now
+    /// on, and in the config file when asked.
+    fn use_provider(&mut self, provider: crate::provider::Provider, model: &str, save: bool) {
+        if save {
+            let written = crate::config::write::save_local_provider(
+                &self.config_path,
+                &provider.name,
+                &provider.base_url,
+                model,
+            );
+            let notice = match written {
+                Ok(()) => Notice::info(format!("saved to {}", self.config_path.display())),
+                Err(why) => Notice::error(format!("not saved: {why}")),
+            };
+            let _ = self.tx.send(Msg::Notice(notice));
+        }
+        self.facts.add_provider(provider.clone());
+        self.clients.add(provider);
+    }
+
+    /// Where requests for the model `id` go (kept with conversations and
+    /// ledger rows).
+    fn url_of(&self, id: &str) -> String {
+        self.clients
+            .providers()
+            .route(id)
+            .map(|route| route.provider.display_url())
+            .unwrap_or_default()
     }
 
     /// The browser's list or search results, loaded off the loop.

@@ -10,7 +10,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use tokio::sync::mpsc;
 
 use super::effects::EffectContext;
-use crate::api::client::ApiClient;
+use crate::api::routes::Clients;
+use crate::app::first_run::{FirstRun, LocalServer};
 use crate::app::msg::{OpenError, OpenedConversation, StartupState};
 use crate::app::state::{Budget, Settings};
 use crate::app::{App, Effect, Msg, update};
@@ -20,15 +21,16 @@ use crate::config::Config;
 use crate::history::prompts::PromptFile;
 use crate::history::{History, Startup};
 use crate::secret::ApiKey;
-use crate::worker;
 
-/// The app's settings from the configuration.
-pub fn settings_from(config: &Config) -> Settings {
+/// The app's settings from the configuration; `listed` names the providers
+/// whose models the menu shows.
+pub fn settings_from(config: &Config, listed: Vec<String>) -> Settings {
     Settings {
         model: config.model.clone(),
         system: config.system.clone(),
         extra_models: config.models.clone(),
         base_url: config.base_url.clone(),
+        providers: listed,
         needs_key: config.lacks_needed_key(),
         temperature: config.temperature,
         max_tokens: config.max_tokens,
@@ -47,11 +49,15 @@ pub(super) struct Started {
 
 pub(super) fn start(
     config: &Config,
-    key: Option<ApiKey>,
+    key: Option<(String, Option<ApiKey>)>,
     startup: &Startup,
 ) -> io::Result<Started> {
-    let client = ApiClient::new(&config.base_url, key, config.stream_idle_timeout)
+    let mut clients = Clients::new(config.providers.clone(), config.stream_idle_timeout)
         .map_err(|e| io::Error::other(e.to_string()))?;
+    if let Some((provider, key)) = key {
+        clients.set_key(&provider, key);
+    }
+    let facts = PriceTable::for_config(config);
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let (history, history_notice) = History::start(config);
     let budget = config.budget_monthly_usd.map(|limit| Budget {
@@ -62,10 +68,7 @@ pub(super) fn start(
             .and_then(|store| store.month_spend(crate::store::now_ms()).ok())
             .unwrap_or(0.0),
     });
-    let mut app = App::new(
-        settings_from(config),
-        PriceTable::new(config.prices.clone()),
-    );
+    let mut app = App::new(settings_from(config, clients.listed()), facts.clone());
     let mut effects = update(
         &mut app,
         Msg::Started(StartupState {
@@ -78,10 +81,11 @@ pub(super) fn start(
     let mut ctx = EffectContext {
         state_dir: config.state_dir.clone(),
         data_dir: config.data_dir.clone(),
-        base_url: config.base_url.clone(),
+        config_path: config.config_path.clone(),
         history,
         prompts: PromptFile::new(&config.state_dir, config.history_path.is_some()),
-        client,
+        clients,
+        facts,
         tx,
         tasks: HashMap::new(),
     };
@@ -91,13 +95,40 @@ pub(super) fn start(
     if startup.open_browser {
         effects.extend(update(&mut app, Msg::Key(KeyEvent::from(KeyCode::F(3)))).effects);
     }
-    background(&app, &ctx);
+    if config.wants_discovery() {
+        app.first_run = Some(FirstRun {
+            searching: true,
+            ..FirstRun::default()
+        });
+        discover(ctx.tx.clone());
+    }
+    background(&app, &mut ctx);
     Ok(Started {
         app,
         ctx,
         rx,
         effects,
     })
+}
+
+/// The first run: look for a server on this machine (at most
+/// `discover::BUDGET`), off the loop.
+fn discover(tx: mpsc::UnboundedSender<Msg>) {
+    tokio::spawn(async move {
+        let ports = crate::discover::ports(&crate::paths::real_env);
+        let found = crate::discover::probe(&ports, crate::discover::BUDGET).await;
+        let servers = found
+            .into_iter()
+            .map(|server| LocalServer {
+                address: server.address(),
+                kind: server.kind.to_string(),
+                base_url: server.base_url(),
+                models: server.models.into_iter().map(|m| m.id).collect(),
+                needs_key: server.needs_key,
+            })
+            .collect();
+        let _ = tx.send(Msg::Discovered(servers));
+    });
 }
 
 /// `-c` / `--resume`: the saved conversation, opened before the first frame.
@@ -120,9 +151,9 @@ fn reopen(app: &mut App, ctx: &mut EffectContext, uid: &str) -> Vec<Effect> {
 /// Work that starts with the TUI, off the loop: the model list, the
 /// tokenizer tables (~100 ms, so a first estimate costs nothing later), the
 /// prompt file. (The highlighter loads with the first question.)
-fn background(app: &App, ctx: &EffectContext) {
-    if !app.settings.needs_key {
-        tokio::spawn(worker::models(ctx.client.clone(), ctx.tx.clone()));
+fn background(app: &App, ctx: &mut EffectContext) {
+    if !app.settings.needs_key || app.settings.providers.len() > 1 {
+        ctx.fetch_models();
     }
     let model = app.settings.model.clone();
     let tx = ctx.tx.clone();

@@ -16,7 +16,7 @@ use super::theme;
 use crate::app::App;
 use crate::app::history_browser::{BrowserItem, BrowserMode, HistoryBrowser};
 use crate::app::keymap::{BINDINGS, Context};
-use crate::app::model_menu::{ModelMenu, ModelsState};
+use crate::app::model_menu::{ListState, MenuRow, ModelMenu};
 use crate::app::state::{Focus, RawView};
 use crate::text::sanitize::sanitize_str;
 use crate::text::wrap::truncate_to_width;
@@ -55,14 +55,18 @@ fn frame(buf: &mut Buffer, rect: Rect, title: &str) -> Rect {
     inner
 }
 
+/// The model menu: rows grouped under their provider's name (when there
+/// is more than one provider), each id with its window and price at the
+/// right; a provider that is loading or failed says so in one line.
 pub fn draw_model_menu(app: &App, menu: &ModelMenu, buf: &mut Buffer, area: Rect) {
-    let visible = menu.visible();
-    let rows = u16::try_from(visible.len())
+    let visible = menu.visible_rows();
+    let grouped = app.models.lists.len() > 1;
+    let rows = u16::try_from(visible.len() + app.models.lists.len())
         .unwrap_or(u16::MAX)
-        .saturating_add(5);
+        .saturating_add(4);
     let rect = centered(
         area,
-        60,
+        84,
         rows.max(8).min(area.height.saturating_sub(2).max(3)),
     );
     let inner = frame(
@@ -73,41 +77,86 @@ pub fn draw_model_menu(app: &App, menu: &ModelMenu, buf: &mut Buffer, area: Rect
     if inner.height == 0 {
         return;
     }
+    let width = usize::from(inner.width);
     let mut lines: Vec<Line<'static>> = vec![Line::from(vec![
         Span::styled("filter: ", theme::dim()),
         Span::raw(sanitize_str(&menu.filter)),
         Span::styled("▏", theme::dim()),
     ])];
-    match &app.models {
-        ModelsState::Loading => {
-            lines.push(Line::styled("loading the server's models…", theme::dim()));
+    for (provider, state) in &app.models.lists {
+        let name = if grouped {
+            format!("{} — ", sanitize_str(provider))
+        } else {
+            "server ".to_string()
+        };
+        match state {
+            ListState::Loading => lines.push(Line::styled(
+                format!("{name}loading the models…"),
+                theme::dim(),
+            )),
+            ListState::Failed(why) => lines.push(Line::styled(
+                truncate_to_width(
+                    &format!("{name}list unavailable: {}", sanitize_str(why)),
+                    width,
+                ),
+                theme::error(),
+            )),
+            ListState::Loaded(_) => {}
         }
-        ModelsState::Failed(why) => lines.push(Line::styled(
-            format!("server list unavailable: {}", sanitize_str(why)),
-            theme::error(),
-        )),
-        ModelsState::Loaded(_) => {}
     }
-    let list_rows = usize::from(inner.height).saturating_sub(lines.len());
     if visible.is_empty() {
         lines.push(Line::styled(
             "no model matches — Enter uses the typed id",
             theme::dim(),
         ));
     }
-    // Keep the cursor in view.
-    let first = menu.cursor.saturating_sub(list_rows.saturating_sub(1));
-    for (i, id) in visible.iter().enumerate().skip(first).take(list_rows) {
-        let current = *id == app.settings.model;
-        let mark = if current { "● " } else { "  " };
-        let style = if i == menu.cursor {
-            theme::selected()
-        } else {
-            Style::default()
-        };
-        lines.push(Line::styled(format!("{mark}{}", sanitize_str(id)), style));
+    let list_rows = usize::from(inner.height).saturating_sub(lines.len());
+    // Keep the cursor in view; a group's header takes a row of its own.
+    let mut rows: Vec<(Option<usize>, Line<'static>)> = Vec::new();
+    let mut last_provider: Option<&str> = None;
+    for (i, row) in visible.iter().enumerate() {
+        if grouped && last_provider != Some(row.provider.as_str()) {
+            rows.push((
+                None,
+                Line::styled(
+                    sanitize_str(&row.provider),
+                    theme::role_label(crate::api::types::Role::System),
+                ),
+            ));
+            last_provider = Some(row.provider.as_str());
+        }
+        rows.push((Some(i), model_row(app, row, i == menu.cursor, width)));
     }
+    let cursor_row = rows
+        .iter()
+        .position(|(i, _)| *i == Some(menu.cursor))
+        .unwrap_or(0);
+    let first = cursor_row.saturating_sub(list_rows.saturating_sub(1));
+    lines.extend(rows.into_iter().skip(first).take(list_rows).map(|(_, l)| l));
     paint(buf, inner, &lines);
+}
+
+/// `● corp:beta-2            128k · $0.15/$0.60`, cut to `width`.
+fn model_row(app: &App, row: &MenuRow, selected: bool, width: usize) -> Line<'static> {
+    let current = row.model.id == app.settings.model;
+    let mark = if current { "● " } else { "  " };
+    let id = sanitize_str(&row.model.id);
+    let detail = sanitize_str(&row.model.detail);
+    let used = crate::text::wrap::display_width(mark)
+        + crate::text::wrap::display_width(&id)
+        + crate::text::wrap::display_width(&detail);
+    let gap = width.saturating_sub(used).max(2);
+    let text = if detail.is_empty() {
+        format!("{mark}{id}")
+    } else {
+        format!("{mark}{id}{:gap$}{detail}", "")
+    };
+    let style = if selected {
+        theme::selected()
+    } else {
+        Style::default()
+    };
+    Line::styled(truncate_to_width(&text, width), style)
 }
 
 /// Every binding, grouped by where it applies (the focused area first),

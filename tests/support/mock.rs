@@ -449,6 +449,8 @@ pub struct RecordedRequest {
     pub method: String,
     /// The URL path, without the query.
     pub path: String,
+    /// The URL's query, without the `?` (empty when there is none).
+    pub query: String,
     /// Header names in lower case, in the order received.
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -493,8 +495,10 @@ impl RecordedRequest {
     }
 }
 
+/// `…/chat/completions` under any prefix: `/v1`, none, Azure's `/openai/v1` and
+/// `/openai/deployments/NAME` (a gateway's own prefix too).
 fn is_chat_path(path: &str) -> bool {
-    matches!(path, "/v1/chat/completions" | "/chat/completions")
+    path == "/chat/completions" || path.ends_with("/chat/completions")
 }
 
 fn is_models_path(path: &str) -> bool {
@@ -844,6 +848,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .unwrap_or_default();
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
     let headers = parts
         .headers
         .iter()
@@ -876,6 +881,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         inner.requests.push(RecordedRequest {
             method,
             path,
+            query,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
             json,

@@ -1,0 +1,147 @@
+//! The first run (SPEC, First run): with no key and no base URL anywhere,
+//! kaiwa looks for a server on this machine and lists what it found on the
+//! first-run panel; Enter uses the selected model for this run, `s` also
+//! saves it to the config file. Part of `update`.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::effect::Effect;
+use super::model_menu::ModelsState;
+use super::state::{App, Notice};
+use super::update::Update;
+use crate::provider::Provider;
+
+/// A server found on 127.0.0.1, as the panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalServer {
+    /// `127.0.0.1:11434`
+    pub address: String,
+    /// `ollama`, `llamacpp`, … or `local`: the provider's name if chosen.
+    pub kind: String,
+    /// `http://127.0.0.1:11434/v1`
+    pub base_url: String,
+    pub models: Vec<String>,
+    /// It answered 401: it needs a key kaiwa does not have.
+    pub needs_key: bool,
+}
+
+/// What the panel knows and which model is selected.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FirstRun {
+    /// The probe has not answered yet.
+    pub searching: bool,
+    pub servers: Vec<LocalServer>,
+    /// Index into [`FirstRun::choices`].
+    pub cursor: usize,
+}
+
+impl FirstRun {
+    /// Every model that can be chosen, as (server, model) indexes.
+    pub fn choices(&self) -> Vec<(usize, usize)> {
+        self.servers
+            .iter()
+            .enumerate()
+            .filter(|(_, server)| !server.needs_key)
+            .flat_map(|(s, server)| (0..server.models.len()).map(move |m| (s, m)))
+            .collect()
+    }
+
+    /// The selected server and model.
+    pub fn selected(&self) -> Option<(&LocalServer, &str)> {
+        let (s, m) = *self.choices().get(self.cursor)?;
+        let server = self.servers.get(s)?;
+        Some((server, server.models.get(m)?.as_str()))
+    }
+}
+
+/// The probe answered.
+pub(super) fn discovered(app: &mut App, servers: Vec<LocalServer>) -> Update {
+    if let Some(first_run) = &mut app.first_run {
+        first_run.searching = false;
+        first_run.servers = servers;
+        first_run.cursor = 0;
+    }
+    Update::changed()
+}
+
+/// Keys for the panel while it lists something to choose and the input is
+/// empty (Enter with a typed question also chooses, then sends it). None
+/// lets the key through.
+pub(super) fn key(app: &mut App, key: &KeyEvent) -> Option<Update> {
+    let first_run = app.first_run.as_mut()?;
+    let count = first_run.choices().len();
+    if !app.settings.needs_key || count == 0 || !key.modifiers.difference(KeyModifiers::SHIFT).is_empty() {
+        return None;
+    }
+    let empty = app.input.composer.text().trim().is_empty();
+    match key.code {
+        KeyCode::Up if empty => {
+            first_run.cursor = first_run.cursor.saturating_sub(1);
+            Some(Update::changed())
+        }
+        KeyCode::Down if empty => {
+            first_run.cursor = (first_run.cursor + 1).min(count - 1);
+            Some(Update::changed())
+        }
+        KeyCode::Enter => {
+            let mut update = choose(app, false);
+            if !empty {
+                update.effects.extend(super::requests::submit(app).effects);
+            }
+            Some(update)
+        }
+        KeyCode::Char('s') if empty => Some(choose(app, true)),
+        KeyCode::Char(_)
+        | KeyCode::Backspace
+        | KeyCode::Left
+        | KeyCode::Right
+        | KeyCode::Up
+        | KeyCode::Down
+        | KeyCode::Home
+        | KeyCode::End
+        | KeyCode::PageUp
+        | KeyCode::PageDown
+        | KeyCode::Tab
+        | KeyCode::BackTab
+        | KeyCode::Delete
+        | KeyCode::Insert
+        | KeyCode::F(_)
+        | KeyCode::Null
+        | KeyCode::Esc
+        | KeyCode::CapsLock
+        | KeyCode::ScrollLock
+        | KeyCode::NumLock
+        | KeyCode::PrintScreen
+        | KeyCode::Pause
+        | KeyCode::Menu
+        | KeyCode::KeypadBegin
+        | KeyCode::Media(_)
+        | KeyCode::Modifier(_) => None,
+    }
+}
+
+/// Use the selected model: a local provider named after the server's kind,
+/// for this run (and in the config file when `save`).
+fn choose(app: &mut App, save: bool) -> Update {
+    let Some((server, model)) = app.first_run.as_ref().and_then(FirstRun::selected) else {
+        return Update::unchanged();
+    };
+    let provider = Provider::local(&server.kind, server.base_url.clone());
+    let id = format!("{}:{model}", server.kind);
+    let said = format!("using {} ({}) · {id}", server.address, server.kind);
+    app.usage.prices.add_provider(provider.clone());
+    app.settings.model.clone_from(&id);
+    app.settings.needs_key = false;
+    app.settings.providers = vec![provider.name.clone()];
+    app.models = ModelsState::loading(&app.settings.providers);
+    app.first_run = None;
+    app.say(Notice::info(said));
+    Update::with_all(vec![
+        Effect::UseProvider {
+            provider,
+            model: id,
+            save,
+        },
+        Effect::FetchModels,
+    ])
+}
