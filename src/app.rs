@@ -9,11 +9,11 @@
 pub mod browse;
 pub mod composer;
 pub mod effect;
+pub mod first_run;
 pub mod history_browser;
 pub mod input;
 pub mod keymap;
 mod lifecycle;
-pub mod first_run;
 pub mod model_menu;
 pub mod msg;
 pub mod requests;

@@ -441,4 +441,3 @@ pub fn run_config(config: &Config, io: &mut Io<'_>) -> Exit {
     let _ = io.stdout.flush();
     Exit::Ok
 }
-

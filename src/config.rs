@@ -202,22 +202,10 @@ impl Config {
             }
             None => file.system,
         };
-        let key = match (var("OPENAI_API_KEY"), file.api_key, file.api_key_cmd) {
-            (Some(key), _, _) if !key.trim().is_empty() => {
-                origins.api_key = Origin::Env("OPENAI_API_KEY");
-                KeySource::Value(ApiKey::new(key.trim().to_string()))
-            }
-            (_, Some(key), _) => {
-                origins.api_key = Origin::File;
-                KeySource::Value(key)
-            }
-            (_, None, Some(command)) => {
-                origins.api_key = Origin::File;
-                KeySource::Command(command)
-            }
-            (_, None, None) => KeySource::None,
-        };
-        let mut default = Provider::default_from(base_url.clone(), key.clone(), file.models.clone());
+        let (key, key_origin) = flat_key(var("OPENAI_API_KEY"), file.api_key, file.api_key_cmd);
+        origins.api_key = key_origin;
+        let mut default =
+            Provider::default_from(base_url.clone(), key.clone(), file.models.clone());
         default.base_url_origin = origins.base_url;
         default.key_origin = origins.api_key;
         let providers = providers::resolve(default, file.providers, &var)?;
@@ -315,6 +303,24 @@ impl Config {
         "no API key: set OPENAI_API_KEY, or api_key_cmd (a command that prints the key) in the \
          config file; for a local server that needs no key, use --base-url (e.g. \
          --base-url http://localhost:8080/v1)"
+    }
+}
+
+/// The default provider's key: `OPENAI_API_KEY`, else the file's
+/// `api_key`, else its `api_key_cmd` (not run here).
+fn flat_key(
+    env: Option<String>,
+    api_key: Option<ApiKey>,
+    api_key_cmd: Option<String>,
+) -> (KeySource, Origin) {
+    match (env, api_key, api_key_cmd) {
+        (Some(key), _, _) if !key.trim().is_empty() => (
+            KeySource::Value(ApiKey::new(key.trim().to_string())),
+            Origin::Env("OPENAI_API_KEY"),
+        ),
+        (_, Some(key), _) => (KeySource::Value(key), Origin::File),
+        (_, None, Some(command)) => (KeySource::Command(command), Origin::File),
+        (_, None, None) => (KeySource::None, Origin::Default),
     }
 }
 

@@ -326,10 +326,10 @@ impl Providers {
                 .map(|provider| Route { provider, model })
         };
         if let Some((prefix, rest)) = id.split_once(':') {
-            if prefix == DEFAULT {
-                if let Some(route) = fallback(rest) {
-                    return Ok(route);
-                }
+            if prefix == DEFAULT
+                && let Some(route) = fallback(rest)
+            {
+                return Ok(route);
             }
             if let Some(provider) = self.get(prefix).filter(|p| p.name != DEFAULT) {
                 return Ok(Route {
@@ -337,13 +337,13 @@ impl Providers {
                     model: rest,
                 });
             }
-            if self.default_provider().is_some_and(Provider::is_openai_api) {
-                if let Some(preset) = PRESETS.iter().find(|p| p.name == prefix) {
-                    return Err(RouteError::Inactive {
-                        name: prefix.to_string(),
-                        var: preset.key_var.to_string(),
-                    });
-                }
+            if self.default_provider().is_some_and(Provider::is_openai_api)
+                && let Some(preset) = PRESETS.iter().find(|p| p.name == prefix)
+            {
+                return Err(RouteError::Inactive {
+                    name: prefix.to_string(),
+                    var: preset.key_var.to_string(),
+                });
             }
         }
         // `new` always receives `default` from `Config::load`; a list
@@ -441,14 +441,20 @@ mod tests {
     fn routes_by_prefix_only_when_a_provider_has_that_name() {
         let all = providers("http://127.0.0.1:11434/v1");
         let route = all.route("corp:beta-2").unwrap();
-        assert_eq!((route.provider.name.as_str(), route.model), ("corp", "beta-2"));
+        assert_eq!(
+            (route.provider.name.as_str(), route.model),
+            ("corp", "beta-2")
+        );
         let route = all.route("llama3.2:3b").unwrap();
         assert_eq!(
             (route.provider.name.as_str(), route.model),
             ("default", "llama3.2:3b")
         );
         let route = all.route("default:corp:x").unwrap();
-        assert_eq!((route.provider.name.as_str(), route.model), ("default", "corp:x"));
+        assert_eq!(
+            (route.provider.name.as_str(), route.model),
+            ("default", "corp:x")
+        );
         // An inactive preset's name on a local default server: that server's id.
         let route = all.route("mistral:7b").unwrap();
         assert_eq!(route.model, "mistral:7b");
@@ -484,7 +490,10 @@ mod tests {
             azure(Some("2024-10-21")).chat_url("gpt4o prod"),
             "https://res.openai.azure.com/openai/deployments/gpt4o%20prod/chat/completions?api-version=2024-10-21"
         );
-        assert_eq!(azure_endpoint("https://x.example/openai"), "https://x.example");
+        assert_eq!(
+            azure_endpoint("https://x.example/openai"),
+            "https://x.example"
+        );
         assert_eq!(azure_endpoint("https://x.example/"), "https://x.example");
         assert_eq!(azure(None).models_url(), None);
     }

@@ -33,7 +33,11 @@ pub async fn chat(
 
 /// Fetch every provider's models for the menu, in parallel; each list is
 /// posted as it arrives, with full ids and what is known of each model.
-pub async fn models(clients: Vec<(String, ApiClient)>, facts: PriceTable, tx: UnboundedSender<Msg>) {
+pub async fn models(
+    clients: Vec<(String, ApiClient)>,
+    facts: PriceTable,
+    tx: UnboundedSender<Msg>,
+) {
     routes::list_all(clients, MODELS_TIMEOUT, |listing| {
         let result = listing.result.map(|models| {
             models

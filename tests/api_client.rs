@@ -264,7 +264,12 @@ async fn no_authorization_header_without_a_key() {
     let client = ApiClient::new(&mock.base_url(), None, WAIT).unwrap();
     let run = stream(&client, &request("gpt-4o-mini")).await;
     assert_eq!(run.end().error, None);
-    assert!(client.list_models(std::time::Duration::from_secs(5)).await.is_ok());
+    assert!(
+        client
+            .list_models(std::time::Duration::from_secs(5))
+            .await
+            .is_ok()
+    );
     let requests = mock.requests();
     assert_eq!(requests.len(), 2);
     for r in &requests {
@@ -962,7 +967,10 @@ async fn aborting_a_spawned_request_closes_the_connection() {
 async fn list_models_is_sorted() {
     let mock = MockServer::start().await;
     mock.set_models(&["zeta-1", "gpt-4o", "alpha", "gpt-4o-mini", "Beta"]);
-    let models = client(&mock).list_models(std::time::Duration::from_secs(5)).await.unwrap();
+    let models = client(&mock)
+        .list_models(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
     let ids: Vec<String> = models.into_iter().map(|m| m.id).collect();
     assert_eq!(ids, ["Beta", "alpha", "gpt-4o", "gpt-4o-mini", "zeta-1"]);
     let r = &mock.requests()[0];
@@ -974,7 +982,10 @@ async fn list_models_is_sorted() {
 async fn list_models_error_is_typed() {
     let mock = MockServer::start().await;
     mock.set_models_reply(Reply::error(401, "invalid_api_key", "bad key", &[]));
-    let error = client(&mock).list_models(std::time::Duration::from_secs(5)).await.unwrap_err();
+    let error = client(&mock)
+        .list_models(std::time::Duration::from_secs(5))
+        .await
+        .unwrap_err();
     assert_status(&error, 401, Some("invalid_api_key"), "bad key");
     assert_eq!(mock.requests().len(), 1);
 }

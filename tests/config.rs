@@ -730,8 +730,18 @@ fn the_example_config_settings_are_valid_and_complete() {
     assert!(example.contains("# [prices."));
     assert!(example.contains("# [context]"));
     for key in [
-        "kind", "base_url", "endpoint", "api_version", "api_key_cmd", "api_key_env", "auth",
-        "headers", "query", "models", "base_model", "local",
+        "kind",
+        "base_url",
+        "endpoint",
+        "api_version",
+        "api_key_cmd",
+        "api_key_env",
+        "auth",
+        "headers",
+        "query",
+        "models",
+        "base_model",
+        "local",
     ] {
         assert!(
             example.contains(&format!("# {key} = ")),
@@ -750,7 +760,14 @@ fn the_example_config_settings_are_valid_and_complete() {
     let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
-        ["default", "az-classic", "azure", "corp", "ollama", "openrouter"]
+        [
+            "default",
+            "az-classic",
+            "azure",
+            "corp",
+            "ollama",
+            "openrouter"
+        ]
     );
     assert_eq!(
         config.history_path,

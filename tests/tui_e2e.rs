@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::files::files_under;
-use support::mock::{MockServer, Reply, StreamEnd};
+use support::mock::{MockServer, RecordedRequest, Reply, StreamEnd};
 use support::pty::{
     TEST_KEY, Tui, TuiBuilder, contains, find, keys, messages, msg, rfind, screen_rows, start,
     status_of, wait_chat_requests, wait_timeout,
@@ -516,7 +516,7 @@ fn model_menu_filters_picks_and_changes_the_next_request() {
 fn model_menu_keeps_its_border_over_wide_characters() {
     let mock = MockServer::start_blocking();
     // Each line: one ASCII letter, then Hangul, so a wide character starts on every odd column,
-    // the one before the menu's left edge (column 30 at 120 columns) included.
+    // the one before the menu's left edge (column 18 at 120 columns) included.
     let line = format!("x{}\n", "가".repeat(55));
     mock.enqueue(Reply::openai_stream(
         "gpt-4o-mini",
@@ -539,7 +539,7 @@ fn model_menu_keeps_its_border_over_wide_characters() {
         let right = (0..cols)
             .find(|&c| s.cell(u16::try_from(top).unwrap(), c).unwrap().contents() == "┐")
             .unwrap();
-        let left = right + 1 - 60;
+        let left = right + 1 - 84;
         for row in top..=bottom {
             let cell = s.cell(u16::try_from(row).unwrap(), left).unwrap();
             assert!(
@@ -616,6 +616,83 @@ fn first_run_panel_without_a_key_sends_nothing() {
         "nothing may be sent without a key: {:#?}",
         mock.requests()
     );
+}
+
+#[test]
+fn first_run_finds_a_local_server_and_chats_with_it() {
+    // A keyless server where Ollama would be (OLLAMA_HOST moves the probe's 11434 there). (A
+    // port that accepts and never answers is `discover`'s unit tests' business: a test cannot
+    // hold the other well-known ports.)
+    let mock = MockServer::start_blocking();
+    mock.set_models(&["llama3.2:3b"]);
+    let port = mock.addr().port();
+    let address = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut tui = TuiBuilder::bare().env("OLLAMA_HOST", &address).spawn();
+    tui.wait_for(&format!("{address} (local)"));
+    let found_in = started.elapsed();
+    tui.wait_until("the model and the key's explanation", |s| {
+        let text = screen_rows(s).join("\n");
+        text.contains("▸ llama3.2:3b") && text.contains("OPENAI_API_KEY")
+    });
+    assert!(
+        found_in < Duration::from_secs(5),
+        "found after {found_in:?}"
+    );
+    tui.send(keys::ENTER);
+    tui.wait_until("the local model in the status bar", |s| {
+        status_of(s).starts_with("local:llama3.2:3b │ ")
+    });
+    tui.send("hello there");
+    tui.send(keys::ENTER);
+    let requests = mock
+        .wait_until_blocking(Duration::from_secs(10), |all| {
+            all.iter().any(RecordedRequest::is_chat)
+        })
+        .expect("a chat request");
+    let chat = requests.iter().find(|r| r.is_chat()).unwrap();
+    assert_eq!(chat.json_str("model"), Some("llama3.2:3b"));
+    assert_eq!(chat.header("authorization"), None);
+    tui.wait_until("the answer, priced at nothing", |s| {
+        let status = status_of(s);
+        status.starts_with("local:llama3.2:3b │ prompt ") && !status.contains('$')
+    });
+    tui.send(keys::CTRL_Q);
+    assert_eq!(tui.wait_exit(), 0);
+    // This run only: nothing was written to the config file.
+    assert!(!tui.home().join(".config/kaiwa/config.toml").exists());
+}
+
+#[test]
+fn first_run_s_saves_the_server_to_the_config_file() {
+    let mock = MockServer::start_blocking();
+    mock.set_models(&["qwen3:8b"]);
+    let address = mock.addr().to_string();
+    let mut tui = TuiBuilder::bare().env("OLLAMA_HOST", &address).spawn();
+    tui.wait_for("▸ qwen3:8b");
+    tui.send("s");
+    tui.wait_for("saved to");
+    tui.send(keys::CTRL_Q);
+    assert_eq!(tui.wait_exit(), 0);
+    let path = tui.home().join(".config/kaiwa/config.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let value: toml::Table = text.parse().unwrap();
+    assert_eq!(value["model"].as_str(), Some("local:qwen3:8b"));
+    let table = &value["providers"]["local"];
+    assert_eq!(
+        table["base_url"].as_str(),
+        Some(format!("http://{address}/v1").as_str())
+    );
+    assert_eq!(table["auth"].as_str(), Some("none"));
+    assert_eq!(table["local"].as_bool(), Some(true));
+    // The next start uses it without asking.
+    let config_home = tui.home().join(".config");
+    let again = TuiBuilder::bare()
+        .env("XDG_CONFIG_HOME", config_home.to_str().unwrap())
+        .spawn();
+    again.wait_until("the saved model", |s| {
+        status_of(s).starts_with("local:qwen3:8b │ ")
+    });
 }
 
 // -------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use kaiwa::api::client::{StreamEnd, StreamEvent};
 use kaiwa::api::error::ApiError;
 use kaiwa::api::types::{ServerError, Usage};
-use kaiwa::app::state::Settings;
 use kaiwa::app::model_menu::MenuModel;
+use kaiwa::app::state::Settings;
 use kaiwa::app::{App, Msg, update};
 use kaiwa::ui::Ui;
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
@@ -305,6 +305,61 @@ fn model_menu_when_the_list_failed() {
         Some(Color::Red)
     );
     insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
+fn model_menu_groups_every_providers_models() {
+    let mut app = new_app();
+    app.settings.providers = vec!["default".into(), "corp".into(), "dead".into()];
+    app.models = kaiwa::app::model_menu::ModelsState::loading(&app.settings.providers);
+    update(&mut app, models_msg("default", &["gpt-4o-mini", "gpt-5"]));
+    update(
+        &mut app,
+        Msg::Models {
+            provider: "corp".into(),
+            result: Ok(vec![MenuModel {
+                id: "corp:beta-2".into(),
+                detail: "33k".into(),
+            }]),
+        },
+    );
+    key(&mut app, KeyCode::F(2));
+    let terminal = render(&mut app, 90, 20);
+    let text = screen_text(&terminal);
+    // The third provider has not answered yet: it says so in one line.
+    assert!(text.contains("dead — loading the models…"), "{text}");
+    update(
+        &mut app,
+        Msg::Models {
+            provider: "dead".into(),
+            result: Err(ApiError::Connect {
+                base_url: "http://127.0.0.1:9/v1".into(),
+                detail: "Connection refused (os error 111)".into(),
+            }),
+        },
+    );
+    type_text(&mut app, "t");
+    let terminal = render(&mut app, 90, 20);
+    let text = screen_text(&terminal);
+    assert!(
+        text.contains("dead — list unavailable: cannot connect"),
+        "{text}"
+    );
+    // Typing filters across every provider; the groups stay.
+    assert!(text.contains("corp:beta-2"), "{text}");
+    assert!(text.contains("272k · $1.25/$10.00"), "{text}");
+    insta::assert_snapshot!(screen(&terminal));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.settings.model, "corp:beta-2");
+    let terminal = render(&mut app, 90, 20);
+    let status = screen_text(&terminal)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(status.starts_with("corp:beta-2 │ prompt 0"), "{status}");
 }
 
 #[test]

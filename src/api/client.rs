@@ -106,7 +106,11 @@ impl ApiClient {
 
     /// A client for `provider`, sharing `http`'s connections. Its key is
     /// resolved at the first request (`api_key_cmd` runs then, once).
-    pub fn for_provider(http: &reqwest::Client, provider: Provider, idle_timeout: Duration) -> Self {
+    pub fn for_provider(
+        http: &reqwest::Client,
+        provider: Provider,
+        idle_timeout: Duration,
+    ) -> Self {
         let key = match &provider.key {
             KeySource::None => tokio::sync::OnceCell::new_with(Some(None)),
             KeySource::Value(key) => tokio::sync::OnceCell::new_with(Some(Some(key.clone()))),

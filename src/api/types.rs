@@ -316,19 +316,18 @@ impl ModelInfo {
     pub fn context(&self) -> Option<u64> {
         let raw = &self.raw;
         let positive = |value: Option<&Value>| value.and_then(Value::as_u64).filter(|n| *n > 0);
-        positive(raw.get("meta").and_then(|meta| meta.get("n_ctx")))
-            .or_else(|| {
-                [
-                    "max_model_len",
-                    "max_input_tokens",
-                    "loaded_context_length",
-                    "max_context_length",
-                    "context_length",
-                    "context_window",
-                ]
-                .iter()
-                .find_map(|key| positive(raw.get(*key)))
-            })
+        positive(raw.get("meta").and_then(|meta| meta.get("n_ctx"))).or_else(|| {
+            [
+                "max_model_len",
+                "max_input_tokens",
+                "loaded_context_length",
+                "max_context_length",
+                "context_length",
+                "context_window",
+            ]
+            .iter()
+            .find_map(|key| positive(raw.get(*key)))
+        })
     }
 }
 

@@ -70,7 +70,10 @@ pub(super) fn discovered(app: &mut App, servers: Vec<LocalServer>) -> Update {
 pub(super) fn key(app: &mut App, key: &KeyEvent) -> Option<Update> {
     let first_run = app.first_run.as_mut()?;
     let count = first_run.choices().len();
-    if !app.settings.needs_key || count == 0 || !key.modifiers.difference(KeyModifiers::SHIFT).is_empty() {
+    if !app.settings.needs_key
+        || count == 0
+        || !key.modifiers.difference(KeyModifiers::SHIFT).is_empty()
+    {
         return None;
     }
     let empty = app.input.composer.text().trim().is_empty();
@@ -144,4 +147,117 @@ fn choose(app: &mut App, save: bool) -> Update {
         },
         Effect::FetchModels,
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::msg::Msg;
+    use crate::app::test_support::{keys, settings, warm_app};
+    use crate::app::update;
+
+    fn server(port: u16, kind: &str, models: &[&str], needs_key: bool) -> LocalServer {
+        LocalServer {
+            address: format!("127.0.0.1:{port}"),
+            kind: kind.into(),
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            models: models.iter().map(|m| (*m).to_string()).collect(),
+            needs_key,
+        }
+    }
+
+    /// A first run whose probe found an Ollama with two models and a Jan
+    /// that needs a key.
+    fn found() -> App {
+        let mut app = warm_app(crate::app::state::Settings {
+            needs_key: true,
+            ..settings()
+        });
+        app.first_run = Some(FirstRun {
+            searching: true,
+            ..FirstRun::default()
+        });
+        let servers = vec![
+            server(11434, "ollama", &["llama3.2:3b", "qwen3:8b"], false),
+            server(1337, "jan", &[], true),
+        ];
+        update::update(&mut app, Msg::Discovered(servers));
+        app
+    }
+
+    #[test]
+    fn enter_uses_the_selected_model_for_this_run() {
+        let mut app = found();
+        let first_run = app.first_run.as_ref().unwrap();
+        assert!(!first_run.searching);
+        assert_eq!(first_run.choices(), [(0, 0), (0, 1)]);
+        let effects = keys(&mut app, "<Down><Down><Up><Down><Enter>");
+        let provider = Provider::local("ollama", "http://127.0.0.1:11434/v1".into());
+        assert_eq!(
+            effects,
+            [
+                Effect::UseProvider {
+                    provider,
+                    model: "ollama:qwen3:8b".into(),
+                    save: false
+                },
+                Effect::FetchModels
+            ]
+        );
+        assert_eq!(app.settings.model, "ollama:qwen3:8b");
+        assert!(!app.settings.needs_key);
+        assert_eq!(app.first_run, None);
+        assert_eq!(app.settings.providers, ["ollama"]);
+        // A local model costs nothing: no price, so no cost is shown.
+        assert!(app.usage.prices.is_local("ollama:qwen3:8b"));
+        assert_eq!(app.usage.prices.lookup("ollama:qwen3:8b"), None);
+        // And the next question goes to it.
+        let effects = keys(&mut app, "hi<Enter>");
+        let [Effect::StartChat { request, .. }, ..] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(request.model, "ollama:qwen3:8b");
+    }
+
+    #[test]
+    fn s_also_saves_and_a_typed_question_is_sent_with_enter() {
+        let mut app = found();
+        let effects = keys(&mut app, "s");
+        assert!(
+            matches!(effects.first(), Some(Effect::UseProvider { save: true, model, .. }) if model == "ollama:llama3.2:3b"),
+            "{effects:?}"
+        );
+        let mut app = found();
+        let effects = keys(&mut app, "hello<Enter>");
+        assert!(
+            matches!(
+                effects.first(),
+                Some(Effect::UseProvider { save: false, .. })
+            ),
+            "{effects:?}"
+        );
+        assert!(
+            effects
+                .iter()
+                .any(|e| matches!(e, Effect::StartChat { request, .. }
+                if request.model == "ollama:llama3.2:3b")),
+            "{effects:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_to_choose_leaves_the_keys_to_the_input() {
+        let mut app = warm_app(crate::app::state::Settings {
+            needs_key: true,
+            ..settings()
+        });
+        app.first_run = Some(FirstRun::default());
+        update::update(
+            &mut app,
+            Msg::Discovered(vec![server(1337, "jan", &[], true)]),
+        );
+        keys(&mut app, "s");
+        assert_eq!(app.input.composer.text(), "s");
+        assert!(app.first_run.is_some());
+    }
 }

@@ -18,8 +18,10 @@ pub(super) fn started(app: &mut App, state: super::msg::StartupState) -> Update 
     }
     app.models = ModelsState::loading(&app.settings.providers);
     if app.settings.needs_key {
-        app.models
-            .set(crate::provider::DEFAULT, ListState::Failed("no API key".into()));
+        app.models.set(
+            crate::provider::DEFAULT,
+            ListState::Failed("no API key".into()),
+        );
     }
     Update::changed()
 }

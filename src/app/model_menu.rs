@@ -4,6 +4,8 @@
 //! provider whose list failed shows one line with its error; the others
 //! still list.
 
+use crate::chat::pricing::PriceTable;
+
 /// One model offered: its full id (`corp:beta-2`) and what is known of it
 /// (`128k · $0.15/$0.60`, `local`, or nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,23 +96,37 @@ pub struct ModelMenu {
 impl ModelMenu {
     /// Open on every provider's list, the config's `models` and the
     /// current model, with the cursor on the current one.
-    pub fn open(state: &ModelsState, extra: &[String], current: &str) -> Self {
+    pub fn open(state: &ModelsState, extra: &[String], current: &str, facts: &PriceTable) -> Self {
         let mut menu = Self::default();
-        menu.refresh(state, extra, current);
+        menu.refresh(state, extra, current, facts);
         menu
     }
 
     /// Rebuild the list (a list arrived while the menu was open), keeping
     /// what was typed to filter it.
-    pub fn refresh(&mut self, state: &ModelsState, extra: &[String], current: &str) {
+    pub fn refresh(
+        &mut self,
+        state: &ModelsState,
+        extra: &[String],
+        current: &str,
+        facts: &PriceTable,
+    ) {
         let filter = std::mem::take(&mut self.filter);
-        self.rebuild(state, extra, current);
+        self.rebuild(state, extra, current, facts);
         if !filter.is_empty() {
             self.set_filter(filter);
         }
     }
 
-    fn rebuild(&mut self, state: &ModelsState, extra: &[String], current: &str) {
+    /// Rows no server listed (the config's, the current model) are
+    /// described by `facts` alone.
+    fn rebuild(
+        &mut self,
+        state: &ModelsState,
+        extra: &[String],
+        current: &str,
+        facts: &PriceTable,
+    ) {
         let mut all: Vec<MenuRow> = Vec::new();
         let mut push = |provider: &str, model: MenuModel| {
             if !model.id.trim().is_empty() && !all.iter().any(|row| row.model.id == model.id) {
@@ -127,15 +143,19 @@ impl ModelMenu {
                 }
             }
         }
+        let described = |id: &str| MenuModel {
+            id: id.to_string(),
+            detail: facts.describe(id, None),
+        };
         for id in extra {
-            push(crate::provider::DEFAULT, MenuModel::bare(id.clone()));
+            push(crate::provider::DEFAULT, described(id));
         }
         let provider_of_current = current
             .split_once(':')
             .map(|(prefix, _)| prefix)
             .filter(|prefix| state.lists.iter().any(|(name, _)| name == prefix))
             .unwrap_or(crate::provider::DEFAULT);
-        push(provider_of_current, MenuModel::bare(current));
+        push(provider_of_current, described(current));
         // Grouped in the providers' order, sorted by id within a group.
         let order = |provider: &str| {
             state
@@ -232,7 +252,12 @@ mod tests {
     #[test]
     fn union_filter_and_cursor() {
         let state = loaded(&[("default", &["gpt-4o", "gpt-4o-mini", "o3"])]);
-        let mut menu = ModelMenu::open(&state, &["llama3".into(), "o3".into()], "gpt-4o-mini");
+        let mut menu = ModelMenu::open(
+            &state,
+            &["llama3".into(), "o3".into()],
+            "gpt-4o-mini",
+            &PriceTable::default(),
+        );
         assert_eq!(menu.visible(), ["gpt-4o", "gpt-4o-mini", "llama3", "o3"]);
         assert_eq!(menu.selected().as_deref(), Some("gpt-4o-mini"));
         menu.set_filter("GPT".into());
@@ -249,7 +274,7 @@ mod tests {
     fn failed_fetch_still_offers_config_and_current() {
         let mut state = ModelsState::loading(&["default".into()]);
         state.set("default", ListState::Failed("x".into()));
-        let menu = ModelMenu::open(&state, &["a".into()], "b");
+        let menu = ModelMenu::open(&state, &["a".into()], "b", &PriceTable::default());
         assert_eq!(menu.visible(), ["a", "b"]);
         assert_eq!(state.failures().collect::<Vec<_>>(), [("default", "x")]);
     }
@@ -260,7 +285,7 @@ mod tests {
             ("default", &["gpt-4o-mini", "gpt-4o"]),
             ("corp", &["corp:beta-2", "corp:alpha"]),
         ]);
-        let mut menu = ModelMenu::open(&state, &[], "corp:beta-2");
+        let mut menu = ModelMenu::open(&state, &[], "corp:beta-2", &PriceTable::default());
         assert_eq!(
             menu.visible(),
             ["gpt-4o", "gpt-4o-mini", "corp:alpha", "corp:beta-2"]
@@ -269,7 +294,7 @@ mod tests {
         menu.set_filter("A".into());
         assert_eq!(menu.visible(), ["corp:alpha", "corp:beta-2"]);
         // The current model, listed by nobody, joins its provider's group.
-        let menu = ModelMenu::open(&state, &[], "corp:gamma");
+        let menu = ModelMenu::open(&state, &[], "corp:gamma", &PriceTable::default());
         assert_eq!(
             menu.visible_rows().last().map(|r| r.provider.as_str()),
             Some("corp")

@@ -165,7 +165,12 @@ fn models_loaded(
     };
     app.models.set(provider, state);
     if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
-        menu.refresh(&app.models, &app.settings.extra_models, &app.settings.model);
+        menu.refresh(
+            &app.models,
+            &app.settings.extra_models,
+            &app.settings.model,
+            &app.usage.prices,
+        );
         return Update::changed();
     }
     Update::unchanged()
@@ -371,6 +376,7 @@ fn run(app: &mut App, command: Command) -> Update {
                 &app.models,
                 &app.settings.extra_models,
                 &app.settings.model,
+                &app.usage.prices,
             )));
             Update::changed()
         }

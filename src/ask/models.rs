@@ -4,7 +4,6 @@
 //! `--json`: `[{"id", "provider", "context", "prompt_price",
 //! "completion_price"}]` (USD per 1M tokens, `null` when unknown).
 
-
 use super::session;
 use crate::api::routes::{self, Listing, MODELS_TIMEOUT};
 use crate::cli::ModelsArgs;
@@ -58,7 +57,10 @@ pub async fn run_models(config: &Config, args: &ModelsArgs, io: &mut Io<'_>) -> 
         let _ = writeln!(io.stdout, "{text}");
     } else {
         for row in &rows {
-            let id = row.get("id").and_then(serde_json::Value::as_str).unwrap_or("");
+            let id = row
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
             let id = if io.stdout_is_terminal {
                 sanitize_str(id)
             } else {
@@ -70,5 +72,9 @@ pub async fn run_models(config: &Config, args: &ModelsArgs, io: &mut Io<'_>) -> 
         }
     }
     let _ = io.stdout.flush();
-    if everything_failed { Exit::Api } else { Exit::Ok }
+    if everything_failed {
+        Exit::Api
+    } else {
+        Exit::Ok
+    }
 }

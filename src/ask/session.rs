@@ -3,7 +3,6 @@
 //! no provider has a key and no base URL is set (SPEC, First run): a single
 //! local server found is used, and said on stderr.
 
-
 use crate::api::routes::Clients;
 use crate::chat::pricing::PriceTable;
 use crate::cli_io::{Exit, Io};
@@ -20,7 +19,11 @@ pub(super) struct Session {
 
 /// Builds the session. `wants_model`: `ask` needs a model it can use;
 /// `models` only lists.
-pub(super) async fn open(config: &Config, io: &mut Io<'_>, wants_model: bool) -> Result<Session, Exit> {
+pub(super) async fn open(
+    config: &Config,
+    io: &mut Io<'_>,
+    wants_model: bool,
+) -> Result<Session, Exit> {
     let mut session = Session {
         clients: Clients::new(config.providers.clone(), config.stream_idle_timeout).map_err(
             |e| {
@@ -32,7 +35,8 @@ pub(super) async fn open(config: &Config, io: &mut Io<'_>, wants_model: bool) ->
         facts: PriceTable::for_config(config),
     };
     if config.wants_discovery() {
-        let found = discover::probe(&discover::ports(&crate::paths::real_env), discover::BUDGET).await;
+        let found =
+            discover::probe(&discover::ports(&crate::paths::real_env), discover::BUDGET).await;
         let server = single_server(&found, io)?;
         let _ = writeln!(
             io.stderr,
@@ -116,20 +120,18 @@ fn local_model(config: &Config, server: &Found, io: &mut Io<'_>) -> Result<Strin
             return Ok(bare.to_string());
         }
     }
-    match ids.as_slice() {
-        [only] => Ok((*only).to_string()),
-        _ => {
-            let what = asked.map_or_else(
-                || "it serves several models".to_string(),
-                |m| format!("it does not list {m}"),
-            );
-            io.error_line(&format!(
-                "{} ({}): {what}; choose one with -m: {}",
-                server.address(),
-                server.kind,
-                ids.join(", ")
-            ));
-            Err(Exit::Usage)
-        }
+    if let [only] = ids.as_slice() {
+        return Ok((*only).to_string());
     }
+    let what = asked.map_or_else(
+        || "it serves several models".to_string(),
+        |m| format!("it does not list {m}"),
+    );
+    io.error_line(&format!(
+        "{} ({}): {what}; choose one with -m: {}",
+        server.address(),
+        server.kind,
+        ids.join(", ")
+    ));
+    Err(Exit::Usage)
 }

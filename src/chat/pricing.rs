@@ -102,7 +102,12 @@ impl PriceTable {
         })
     }
 
-    fn price_of(&self, id: &str, bare: &str, family: Option<Family>) -> Option<(Price, PriceSource)> {
+    fn price_of(
+        &self,
+        id: &str,
+        bare: &str,
+        family: Option<Family>,
+    ) -> Option<(Price, PriceSource)> {
         self.overrides
             .get(id)
             .or_else(|| self.overrides.get(bare))

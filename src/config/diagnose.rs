@@ -157,11 +157,15 @@ fn unknown_key(path: Option<&[String]>, name: &str, message: &str) -> String {
 fn expectation(path: &[String]) -> Option<&'static str> {
     let keys: Vec<&str> = path.iter().map(String::as_str).collect();
     Some(match keys.as_slice() {
-        ["base_url" | "api_key" | "api_key_cmd" | "model" | "system" | "history_path"] => {
-            "a string"
-        }
-        ["models"] => "an array of strings",
-        ["mouse"] => "a boolean",
+        ["base_url" | "api_key" | "api_key_cmd" | "model" | "system" | "history_path"]
+        | [
+            "providers",
+            _,
+            "kind" | "base_url" | "endpoint" | "api_key" | "api_key_cmd" | "api_key_env" | "auth",
+        ]
+        | ["providers", _, "headers" | "query" | "base_model", _] => "a string",
+        ["models"] | ["providers", _, "models"] => "an array of strings",
+        ["mouse"] | ["providers", _, "local"] => "a boolean",
         ["temperature" | "budget_monthly_usd"]
         | ["prices", _, "prompt" | "completion" | "cached"] => "a number",
         ["max_tokens"] => "a whole number",
@@ -171,16 +175,8 @@ fn expectation(path: &[String]) -> Option<&'static str> {
         ["context"] => "a table of models and their windows",
         ["providers"] => "a table of providers",
         ["providers", _] => "a table ([providers.NAME])",
-        [
-            "providers",
-            _,
-            "kind" | "base_url" | "endpoint" | "api_key" | "api_key_cmd" | "api_key_env" | "auth",
-        ] => "a string",
         ["providers", _, "api_version"] => "a string (\"2024-10-21\")",
-        ["providers", _, "models"] => "an array of strings",
-        ["providers", _, "local"] => "a boolean",
         ["providers", _, "headers" | "query" | "base_model"] => "a table of strings",
-        ["providers", _, "headers" | "query" | "base_model", _] => "a string",
         ["prices", _] => "a table with 'prompt' and 'completion' (and optionally 'cached')",
         _ => return None,
     })

@@ -83,31 +83,12 @@ fn check_one(
     raw: RawProvider,
 ) -> Result<FileProvider, ConfigError> {
     let here = |message: String| source.error(span, message);
-    if name == provider::DEFAULT {
-        return Err(here(
-            "no provider may be named 'default': the flat keys (base_url, api_key, …) are the \
-             default provider"
-                .to_string(),
-        ));
-    }
-    if name.is_empty() || name.contains([':', ' ']) {
-        return Err(here(format!(
-            "[providers.{}]: a provider's name must not be empty or contain ':' or spaces",
-            super::diagnose::dotted(&[name.as_str()])
-        )));
-    }
+    check_name(source, span, &name)?;
     let preset = provider::presets::find(&name);
-    let kind = match raw.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
-        None => None,
-        Some(("openai", _)) => Some(Kind::OpenAi),
-        Some(("azure", _)) => Some(Kind::Azure),
-        Some((_, span)) => {
-            return Err(source.error(
-                &span,
-                format!("'providers.{name}.kind' must be \"openai\" or \"azure\""),
-            ));
-        }
-    };
+    let kind = raw
+        .kind
+        .map(|kind| parse_kind(source, &name, &kind))
+        .transpose()?;
     let azure = kind.map_or(preset.is_some_and(|p| p.azure), |k| k == Kind::Azure);
     let base_url = raw
         .base_url
@@ -137,7 +118,9 @@ fn check_one(
             }
             super::normalize_base_url(url.get_ref())
                 .map(|url| provider::azure_endpoint(&url))
-                .map_err(|problem| source.error(&url.span(), format!("invalid endpoint: {problem}")))
+                .map_err(|problem| {
+                    source.error(&url.span(), format!("invalid endpoint: {problem}"))
+                })
         })
         .transpose()?;
     if preset.is_none() && !azure && base_url.is_none() {
@@ -159,28 +142,13 @@ fn check_one(
     }
     let api_version = raw
         .api_version
-        .map(|value| match value.get_ref() {
-            toml::Value::String(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
-            toml::Value::Datetime(date) => Ok(date.to_string()),
-            _ => Err(source.error(
-                &value.span(),
-                format!("'providers.{name}.api_version' must be a string such as \"2024-10-21\""),
-            )),
-        })
+        .map(|value| api_version(source, &name, &value))
         .transpose()?;
     let key = file_key(source, &name, raw.api_key, raw.api_key_cmd, raw.api_key_env)?;
-    let auth = match raw.auth.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
-        None => None,
-        Some(("bearer", _)) => Some(Auth::Bearer),
-        Some(("api-key", _)) => Some(Auth::ApiKey),
-        Some(("none", _)) => Some(Auth::None),
-        Some((_, span)) => {
-            return Err(source.error(
-                &span,
-                format!("'providers.{name}.auth' must be \"bearer\", \"api-key\" or \"none\""),
-            ));
-        }
-    };
+    let auth = raw
+        .auth
+        .map(|auth| parse_auth(source, &name, &auth))
+        .transpose()?;
     let models = match raw.models {
         Some(models) if models.get_ref().iter().any(|m| m.trim().is_empty()) => {
             return Err(source.error(
@@ -205,6 +173,83 @@ fn check_one(
         local: raw.local.unwrap_or(false),
         name,
     })
+}
+
+/// Not `default`, not empty, no `:` (it would read as a model id's prefix).
+fn check_name(
+    source: &Source<'_>,
+    span: &std::ops::Range<usize>,
+    name: &str,
+) -> Result<(), ConfigError> {
+    if name == provider::DEFAULT {
+        return Err(source.error(
+            span,
+            "no provider may be named 'default': the flat keys (base_url, api_key, …) are the \
+             default provider",
+        ));
+    }
+    if name.is_empty() || name.contains([':', ' ']) {
+        return Err(source.error(
+            span,
+            format!(
+                "[providers.{}]: a provider's name must not be empty or contain ':' or spaces",
+                super::diagnose::dotted(&[name])
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_kind(
+    source: &Source<'_>,
+    name: &str,
+    kind: &Spanned<String>,
+) -> Result<Kind, ConfigError> {
+    match kind.get_ref().as_str() {
+        "openai" => Ok(Kind::OpenAi),
+        "azure" => Ok(Kind::Azure),
+        _ => Err(source.error(
+            &kind.span(),
+            format!("'providers.{name}.kind' must be \"openai\" or \"azure\""),
+        )),
+    }
+}
+
+/// `api_version`: a string, or an unquoted TOML date taken as its text.
+fn api_version(
+    source: &Source<'_>,
+    name: &str,
+    value: &Spanned<toml::Value>,
+) -> Result<String, ConfigError> {
+    match value.get_ref() {
+        toml::Value::String(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
+        toml::Value::Datetime(date) => Ok(date.to_string()),
+        toml::Value::String(_)
+        | toml::Value::Integer(_)
+        | toml::Value::Float(_)
+        | toml::Value::Boolean(_)
+        | toml::Value::Array(_)
+        | toml::Value::Table(_) => Err(source.error(
+            &value.span(),
+            format!("'providers.{name}.api_version' must be a string such as \"2024-10-21\""),
+        )),
+    }
+}
+
+fn parse_auth(
+    source: &Source<'_>,
+    name: &str,
+    auth: &Spanned<String>,
+) -> Result<Auth, ConfigError> {
+    match auth.get_ref().as_str() {
+        "bearer" => Ok(Auth::Bearer),
+        "api-key" => Ok(Auth::ApiKey),
+        "none" => Ok(Auth::None),
+        _ => Err(source.error(
+            &auth.span(),
+            format!("'providers.{name}.auth' must be \"bearer\", \"api-key\" or \"none\""),
+        )),
+    }
 }
 
 /// At most one of `api_key`, `api_key_cmd`, `api_key_env`.
@@ -253,10 +298,10 @@ pub(super) fn resolve(
         named.push(&table.name);
     }
     for preset in provider::PRESETS {
-        if !named.contains(&preset.name) {
-            if let Some(provider) = from_preset(preset, var) {
-                list.push(provider);
-            }
+        if !named.contains(&preset.name)
+            && let Some(provider) = from_preset(preset, var)
+        {
+            list.push(provider);
         }
     }
     for table in tables {
@@ -292,7 +337,11 @@ fn from_preset(preset: &Preset, var: &dyn Fn(&str) -> Option<String>) -> Option<
     Some(provider)
 }
 
-fn preset_base(preset: &Preset, base_url: String, var: &dyn Fn(&str) -> Option<String>) -> Provider {
+fn preset_base(
+    preset: &Preset,
+    base_url: String,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Provider {
     let mut provider = Provider::default_from(base_url, KeySource::None, Vec::new());
     provider.name = preset.name.to_string();
     provider.family = preset.family;
@@ -320,28 +369,23 @@ fn from_table(table: FileProvider, var: &dyn Fn(&str) -> Option<String>) -> Prov
             .and_then(|url| super::normalize_base_url(&url).ok())
             .map(|url| provider::azure_endpoint(&url))
     };
-    let mut provider = match preset {
-        Some(preset) => {
-            let base = if preset.azure {
-                azure_env().unwrap_or_default()
-            } else {
-                preset.base_url.to_string()
-            };
-            let mut provider = preset_base(preset, base, var);
-            // The preset's key, unless the table says where its key is.
-            if table.key == FileKey::None {
-                if let Some(key) = var(preset.key_var) {
-                    provider.key = KeySource::Value(ApiKey::new(key.trim().to_string()));
-                    provider.key_origin = Origin::Env(preset.key_var);
-                }
-            }
-            provider
+    let mut provider = if let Some(preset) = preset {
+        let base = if preset.azure {
+            azure_env().unwrap_or_default()
+        } else {
+            preset.base_url.to_string()
+        };
+        let mut provider = preset_base(preset, base, var);
+        // The preset's key, unless the table says where its key is.
+        if table.key == FileKey::None
+            && let Some(key) = var(preset.key_var)
+        {
+            provider.key = KeySource::Value(ApiKey::new(key.trim().to_string()));
+            provider.key_origin = Origin::Env(preset.key_var);
         }
-        None => {
-            let mut provider = Provider::default_from(String::new(), KeySource::None, Vec::new());
-            provider.family = Some(crate::chat::catalog::Family::OpenAi);
-            provider
-        }
+        provider
+    } else {
+        Provider::default_from(String::new(), KeySource::None, Vec::new())
     };
     provider.name.clone_from(&table.name);
     provider.origin = Origin::File;

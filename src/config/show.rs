@@ -92,8 +92,19 @@ pub fn report(config: &Config) -> String {
         ),
         None => unset(&mut out, "budget_monthly_usd", "none", Origin::Default),
     }
+    tables(&mut out, config);
+    let _ = writeln!(
+        out,
+        "# log and prompt history: {}",
+        config.state_dir.display()
+    );
+    out
+}
+
+/// `[prices]`, `[context]` and every provider's table.
+fn tables(out: &mut String, config: &Config) {
     if config.prices.is_empty() {
-        unset(&mut out, "prices", "the built-in table", Origin::Default);
+        unset(out, "prices", "the built-in table", Origin::Default);
     }
     for (model, price) in &config.prices {
         let cached = price
@@ -101,7 +112,7 @@ pub fn report(config: &Config) -> String {
             .map(|c| format!(", cached = {c}"))
             .unwrap_or_default();
         line(
-            &mut out,
+            out,
             &format!("prices.{}", quote(model)),
             &format!(
                 "{{ prompt = {}, completion = {}{cached} }}",
@@ -113,18 +124,12 @@ pub fn report(config: &Config) -> String {
     if !config.context.is_empty() {
         let _ = writeln!(out, "[context]");
         for (model, tokens) in &config.context {
-            line(&mut out, &quote(model), &tokens.to_string(), Origin::File);
+            line(out, &quote(model), &tokens.to_string(), Origin::File);
         }
     }
     for provider in config.providers.iter().filter(|p| p.name != DEFAULT) {
-        provider_lines(&mut out, provider);
+        provider_lines(out, provider);
     }
-    let _ = writeln!(
-        out,
-        "# log and prompt history: {}",
-        config.state_dir.display()
-    );
-    out
 }
 
 /// The key's line: `***`, or the command that gives it (not run).
@@ -145,7 +150,11 @@ fn key_lines(out: &mut String, config: &Config) {
 /// A `[providers.NAME]` table as in effect: each key with its origin;
 /// the key, header values and query values as `***`; `api_key_cmd` not run.
 fn provider_lines(out: &mut String, provider: &Provider) {
-    with_origin(out, &format!("[providers.{}]", provider.name), provider.origin);
+    with_origin(
+        out,
+        &format!("[providers.{}]", provider.name),
+        provider.origin,
+    );
     let from_file = |set: bool| if set { Origin::File } else { Origin::Default };
     let kind_origin = match provider.origin {
         Origin::Preset(_) => provider.origin,
@@ -158,7 +167,12 @@ fn provider_lines(out: &mut String, provider: &Provider) {
         Kind::OpenAi => "base_url",
         Kind::Azure => "endpoint",
     };
-    line(out, url_key, &quote(&provider.base_url), provider.base_url_origin);
+    line(
+        out,
+        url_key,
+        &quote(&provider.base_url),
+        provider.base_url_origin,
+    );
     if let Some(version) = &provider.api_version {
         line(out, "api_version", &quote(version), Origin::File);
     }
@@ -186,12 +200,22 @@ fn provider_lines(out: &mut String, provider: &Provider) {
             },
         }
     }
-    line(out, "auth", &quote(provider.auth.as_str()), from_file(provider.origin == Origin::File));
+    line(
+        out,
+        "auth",
+        &quote(provider.auth.as_str()),
+        from_file(provider.origin == Origin::File),
+    );
     hidden_map(out, "headers", &provider.headers);
     hidden_map(out, "query", &provider.query);
     if !provider.models.is_empty() {
         let list: Vec<String> = provider.models.iter().map(|m| quote(m)).collect();
-        line(out, "models", &format!("[{}]", list.join(", ")), Origin::File);
+        line(
+            out,
+            "models",
+            &format!("[{}]", list.join(", ")),
+            Origin::File,
+        );
     }
     if !provider.base_model.is_empty() {
         let pairs: Vec<String> = provider
@@ -199,7 +223,12 @@ fn provider_lines(out: &mut String, provider: &Provider) {
             .iter()
             .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
             .collect();
-        line(out, "base_model", &format!("{{ {} }}", pairs.join(", ")), Origin::File);
+        line(
+            out,
+            "base_model",
+            &format!("{{ {} }}", pairs.join(", ")),
+            Origin::File,
+        );
     }
     if provider.local {
         line(out, "local", "true", provider.origin);
@@ -216,7 +245,12 @@ fn hidden_map(out: &mut String, key: &str, pairs: &[(String, String)]) {
         .iter()
         .map(|(name, _)| format!("{} = \"***\"", quote(name)))
         .collect();
-    line(out, key, &format!("{{ {} }}", shown.join(", ")), Origin::File);
+    line(
+        out,
+        key,
+        &format!("{{ {} }}", shown.join(", ")),
+        Origin::File,
+    );
 }
 
 /// A setting only the file can give: its value, or a comment saying what

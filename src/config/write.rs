@@ -10,7 +10,12 @@ use toml_edit::{DocumentMut, Item, Table, value};
 
 /// Sets the model and the local provider in the file at `path` (created,
 /// 0600, with its folder 0700, when missing). The error is in words.
-pub fn save_local_provider(path: &Path, name: &str, base_url: &str, model: &str) -> Result<(), String> {
+pub fn save_local_provider(
+    path: &Path,
+    name: &str,
+    base_url: &str,
+    model: &str,
+) -> Result<(), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -19,7 +24,7 @@ pub fn save_local_provider(path: &Path, name: &str, base_url: &str, model: &str)
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e| format!("{} is not valid TOML: {e}", path.display()))?;
-    doc["model"] = value(model);
+    doc.insert("model", value(model));
     let providers = doc
         .entry("providers")
         .or_insert_with(|| {
@@ -30,10 +35,10 @@ pub fn save_local_provider(path: &Path, name: &str, base_url: &str, model: &str)
         .as_table_mut()
         .ok_or_else(|| format!("'providers' in {} is not a table", path.display()))?;
     let mut table = Table::new();
-    table["base_url"] = value(base_url);
-    table["auth"] = value("none");
-    table["local"] = value(true);
-    providers[name] = Item::Table(table);
+    table.insert("base_url", value(base_url));
+    table.insert("auth", value("none"));
+    table.insert("local", value(true));
+    providers.insert(name, Item::Table(table));
     if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
         crate::paths::create_private_dir(folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
@@ -50,8 +55,13 @@ mod tests {
     fn keeps_the_file_and_adds_the_choice_where_toml_reads_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kaiwa/config.toml");
-        save_local_provider(&path, "ollama", "http://127.0.0.1:11434/v1", "ollama:llama3.2:3b")
-            .unwrap();
+        save_local_provider(
+            &path,
+            "ollama",
+            "http://127.0.0.1:11434/v1",
+            "ollama:llama3.2:3b",
+        )
+        .unwrap();
         let first = std::fs::read_to_string(&path).unwrap();
         let value: toml::Table = first.parse().unwrap();
         assert_eq!(value["model"].as_str(), Some("ollama:llama3.2:3b"));
@@ -70,7 +80,10 @@ mod tests {
         .unwrap();
         save_local_provider(&path, "local", "http://127.0.0.1:8080/v1", "local:qwen").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# mine\nsystem = \"be brief\"\n"), "{text}");
+        assert!(
+            text.starts_with("# mine\nsystem = \"be brief\"\n"),
+            "{text}"
+        );
         let value: toml::Table = text.parse().unwrap();
         assert_eq!(value["model"].as_str(), Some("local:qwen"));
         assert_eq!(value["prices"]["x"]["prompt"].as_integer(), Some(1));
