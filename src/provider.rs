@@ -99,6 +99,8 @@ pub struct Provider {
     pub key_origin: Origin,
     /// `api_key_env`, as written (`kaiwa config` shows the name).
     pub key_env: Option<String>,
+    /// Where `auth` came from.
+    pub auth_origin: Origin,
 }
 
 impl Provider {
@@ -123,6 +125,7 @@ impl Provider {
             base_url_origin: Origin::Default,
             key_origin: Origin::Default,
             key_env: None,
+            auth_origin: Origin::Default,
         }
     }
 
@@ -147,6 +150,7 @@ impl Provider {
             base_url_origin: Origin::Discovered,
             key_origin: Origin::Default,
             key_env: None,
+            auth_origin: Origin::Discovered,
         }
     }
 

@@ -424,6 +424,7 @@ fn from_table(table: FileProvider, var: &dyn Fn(&str) -> Option<String>) -> Prov
     }
     if let Some(auth) = table.auth {
         provider.auth = auth;
+        provider.auth_origin = Origin::File;
     }
     provider.headers = table.headers;
     provider.query = table.query;

@@ -155,7 +155,6 @@ fn provider_lines(out: &mut String, provider: &Provider) {
         &format!("[providers.{}]", provider.name),
         provider.origin,
     );
-    let from_file = |set: bool| if set { Origin::File } else { Origin::Default };
     let kind_origin = match provider.origin {
         Origin::Preset(_) => provider.origin,
         Origin::Flag(_) | Origin::Env(_) | Origin::File | Origin::Default | Origin::Discovered => {
@@ -200,12 +199,7 @@ fn provider_lines(out: &mut String, provider: &Provider) {
             },
         }
     }
-    line(
-        out,
-        "auth",
-        &quote(provider.auth.as_str()),
-        from_file(provider.origin == Origin::File),
-    );
+    line(out, "auth", &quote(provider.auth.as_str()), provider.auth_origin);
     hidden_map(out, "headers", &provider.headers);
     hidden_map(out, "query", &provider.query);
     if !provider.models.is_empty() {
