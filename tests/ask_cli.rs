@@ -992,7 +992,7 @@ fn models_json_gives_ids_providers_windows_and_prices() {
         json!([
             unknown("alpha", Value::Null),
             // The built-in table (LiteLLM's input limit and prices).
-            {"id": "gpt-4o-mini", "provider": "default", "context": 128000,
+            {"id": "gpt-4o-mini", "provider": "default", "context": 128_000,
              "prompt_price": 0.15, "completion_price": 0.6},
             // The server's own window (llama.cpp's meta.n_ctx).
             unknown("zeta", json!(8192)),
