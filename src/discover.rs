@@ -16,7 +16,8 @@
 
 use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap, SERVER};
 use serde_json::Value;
@@ -108,6 +109,15 @@ impl Found {
 /// Probes 127.0.0.1 on `ports` in parallel; returns within `budget` (plus
 /// scheduling slack) with the servers found, in the order of `ports`.
 pub async fn probe(ports: &[u16], budget: Duration) -> Vec<Found> {
+    let mut all = Vec::new();
+    probe_each(ports, budget, |found| all.push(found)).await;
+    all.sort_by_key(|found| ports.iter().position(|&port| port == found.port));
+    all
+}
+
+/// [`probe`], giving each server to `found` as soon as it answers (a
+/// silent port holds back only itself), in the order they answer.
+pub async fn probe_each(ports: &[u16], budget: Duration, mut found: impl FnMut(Found)) {
     let deadline = Instant::now() + budget;
     let Ok(http) = reqwest::Client::builder()
         .no_proxy()
@@ -118,7 +128,7 @@ pub async fn probe(ports: &[u16], budget: Duration) -> Vec<Found> {
         .build()
     else {
         tracing::warn!("discover: cannot set up HTTP");
-        return Vec::new();
+        return;
     };
     let tasks = ports.iter().map(|&port| {
         let http = http.clone();
@@ -129,7 +139,12 @@ pub async fn probe(ports: &[u16], budget: Duration) -> Vec<Found> {
                 .flatten()
         }
     });
-    join_all(tasks).await.into_iter().flatten().collect()
+    let mut pending: FuturesUnordered<_> = tasks.collect();
+    while let Some(answer) = pending.next().await {
+        if let Some(server) = answer {
+            found(server);
+        }
+    }
 }
 
 /// One port: the models list, then, if it says nothing of its kind, one
@@ -506,6 +521,27 @@ mod tests {
         assert!(elapsed + Duration::from_millis(50) >= budget, "{elapsed:?}");
         let ports: Vec<u16> = found.iter().map(|f| f.port).collect();
         assert_eq!(ports, [good], "{found:?}");
+    }
+
+    #[tokio::test]
+    async fn each_server_is_given_as_soon_as_it_answers() {
+        let silent = silent_port().await;
+        let good = models_server(list(&[json!({"id": "m"})])).await;
+        let started = StdInstant::now();
+        let mut seen = Vec::new();
+        probe_each(&[silent, good], BUDGET, |found| {
+            seen.push((found.port, started.elapsed()));
+        })
+        .await;
+        let [(port, at)] = seen.as_slice() else {
+            panic!("{seen:?}");
+        };
+        assert_eq!(*port, good);
+        // Given long before the silent port's end of the budget (a loopback
+        // answer takes about a millisecond; the rest is slack for a shared
+        // machine).
+        assert!(*at < BUDGET / 2, "{at:?}");
+        assert!(started.elapsed() + Duration::from_millis(50) >= BUDGET);
     }
 
     #[tokio::test]

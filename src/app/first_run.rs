@@ -54,12 +54,24 @@ impl FirstRun {
     }
 }
 
-/// The probe answered.
-pub(super) fn discovered(app: &mut App, servers: Vec<LocalServer>) -> Update {
+/// A server answered the probe (every one found so far), or the search
+/// is over. The selection stays on the model it was on.
+pub(super) fn discovered(app: &mut App, servers: Vec<LocalServer>, done: bool) -> Update {
     if let Some(first_run) = &mut app.first_run {
-        first_run.searching = false;
+        let selected = first_run
+            .selected()
+            .map(|(server, model)| (server.address.clone(), model.to_string()));
+        first_run.searching = !done;
         first_run.servers = servers;
-        first_run.cursor = 0;
+        first_run.cursor = selected
+            .and_then(|(address, model)| {
+                first_run.choices().iter().position(|&(s, m)| {
+                    first_run.servers.get(s).is_some_and(|server| {
+                        server.address == address && server.models.get(m) == Some(&model)
+                    })
+                })
+            })
+            .unwrap_or(0);
     }
     Update::changed()
 }
@@ -181,7 +193,13 @@ mod tests {
             server(11434, "ollama", &["llama3.2:3b", "qwen3:8b"], false),
             server(1337, "jan", &[], true),
         ];
-        update::update(&mut app, Msg::Discovered(servers));
+        update::update(
+            &mut app,
+            Msg::Discovered {
+                servers,
+                done: true,
+            },
+        );
         app
     }
 
@@ -246,15 +264,58 @@ mod tests {
     }
 
     #[test]
+    fn servers_arriving_one_by_one_keep_the_selection() {
+        let mut app = warm_app(crate::app::state::Settings {
+            needs_key: true,
+            ..settings()
+        });
+        app.first_run = Some(FirstRun {
+            searching: true,
+            ..FirstRun::default()
+        });
+        let llama = server(8080, "llamacpp", &["qwen", "gemma"], false);
+        let servers = vec![llama.clone()];
+        update::update(
+            &mut app,
+            Msg::Discovered {
+                servers,
+                done: false,
+            },
+        );
+        keys(&mut app, "<Down>");
+        assert_eq!(
+            app.first_run.as_ref().unwrap().selected().unwrap().1,
+            "gemma"
+        );
+        // An Ollama answers later; it sorts first, the selection stays.
+        let servers = vec![server(11434, "ollama", &["llama3.2:3b"], false), llama];
+        update::update(
+            &mut app,
+            Msg::Discovered {
+                servers,
+                done: true,
+            },
+        );
+        let first_run = app.first_run.as_ref().unwrap();
+        assert!(!first_run.searching);
+        let (server, model) = first_run.selected().unwrap();
+        assert_eq!((server.kind.as_str(), model), ("llamacpp", "gemma"));
+    }
+
+    #[test]
     fn nothing_to_choose_leaves_the_keys_to_the_input() {
         let mut app = warm_app(crate::app::state::Settings {
             needs_key: true,
             ..settings()
         });
         app.first_run = Some(FirstRun::default());
+        let servers = vec![server(1337, "jan", &[], true)];
         update::update(
             &mut app,
-            Msg::Discovered(vec![server(1337, "jan", &[], true)]),
+            Msg::Discovered {
+                servers,
+                done: true,
+            },
         );
         keys(&mut app, "s");
         assert_eq!(app.input.composer.text(), "s");

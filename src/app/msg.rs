@@ -36,8 +36,12 @@ pub enum Msg {
     },
     /// One provider's model list arrived (full ids, sorted) or could not
     /// be fetched (why).
-    /// The first run's probe of this machine answered.
-    Discovered(Vec<super::first_run::LocalServer>),
+    /// The first run's search of this machine: every server found so far,
+    /// and whether the search is over.
+    Discovered {
+        servers: Vec<super::first_run::LocalServer>,
+        done: bool,
+    },
     Models {
         provider: String,
         result: Result<Vec<super::model_menu::MenuModel>, ApiError>,

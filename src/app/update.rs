@@ -119,7 +119,7 @@ fn route(app: &mut App, msg: Msg) -> Update {
             Update::changed()
         }
         Msg::Models { provider, result } => models_loaded(app, &provider, result),
-        Msg::Discovered(servers) => super::first_run::discovered(app, servers),
+        Msg::Discovered { servers, done } => super::first_run::discovered(app, servers, done),
         Msg::Tick(now) => {
             app.clock.now = Some(now);
             if app.in_flight.is_some() {

@@ -199,7 +199,12 @@ fn provider_lines(out: &mut String, provider: &Provider) {
             },
         }
     }
-    line(out, "auth", &quote(provider.auth.as_str()), provider.auth_origin);
+    line(
+        out,
+        "auth",
+        &quote(provider.auth.as_str()),
+        provider.auth_origin,
+    );
     hidden_map(out, "headers", &provider.headers);
     hidden_map(out, "query", &provider.query);
     if !provider.models.is_empty() {

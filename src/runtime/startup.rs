@@ -116,18 +116,33 @@ pub(super) fn start(
 fn discover(tx: mpsc::UnboundedSender<Msg>) {
     tokio::spawn(async move {
         let ports = crate::discover::ports(&crate::paths::real_env);
-        let found = crate::discover::probe(&ports, crate::discover::BUDGET).await;
-        let servers = found
-            .into_iter()
-            .map(|server| LocalServer {
-                address: server.address(),
-                kind: server.kind.to_string(),
-                base_url: server.base_url(),
-                models: server.models.into_iter().map(|m| m.id).collect(),
-                needs_key: server.needs_key,
-            })
-            .collect();
-        let _ = tx.send(Msg::Discovered(servers));
+        let mut servers: Vec<(u16, LocalServer)> = Vec::new();
+        // Each server is shown as soon as it answers: a port that accepts
+        // and never answers holds back only the end of the search.
+        crate::discover::probe_each(&ports, crate::discover::BUDGET, |server| {
+            servers.push((
+                server.port,
+                LocalServer {
+                    address: server.address(),
+                    kind: server.kind.to_string(),
+                    base_url: server.base_url(),
+                    models: server.models.into_iter().map(|m| m.id).collect(),
+                    needs_key: server.needs_key,
+                },
+            ));
+            servers.sort_by_key(|(port, _)| ports.iter().position(|p| p == port));
+            let list = servers.iter().map(|(_, s)| s.clone()).collect();
+            let _ = tx.send(Msg::Discovered {
+                servers: list,
+                done: false,
+            });
+        })
+        .await;
+        let list = servers.into_iter().map(|(_, s)| s).collect();
+        let _ = tx.send(Msg::Discovered {
+            servers: list,
+            done: true,
+        });
     });
 }
 

@@ -73,7 +73,7 @@ pub fn draw_first_run(app: &App, buf: &mut Buffer, area: Rect) {
 /// What the search of this machine found, as lines: each server as
 /// `127.0.0.1:PORT (kind)` with its models, the selected one marked.
 fn local_servers(first_run: &FirstRun) -> Vec<(String, Style)> {
-    if first_run.searching {
+    if first_run.searching && first_run.servers.is_empty() {
         return vec![(
             "Looking for a server on this machine (127.0.0.1)…".to_string(),
             theme::dim(),
@@ -106,6 +106,12 @@ fn local_servers(first_run: &FirstRun) -> Vec<(String, Style)> {
                 lines.push((format!("    {model}"), Style::default()));
             }
         }
+    }
+    if first_run.searching {
+        lines.push((
+            "  (still looking on the other ports…)".to_string(),
+            theme::dim(),
+        ));
     }
     if selected.is_some() {
         lines.push((
