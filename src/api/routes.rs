@@ -120,7 +120,10 @@ pub async fn list_all(
     let mut pending: futures_util::stream::FuturesUnordered<_> = clients
         .into_iter()
         .map(|(provider, client)| async move {
-            let result = match tokio::time::timeout(timeout, client.list_models(timeout)).await {
+            // The client's own per-attempt bound is a little longer, so that
+            // this one decides and says so in words.
+            let attempt = timeout + Duration::from_secs(1);
+            let result = match tokio::time::timeout(timeout, client.list_models(attempt)).await {
                 Ok(result) => result,
                 Err(_) => Err(ApiError::Request(format!(
                     "no model list from {} within {}s",
