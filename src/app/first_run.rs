@@ -228,7 +228,13 @@ mod tests {
         assert_eq!(app.settings.providers, ["ollama"]);
         // A local model costs nothing: no price, so no cost is shown.
         assert!(app.usage.prices.is_local("ollama:qwen3:8b"));
-        assert_eq!(app.usage.prices.lookup("ollama:qwen3:8b"), None);
+        assert_eq!(
+            app.usage
+                .prices
+                .lookup("ollama:qwen3:8b")
+                .map(|(_, source)| source),
+            Some(crate::chat::pricing::PriceSource::Local)
+        );
         // And the next question goes to it.
         let effects = keys(&mut app, "hi<Enter>");
         let [Effect::StartChat { request, .. }, ..] = effects.as_slice() else {

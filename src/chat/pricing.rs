@@ -28,6 +28,9 @@ pub enum PriceSource {
     BuiltIn,
     /// `[prices]` in the config file.
     Config,
+    /// A local provider: it costs nothing, and the status bar leaves the
+    /// cost out.
+    Local,
 }
 
 /// Prices and context windows: `[prices]` and `[context]` from the config
@@ -86,13 +89,18 @@ impl PriceTable {
         self.resolve(id).0.is_some_and(|p| p.local)
     }
 
-    /// The price of the model `id` (a full id), and where it came from.
-    /// No other id borrows a price: `gpt-5-pro` is not `gpt-5` (SPEC,
-    /// Screen).
+    /// The price of the model `id` (a full id), and where it came from:
+    /// zero for a local provider's. No other id borrows a price:
+    /// `gpt-5-pro` is not `gpt-5` (SPEC, Screen).
     pub fn lookup(&self, id: &str) -> Option<(Price, PriceSource)> {
         let (provider, bare) = self.resolve(id);
         if provider.is_some_and(|p| p.local) {
-            return None;
+            let free = Price {
+                prompt: 0.0,
+                completion: 0.0,
+                cached: None,
+            };
+            return Some((free, PriceSource::Local));
         }
         let family = provider.map_or(Some(Family::OpenAi), |p| p.family);
         self.price_of(id, bare, family).or_else(|| {

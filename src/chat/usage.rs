@@ -138,6 +138,11 @@ impl UsageTotals {
         self.prompt.add(usage.prompt, usage.estimated);
         self.completion.add(usage.completion, usage.estimated);
         self.total.add(usage.total(), usage.estimated);
+        if usage.price_source == Some(PriceSource::Local) {
+            // Free, and not "unpriced": it neither shows a cost nor makes
+            // one partial.
+            return;
+        }
         match usage.cost {
             Some(cost) => {
                 self.cost += cost;
@@ -184,6 +189,33 @@ pub fn format_usd(cost: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_model_costs_nothing_and_shows_no_cost() {
+        let mut prices = PriceTable::default();
+        prices.add_provider(crate::provider::Provider::local(
+            "ollama",
+            "http://127.0.0.1:11434/v1".into(),
+        ));
+        let usage = Usage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            total_tokens: 15,
+            ..Usage::default()
+        };
+        let local = RequestUsage::from_server(&usage, "ollama:llama3.2:3b", &prices);
+        assert_eq!(local.cost, Some(0.0));
+        assert_eq!(local.price_source, Some(PriceSource::Local));
+        let mut totals = UsageTotals::default();
+        totals.add(&local);
+        assert_eq!(totals.status_text(), "prompt 10 · completion 5 · total 15");
+        // Beside a priced model, the cost is that model's, not partial.
+        totals.add(&RequestUsage::from_server(&usage, "gpt-4o-mini", &prices));
+        assert_eq!(
+            totals.status_text(),
+            "prompt 20 · completion 10 · total 30 · $0.000005"
+        );
+    }
 
     #[test]
     fn spec_example_format() {

@@ -306,6 +306,7 @@ impl LedgerRow {
         let price_source = usage.and_then(|u| match (u.cost, u.price_source) {
             (Some(_), Some(PriceSource::BuiltIn)) => Some("builtin".to_string()),
             (Some(_), Some(PriceSource::Config)) => Some("config".to_string()),
+            (Some(_), Some(PriceSource::Local)) => Some("local".to_string()),
             (Some(_), None) => Some("server".to_string()),
             (None, _) => None,
         });
