@@ -108,6 +108,58 @@ fn first_run_panel() {
 }
 
 #[test]
+fn first_run_panel_lists_the_local_servers_found() {
+    use kaiwa::app::first_run::{FirstRun, LocalServer};
+    let mut app = warm_app(Settings {
+        needs_key: true,
+        providers: vec!["default".into(), "groq".into()],
+        ..settings()
+    });
+    app.first_run = Some(FirstRun {
+        searching: true,
+        ..FirstRun::default()
+    });
+    let terminal = render(&mut app, 100, 30);
+    assert!(screen_text(&terminal).contains("Looking for a server on this machine"));
+    let servers = vec![
+        LocalServer {
+            address: "127.0.0.1:11434".into(),
+            kind: "ollama".into(),
+            base_url: "http://127.0.0.1:11434/v1".into(),
+            models: vec!["llama3.2:3b".into(), "qwen3:8b".into()],
+            needs_key: false,
+        },
+        LocalServer {
+            address: "127.0.0.1:1337".into(),
+            kind: "jan".into(),
+            base_url: "http://127.0.0.1:1337/v1".into(),
+            models: vec![],
+            needs_key: true,
+        },
+    ];
+    update(
+        &mut app,
+        Msg::Discovered {
+            servers,
+            done: true,
+        },
+    );
+    key(&mut app, KeyCode::Down);
+    let terminal = render(&mut app, 100, 30);
+    let text = screen_text(&terminal);
+    for words in [
+        "127.0.0.1:11434 (ollama)",
+        "▸ qwen3:8b",
+        "127.0.0.1:1337 (jan) — needs a key",
+        "F2 lists the models of groq",
+        "OPENAI_API_KEY",
+    ] {
+        assert!(text.contains(words), "{words}:\n{text}");
+    }
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+#[test]
 fn korean_conversation_with_the_status_bar() {
     let mut app = korean_app();
     let terminal = render(&mut app, 80, 24);

@@ -178,9 +178,8 @@ mod tests {
         }
     }
 
-    /// A first run whose probe found an Ollama with two models and a Jan
-    /// that needs a key.
-    fn found() -> App {
+    /// A first run whose search has just begun.
+    fn searching() -> App {
         let mut app = warm_app(crate::app::state::Settings {
             needs_key: true,
             ..settings()
@@ -189,6 +188,13 @@ mod tests {
             searching: true,
             ..FirstRun::default()
         });
+        app
+    }
+
+    /// A first run whose probe found an Ollama with two models and a Jan
+    /// that needs a key.
+    fn found() -> App {
+        let mut app = searching();
         let servers = vec![
             server(11434, "ollama", &["llama3.2:3b", "qwen3:8b"], false),
             server(1337, "jan", &[], true),
@@ -271,14 +277,7 @@ mod tests {
 
     #[test]
     fn servers_arriving_one_by_one_keep_the_selection() {
-        let mut app = warm_app(crate::app::state::Settings {
-            needs_key: true,
-            ..settings()
-        });
-        app.first_run = Some(FirstRun {
-            searching: true,
-            ..FirstRun::default()
-        });
+        let mut app = searching();
         let llama = server(8080, "llamacpp", &["qwen", "gemma"], false);
         let servers = vec![llama.clone()];
         update::update(
@@ -310,11 +309,7 @@ mod tests {
 
     #[test]
     fn nothing_to_choose_leaves_the_keys_to_the_input() {
-        let mut app = warm_app(crate::app::state::Settings {
-            needs_key: true,
-            ..settings()
-        });
-        app.first_run = Some(FirstRun::default());
+        let mut app = searching();
         let servers = vec![server(1337, "jan", &[], true)];
         update::update(
             &mut app,

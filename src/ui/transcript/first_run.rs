@@ -29,6 +29,23 @@ pub fn draw_first_run(app: &App, buf: &mut Buffer, area: Rect) {
         text.extend(local_servers(first_run));
         text.push((String::new(), Style::default()));
     }
+    let others: Vec<&str> = app
+        .settings
+        .providers
+        .iter()
+        .map(String::as_str)
+        .filter(|name| *name != crate::provider::DEFAULT)
+        .collect();
+    if !others.is_empty() {
+        text.push((
+            format!(
+                "Other providers are ready: F2 lists the models of {}.",
+                others.join(", ")
+            ),
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        text.push((String::new(), Style::default()));
+    }
     let rest = [
         (
             &*format!("kaiwa talks to {} and needs a key for it:", base.as_str()),
