@@ -52,11 +52,17 @@ fn activity(app: &App) -> Option<String> {
 }
 
 /// The counts, with the cost once known — before the first request, a
-/// priced model already shows `$0.0000` (SPEC's format has the cost).
+/// priced model already shows `$0.0000` (SPEC's format has the cost); a
+/// local model, which costs nothing, shows none.
 fn counts_text(app: &App) -> String {
     let mut text = app.usage.totals.status_text();
     let counted = app.usage.totals.priced_requests + app.usage.totals.unpriced_requests;
-    if counted == 0 && app.usage.prices.lookup(&app.settings.model).is_some() {
+    let priced = app
+        .usage
+        .prices
+        .lookup(&app.settings.model)
+        .is_some_and(|(_, source)| source != crate::chat::pricing::PriceSource::Local);
+    if counted == 0 && priced {
         text.push_str(" · $");
         text.push_str(&crate::chat::usage::format_usd(0.0));
     }
