@@ -44,7 +44,7 @@ pub async fn models(
                 .iter()
                 .map(|model| {
                     let id = facts.qualify(&listing.provider, &model.id);
-                    let detail = facts.describe(&id, model.context());
+                    let detail = facts.describe(&id, model.context(), model.price());
                     MenuModel { id, detail }
                 })
                 .collect()

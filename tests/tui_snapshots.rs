@@ -301,7 +301,7 @@ fn models_msg(provider: &str, ids: &[&str]) -> Msg {
             .iter()
             .map(|id| MenuModel {
                 id: (*id).to_string(),
-                detail: facts.describe(id, None),
+                detail: facts.describe(id, None, None),
             })
             .collect()),
     }

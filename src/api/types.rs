@@ -308,6 +308,27 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
+    /// The price the server lists for this model, per 1M tokens:
+    /// OpenRouter's `pricing.prompt`/`pricing.completion` (USD per token, as
+    /// strings).
+    pub fn price(&self) -> Option<crate::chat::pricing::Price> {
+        let pricing = self.raw.get("pricing")?;
+        let per_million = |key: &str| {
+            let value = pricing.get(key)?;
+            let per_token = match value {
+                Value::String(text) => text.trim().parse::<f64>().ok()?,
+                Value::Number(number) => number.as_f64()?,
+                Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_) => return None,
+            };
+            (per_token.is_finite() && per_token >= 0.0).then_some(per_token * 1_000_000.0)
+        };
+        Some(crate::chat::pricing::Price {
+            prompt: per_million("prompt")?,
+            completion: per_million("completion")?,
+            cached: per_million("input_cache_read"),
+        })
+    }
+
     /// The context window the server reports for this model, from the
     /// fields servers use: llama.cpp `meta.n_ctx`, vLLM `max_model_len`,
     /// LiteLLM `max_input_tokens`, LM Studio `loaded_context_length` (else
@@ -365,6 +386,39 @@ pub fn parse_models(value: &Value) -> Option<Vec<ModelInfo>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn what_servers_say_of_a_model_window_and_price() {
+        let info = |raw: Value| ModelInfo {
+            id: "m".into(),
+            raw,
+        };
+        // llama.cpp, vLLM, LiteLLM, LM Studio (loaded first), OpenRouter, Groq.
+        assert_eq!(info(json!({"meta": {"n_ctx": 8192}})).context(), Some(8192));
+        assert_eq!(info(json!({"max_model_len": 16384})).context(), Some(16384));
+        assert_eq!(
+            info(json!({"max_input_tokens": 128_000})).context(),
+            Some(128_000)
+        );
+        assert_eq!(
+            info(json!({"loaded_context_length": 4096, "max_context_length": 32768})).context(),
+            Some(4096)
+        );
+        assert_eq!(
+            info(json!({"context_length": 200_000})).context(),
+            Some(200_000)
+        );
+        assert_eq!(
+            info(json!({"context_window": 131_072})).context(),
+            Some(131_072)
+        );
+        assert_eq!(info(json!({"context_length": 0})).context(), None);
+        let openrouter = info(json!({"pricing": {"prompt": "0.000003", "completion": "0.000015"}}));
+        let price = openrouter.price().unwrap();
+        assert!((price.prompt - 3.0).abs() < 1e-9 && (price.completion - 15.0).abs() < 1e-9);
+        assert_eq!(info(json!({"pricing": {"prompt": "x"}})).price(), None);
+        assert_eq!(info(json!({})).price(), None);
+    }
 
     #[test]
     fn request_body_shape() {

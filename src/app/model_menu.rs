@@ -145,7 +145,7 @@ impl ModelMenu {
         }
         let described = |id: &str| MenuModel {
             id: id.to_string(),
-            detail: facts.describe(id, None),
+            detail: facts.describe(id, None, None),
         };
         for id in extra {
             push(crate::provider::DEFAULT, described(id));

@@ -31,7 +31,11 @@ pub async fn run_models(config: &Config, args: &ModelsArgs, io: &mut Io<'_>) -> 
                 for model in models {
                     let id = session.facts.qualify(&listing.provider, &model.id);
                     let context = session.facts.context(&id, model.context());
-                    let price = session.facts.lookup(&id).map(|(price, _)| price);
+                    let price = session
+                        .facts
+                        .lookup(&id)
+                        .map(|(price, _)| price)
+                        .or_else(|| model.price());
                     rows.push(serde_json::json!({
                         "id": id,
                         "provider": listing.provider,

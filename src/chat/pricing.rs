@@ -149,15 +149,22 @@ impl PriceTable {
     }
 
     /// What the model menu says of `id`: `128k · $0.15/$0.60`, `8k · local`,
-    /// or as much of that as is known.
-    pub fn describe(&self, id: &str, server: Option<u64>) -> String {
+    /// or as much of that as is known. `server_context` and `server_price`
+    /// are what its server's model list says (OpenRouter lists prices; they
+    /// come after the config and the built-in table).
+    pub fn describe(
+        &self,
+        id: &str,
+        server_context: Option<u64>,
+        server_price: Option<Price>,
+    ) -> String {
         let mut parts = Vec::new();
-        if let Some(tokens) = self.context(id, server) {
+        if let Some(tokens) = self.context(id, server_context) {
             parts.push(tokens_short(tokens));
         }
         if self.is_local(id) {
             parts.push("local".to_string());
-        } else if let Some((price, _)) = self.lookup(id) {
+        } else if let Some(price) = self.lookup(id).map(|(price, _)| price).or(server_price) {
             parts.push(format!(
                 "${}/${}",
                 usd_short(price.prompt),
@@ -228,6 +235,109 @@ impl Price {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::KeySource;
+    use crate::provider::{Kind, Provider, Providers};
+
+    fn named(name: &str, kind: Kind, family: Option<Family>) -> Provider {
+        let mut p = Provider::default_from("http://x/v1".into(), KeySource::None, Vec::new());
+        p.name = name.into();
+        p.kind = kind;
+        p.family = family;
+        p
+    }
+
+    /// default (openai), corp (openai family), az (Azure, a deployment
+    /// named after nothing), groq, ollama (local).
+    fn table(prices: &[(&str, f64)], context: &[(&str, u64)]) -> PriceTable {
+        let mut az = named("az", Kind::Azure, Some(Family::Azure));
+        az.base_model.insert("gpt4o-prod".into(), "gpt-4o".into());
+        let mut ollama = named("ollama", Kind::OpenAi, None);
+        ollama.local = true;
+        let providers = Providers::new(vec![
+            Provider::default_from(
+                "https://api.openai.com/v1".into(),
+                KeySource::None,
+                Vec::new(),
+            ),
+            named("corp", Kind::OpenAi, Some(Family::OpenAi)),
+            az,
+            named("groq", Kind::OpenAi, Some(Family::Groq)),
+            ollama,
+        ]);
+        let price = |usd: f64| Price {
+            prompt: usd,
+            completion: usd,
+            cached: None,
+        };
+        PriceTable {
+            overrides: prices
+                .iter()
+                .map(|(id, usd)| ((*id).to_string(), price(*usd)))
+                .collect(),
+            context: context
+                .iter()
+                .map(|(id, n)| ((*id).to_string(), *n))
+                .collect(),
+            providers,
+        }
+    }
+
+    #[test]
+    fn lookups_follow_the_specs_order() {
+        let t = table(
+            &[("corp:beta-2", 1.0), ("beta-2", 2.0)],
+            &[("corp:beta-2", 32_768)],
+        );
+        // The qualified id first, then the bare one.
+        assert!((t.lookup("corp:beta-2").unwrap().0.prompt - 1.0).abs() < 1e-12);
+        assert!((t.lookup("beta-2").unwrap().0.prompt - 2.0).abs() < 1e-12);
+        // A named provider of the openai family finds the built-in table.
+        assert!((t.lookup("corp:gpt-4o-mini").unwrap().0.prompt - 0.15).abs() < 1e-12);
+        // Azure: the deployment's base_model, in Azure's family.
+        let (price, source) = t.lookup("az:gpt4o-prod").unwrap();
+        assert!((price.prompt - 2.5).abs() < 1e-12);
+        assert_eq!(source, PriceSource::BuiltIn);
+        assert_eq!(t.context("az:gpt4o-prod", None), Some(128_000));
+        // A dated id drops its date, in its own family.
+        assert_eq!(
+            t.context("corp:gpt-4o-mini-2024-07-18", None),
+            Some(128_000)
+        );
+        // Windows: the config, then the server, then the table.
+        assert_eq!(t.context("corp:beta-2", Some(8192)), Some(32_768));
+        assert_eq!(t.context("corp:gpt-4o-mini", Some(8192)), Some(8192));
+        assert_eq!(t.context("corp:nothing", None), None);
+        // A local model costs nothing.
+        assert_eq!(
+            t.lookup("ollama:llama3.2:3b").unwrap().1,
+            PriceSource::Local
+        );
+    }
+
+    #[test]
+    fn menu_rows_say_window_and_price() {
+        let t = table(&[], &[]);
+        assert_eq!(t.describe("gpt-4o-mini", None, None), "128k · $0.15/$0.60");
+        assert_eq!(t.describe("gpt-5", None, None), "272k · $1.25/$10.00");
+        assert_eq!(
+            t.describe("ollama:qwen3:8b", Some(8192), None),
+            "8k · local"
+        );
+        assert_eq!(t.describe("ollama:qwen3:8b", None, None), "local");
+        assert_eq!(t.describe("corp:beta-2", None, None), "");
+        let listed = Price {
+            prompt: 0.075,
+            completion: 0.3,
+            cached: None,
+        };
+        assert_eq!(
+            t.describe("corp:beta-2", Some(1_048_576), Some(listed)),
+            "1.05M · $0.075/$0.30"
+        );
+        assert_eq!(tokens_short(131_072), "131k");
+        assert_eq!(tokens_short(2_000_000), "2M");
+        assert_eq!(tokens_short(512), "512");
+    }
 
     #[test]
     fn dated_id_takes_longest_prefix() {
