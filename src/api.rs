@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod error;
+pub mod overflow;
 pub mod retry;
 pub mod routes;
 pub mod sse;

@@ -34,6 +34,29 @@ pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// The default `stream_idle_timeout`.
 pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What to do with a message that will not fit the model's window
+/// (`context_overflow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextOverflow {
+    /// Open the dialog (trim, summarise, new conversation, cancel).
+    #[default]
+    Ask,
+    /// Leave out the oldest turns without asking.
+    Trim,
+    /// Say so, send nothing.
+    Error,
+}
+
+impl ContextOverflow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ask => "ask",
+            Self::Trim => "trim",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// Settings from the command line: the highest layer.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -103,6 +126,7 @@ pub struct Origins {
     pub mouse: Origin,
     pub stream_idle_timeout: Origin,
     pub history_path: Origin,
+    pub context_overflow: Origin,
 }
 
 /// Everything kaiwa needs to know from its configuration, resolved.
@@ -131,6 +155,8 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// `[context] "MODEL" = N` from the file.
     pub context: BTreeMap<String, u64>,
+    /// `context_overflow`.
+    pub context_overflow: ContextOverflow,
     /// `default` (the flat settings above) and every other provider.
     pub providers: Providers,
     pub state_dir: PathBuf,
@@ -160,6 +186,7 @@ impl Config {
             system: from_file(file.system.is_some()),
             mouse: from_file(file.mouse.is_some()),
             stream_idle_timeout: from_file(file.stream_idle_timeout.is_some()),
+            context_overflow: from_file(file.context_overflow.is_some()),
             ..Origins::default()
         };
 
@@ -239,6 +266,7 @@ impl Config {
             budget_monthly_usd: file.budget_monthly_usd,
             prices: file.prices,
             context: file.context,
+            context_overflow: file.context_overflow.unwrap_or_default(),
             providers,
             state_dir,
             data_dir,

@@ -222,6 +222,15 @@ impl History {
         self.send(vec![Op::Request { message, row }]);
     }
 
+    /// Remembers a model's context window learned from an overflow error.
+    pub fn learn_limit(&mut self, model: &str, tokens: u64) {
+        self.send(vec![Op::Limit {
+            model: model.to_string(),
+            tokens,
+            at: now_ms(),
+        }]);
+    }
+
     /// Renames a saved conversation (None clears the title).
     pub fn rename(&mut self, uid: &str, title: Option<&str>) {
         self.send(vec![Op::Rename {

@@ -18,6 +18,7 @@ mod error;
 mod export;
 mod import;
 mod journal;
+mod limits;
 mod owner;
 mod query;
 mod schema;
@@ -414,16 +415,16 @@ mod tests {
             .create_conversation("m", "http://x", 1000)
             .unwrap();
         drop(opened);
-        // A pretend v2 on top of the real v1.
-        let steps = [
-            schema::MIGRATIONS[0],
-            "ALTER TABLE conversations ADD COLUMN pinned INTEGER;",
-        ];
+        // A pretend next version on top of the real ones.
+        let real = schema::MIGRATIONS.len();
+        let mut steps = schema::MIGRATIONS.to_vec();
+        steps.push("ALTER TABLE conversations ADD COLUMN pinned INTEGER;");
+        let (now, next) = (schema::LATEST, schema::LATEST + 1);
         let mut conn = Connection::open(&path).unwrap();
-        let backup = schema::migrate(&mut conn, Some(&path), 1, &steps)
+        let backup = schema::migrate(&mut conn, Some(&path), now, &steps)
             .unwrap()
             .unwrap();
-        assert_eq!(schema::version(&conn).unwrap(), 2);
+        assert_eq!(schema::version(&conn).unwrap(), next);
         let pinned: Option<i64> = conn
             .query_row(
                 "SELECT pinned FROM conversations WHERE uid = ?1",
@@ -432,9 +433,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(pinned, None);
-        assert!(backup.to_string_lossy().ends_with("history.db.pre-v2.bak"));
+        assert!(
+            backup
+                .to_string_lossy()
+                .ends_with(&format!("history.db.pre-v{next}.bak"))
+        );
         let old = Connection::open(&backup).unwrap();
-        assert_eq!(schema::version(&old).unwrap(), 1);
+        assert_eq!(schema::version(&old).unwrap(), now);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -442,12 +447,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         // A failing step leaves the file at the old version.
-        let bad = [
-            schema::MIGRATIONS[0],
-            "ALTER TABLE conversations ADD COLUMN pinned INTEGER;",
-            "SELECT nonsense FROM nowhere;",
-        ];
-        assert!(schema::migrate(&mut conn, Some(&path), 2, &bad).is_err());
-        assert_eq!(schema::version(&conn).unwrap(), 2);
+        let mut bad = steps.clone();
+        bad.push("SELECT nonsense FROM nowhere;");
+        assert!(schema::migrate(&mut conn, Some(&path), next, &bad).is_err());
+        assert_eq!(schema::version(&conn).unwrap(), next);
+        assert_eq!(steps.len(), real + 1);
     }
 }

@@ -91,7 +91,7 @@ macro_rules! corpus {
 
 const TOP_KEYS: &str = "base_url, api_key, api_key_cmd, model, system, models, mouse, \
                         temperature, max_tokens, stream_idle_timeout, history_path, \
-                        budget_monthly_usd, prices, context, providers";
+                        budget_monthly_usd, prices, context_overflow, context, providers";
 
 corpus! {
     unknown_key => &format!(":7: unknown key 'modle' (expected one of: {})", super::TOP_KEYS);
@@ -139,6 +139,10 @@ corpus! {
                                (https://RESOURCE.openai.azure.com)";
     azure_base_url => ":3: [providers.az] is Azure: set 'endpoint', not 'base_url'";
     zero_context => ":2: 'context.gpt-4o' must be a whole number of tokens greater than 0";
+    context_overflow_below_context => ":3: 'context_overflow' is a top-level setting: move it \
+                                       above the first [table] (here it is read as a model in \
+                                       [context])";
+    bad_context_overflow => ":1: 'context_overflow' must be \"ask\", \"trim\" or \"error\"";
 }
 
 #[test]

@@ -671,12 +671,13 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Writes `tests/fixtures/history-v1.db` (run once when schema v1 was
-/// released: `cargo test --test store -- --ignored write_v1_fixture`).
+/// Writes `tests/fixtures/history-vN.db` for the schema this build writes
+/// (run once when a schema version is released: `cargo test --test store --
+/// --ignored write_fixture`). v1 was written by the v1 build.
 #[test]
 #[ignore = "regenerates a checked-in fixture"]
-fn write_v1_fixture() {
-    let path = fixture("history-v1.db");
+fn write_fixture() {
+    let path = fixture(&format!("history-v{}.db", kaiwa::store::SCHEMA_VERSION));
     let _ = std::fs::remove_file(&path);
     let mut store = Store::open(&path).unwrap().store;
     let (uid, ids) = chain(&mut store, &["v1 question 東京", "v1 answer"], T0);
@@ -711,6 +712,8 @@ fn write_v1_fixture() {
     let (archived, _) = chain(&mut store, &["archived one"], T0 - 1000);
     store.archive(&archived, true, T0).unwrap();
     store.rename(&uid, Some("Fixture v1")).unwrap();
+    // Since v2: a window learned from an overflow error.
+    store.learn_limit("local:qwen", 8192, T0).unwrap();
     store
         .record_request(&ledger(
             "gpt-4o-mini",
@@ -773,6 +776,9 @@ fn every_earlier_version_opens_and_migrates() {
         assert_eq!(store.search("東京", 5).unwrap().len(), 1);
         assert_eq!(store.list(true, 5, None).unwrap().len(), 1);
         assert_eq!(store.usage_by_day(1, T0).unwrap().len(), 1);
+        let learned = store.learned_limits().unwrap();
+        assert_eq!(learned.len(), usize::from(version >= 2), "v{version}");
+        store.learn_limit("gpt-4o-mini", 128_000, T0 + 9).unwrap();
         chain(&mut store, &["new after migration"], T0 + 10);
         assert_eq!(store.list(false, 5, None).unwrap().len(), 2);
     }

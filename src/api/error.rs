@@ -132,7 +132,7 @@ fn status_message(
             "deployment not found ({tag}) — use the deployment name from the Azure portal, not \
              the model's name: {msg}"
         ),
-        _ if is_overflow_code(code) => {
+        _ if super::overflow::detect(error).is_some() => {
             with_msg("the conversation is too long for the model's context window")
         }
         (404, _) if error.code.as_deref() == Some("model_not_found") || msg.contains("model") => {
@@ -148,22 +148,18 @@ fn status_message(
     }
 }
 
-/// The error codes servers use for a prompt longer than the context window:
-/// OpenAI's `context_length_exceeded`, llama.cpp's `exceed_context_size_error`.
-fn is_overflow_code(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("context_length_exceeded" | "exceed_context_size_error")
-    )
-}
-
 impl ApiError {
     /// What the chat TUI adds after the message: the key that helps.
     /// (`kaiwa ask` prints the message alone.)
     pub fn tui_hint(&self) -> Option<&'static str> {
-        self.server_error()
-            .filter(|error| is_overflow_code(error_code(error)))
+        self.overflow()
             .map(|_| "start a new conversation with Ctrl+N")
+    }
+
+    /// The prompt did not fit the model's window, as the server said it
+    /// (any shape: `api::overflow`).
+    pub fn overflow(&self) -> Option<super::overflow::Overflow> {
+        self.server_error().and_then(super::overflow::detect)
     }
 
     /// The server's error object, when it sent one (with a status or in

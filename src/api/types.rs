@@ -175,6 +175,8 @@ pub struct ServerError {
     /// `error.code`: a string, or an integer shown as a string.
     pub code: Option<String>,
     pub param: Option<String>,
+    /// llama.cpp's `n_ctx` beside an overflow error: the window.
+    pub n_ctx: Option<u64>,
 }
 
 impl ServerError {
@@ -200,6 +202,7 @@ impl ServerError {
                     kind: text(e.get("type")),
                     code: text(e.get("code")),
                     param: text(e.get("param")),
+                    n_ctx: e.get("n_ctx").and_then(Value::as_u64),
                 },
                 Value::String(s) => Self {
                     message: s.clone(),
@@ -218,6 +221,7 @@ impl ServerError {
                 kind: text(obj.get("type")),
                 code: text(obj.get("code")),
                 param: None,
+                n_ctx: obj.get("n_ctx").and_then(Value::as_u64),
             });
         }
         if let Some(detail) = obj.get("detail") {

@@ -99,6 +99,7 @@ fn status_401() -> ApiError {
             kind: Some("invalid_request_error".into()),
             code: Some("invalid_api_key".into()),
             param: None,
+            n_ctx: None,
         },
         retry_after: None,
         should_retry: None,

@@ -25,6 +25,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "history_path",
     "budget_monthly_usd",
     "prices",
+    "context_overflow",
     "context",
     "providers",
 ];

@@ -34,7 +34,8 @@ struct RawFile {
     history_path: Option<Spanned<String>>,
     budget_monthly_usd: Option<Spanned<f64>>,
     prices: Option<BTreeMap<String, RawPrice>>,
-    context: Option<BTreeMap<String, Spanned<i64>>>,
+    context: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    context_overflow: Option<Spanned<String>>,
     providers: Option<BTreeMap<String, Spanned<super::providers::RawProvider>>>,
 }
 
@@ -66,6 +67,7 @@ pub(super) struct FileSettings {
     pub prices: BTreeMap<String, Price>,
     /// `[context] "MODEL" = N`.
     pub context: BTreeMap<String, u64>,
+    pub context_overflow: Option<super::ContextOverflow>,
     pub providers: Vec<super::providers::FileProvider>,
 }
 
@@ -143,6 +145,10 @@ pub(super) fn parse(bytes: &[u8], path: &Path, home: &Path) -> Result<FileSettin
             .transpose()?,
         prices: prices(&source, file.prices.unwrap_or_default())?,
         context: context(&source, file.context.unwrap_or_default())?,
+        context_overflow: file
+            .context_overflow
+            .map(|value| context_overflow(&source, &value))
+            .transpose()?,
         providers: super::providers::check(&source, file.providers.unwrap_or_default())?,
     })
 }
@@ -302,18 +308,43 @@ fn prices(
 
 fn context(
     source: &Source<'_>,
-    raw: BTreeMap<String, Spanned<i64>>,
+    raw: BTreeMap<String, Spanned<toml::Value>>,
 ) -> Result<BTreeMap<String, u64>, ConfigError> {
     raw.into_iter()
-        .map(|(model, tokens)| match u64::try_from(*tokens.get_ref()) {
-            Ok(n) if n > 0 => Ok((model, n)),
-            Ok(_) | Err(_) => {
-                let name = diagnose::dotted(&["context", model.as_str()]);
-                Err(source.error(
+        .map(|(model, tokens)| {
+            if model == "context_overflow" {
+                // Below `[context]` the setting would name a model.
+                return Err(source.error(
                     &tokens.span(),
-                    format!("'{name}' must be a whole number of tokens greater than 0"),
-                ))
+                    "'context_overflow' is a top-level setting: move it above the first \
+                     [table] (here it is read as a model in [context])",
+                ));
+            }
+            match tokens.get_ref().as_integer().map(u64::try_from) {
+                Some(Ok(n)) if n > 0 => Ok((model, n)),
+                Some(Ok(_) | Err(_)) | None => {
+                    let name = diagnose::dotted(&["context", model.as_str()]);
+                    Err(source.error(
+                        &tokens.span(),
+                        format!("'{name}' must be a whole number of tokens greater than 0"),
+                    ))
+                }
             }
         })
         .collect()
+}
+
+fn context_overflow(
+    source: &Source<'_>,
+    value: &Spanned<String>,
+) -> Result<super::ContextOverflow, ConfigError> {
+    match value.get_ref().as_str() {
+        "ask" => Ok(super::ContextOverflow::Ask),
+        "trim" => Ok(super::ContextOverflow::Trim),
+        "error" => Ok(super::ContextOverflow::Error),
+        _ => Err(source.error(
+            &value.span(),
+            "'context_overflow' must be \"ask\", \"trim\" or \"error\"",
+        )),
+    }
 }

@@ -83,6 +83,12 @@ pub fn report(config: &Config) -> String {
         ),
         None => unset(&mut out, "history", "off for this run", o.history_path),
     }
+    line(
+        &mut out,
+        "context_overflow",
+        &quote(config.context_overflow.as_str()),
+        o.context_overflow,
+    );
     match config.budget_monthly_usd {
         Some(usd) => line(
             &mut out,

@@ -63,6 +63,12 @@ pub(crate) enum Op {
     DeleteConversation {
         uid: String,
     },
+    /// A model's window, learned from an overflow error.
+    Limit {
+        model: String,
+        tokens: u64,
+        at: i64,
+    },
     Rename {
         uid: String,
         title: Option<String>,
@@ -262,6 +268,7 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
             ids.clear();
         }
         Op::Rename { uid, title } => store.rename(uid, title.as_deref())?,
+        Op::Limit { model, tokens, at } => store.learn_limit(model, *tokens, *at)?,
         Op::Archive { uid, archived, at } => store.archive(uid, *archived, *at)?,
         Op::Request { message, row } => {
             let mut row = row.clone();

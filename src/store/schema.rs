@@ -115,9 +115,19 @@ CREATE INDEX requests_time ON requests(started_at, model);
 CREATE INDEX requests_message ON requests(message_id) WHERE message_id IS NOT NULL;
 ";
 
+/// Version 2: context windows learned from servers' overflow errors, per
+/// model id (SPEC, Context).
+const V2: &str = "
+CREATE TABLE context_limits (
+  model      TEXT PRIMARY KEY,
+  tokens     INTEGER NOT NULL CHECK (tokens > 0),
+  learned_at INTEGER NOT NULL
+);
+";
+
 /// Every migration, in order: `MIGRATIONS[n]` takes a file from version `n`
 /// to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_wrap, reason = "a handful of migrations")]
