@@ -8,6 +8,7 @@
 
 pub mod browse;
 pub mod composer;
+pub mod context;
 pub mod effect;
 pub mod first_run;
 pub mod history_browser;
@@ -34,3 +35,6 @@ mod update_tests;
 
 #[cfg(test)]
 mod browse_tests;
+
+#[cfg(test)]
+mod context_tests;

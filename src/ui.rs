@@ -130,6 +130,7 @@ pub fn draw(ui: &Ui, app: &App, frame: &mut Frame<'_>) {
         Some(Popup::Raw(raw)) => popups::draw_raw(raw, frame.buffer_mut(), area),
         Some(Popup::History(browser)) => popups::draw_history(browser, frame.buffer_mut(), area),
         Some(Popup::ConfirmBudget) => popups::draw_confirm_budget(app, frame.buffer_mut(), area),
+        Some(Popup::Overflow(dialog)) => popups::draw_overflow(dialog, frame.buffer_mut(), area),
         None => {}
     }
 }

@@ -45,7 +45,11 @@ pub async fn models(
                 .map(|model| {
                     let id = facts.qualify(&listing.provider, &model.id);
                     let detail = facts.describe(&id, model.context(), model.price());
-                    MenuModel { id, detail }
+                    MenuModel {
+                        id,
+                        detail,
+                        context: model.context(),
+                    }
                 })
                 .collect()
         });

@@ -32,7 +32,7 @@ const ANSWER: &str = "ChatGPT는 인터넷상의 채팅 봇 중 하나이며, �
 자연스러운 대화를 할 수 있고, 스스로를 계속 개선하여 보다 고도의 자연스러운 대화를 할 수 \
 있습니다.";
 
-const SEED_STATUS: &str = "gpt-4o-mini │ prompt 17 · completion 188 · total 205 · $0.0001";
+const SEED_STATUS: &str = "gpt-4o-mini │ prompt 17 · completion 188 · total 205 · $0.0001 · ctx 0%";
 
 // ---------------------------------------------------------------- helpers
 
@@ -216,7 +216,7 @@ fn streaming_answer() {
     for piece in ["ChatGPT는 ", "인터넷상의 ", "채팅 봇 ", "중 하나이며"] {
         api(&mut app, id, StreamEvent::Delta(piece.into()));
     }
-    let terminal = render(&mut app, 80, 24);
+    let terminal = render(&mut app, 96, 24);
     assert!(status_row(&terminal).contains("streaming"));
     assert!(!status_row(&terminal).contains("tok/s"));
     insta::assert_snapshot!(screen(&terminal));
@@ -227,7 +227,7 @@ fn waiting_for_the_server_and_retrying() {
     let mut app = new_app();
     type_text(&mut app, "hi");
     key(&mut app, KeyCode::Enter);
-    let terminal = render(&mut app, 80, 8);
+    let terminal = render(&mut app, 96, 8);
     assert!(status_row(&terminal).contains("⠋ waiting for the"));
     let cause = ApiError::Status {
         status: 503,
@@ -302,6 +302,7 @@ fn models_msg(provider: &str, ids: &[&str]) -> Msg {
             .map(|id| MenuModel {
                 id: (*id).to_string(),
                 detail: facts.describe(id, None, None),
+                context: None,
             })
             .collect()),
     }
@@ -372,6 +373,7 @@ fn model_menu_groups_every_providers_models() {
             result: Ok(vec![MenuModel {
                 id: "corp:beta-2".into(),
                 detail: "33k".into(),
+                context: Some(32_768),
             }]),
         },
     );
@@ -423,9 +425,10 @@ fn picked_model_shows_in_the_status_bar_at_once() {
     let terminal = render(&mut app, 80, 6);
     assert_eq!(
         status_row(&terminal),
-        // o3's price is known, so the cost shows from the start; what just
-        // happened ("model: o3") is said beside the input.
-        "o3 │ prompt 0 · completion 0 · total 0 · $0.0000"
+        // o3's price and window are known, so the cost and the meter show
+        // from the start; what just happened ("model: o3") is said beside
+        // the input.
+        "o3 │ prompt 0 · completion 0 · total 0 · $0.0000 · ctx ~0%"
     );
 }
 
@@ -457,7 +460,7 @@ fn error_before_any_text() {
     assert_eq!(all[all.len() - 2], "더 자세히 설명해 주세요");
     assert_eq!(
         status_row(&terminal).split(" │ ").nth(1),
-        Some("prompt 17 · completion 188 · total 205 · $0.0001")
+        Some("prompt 17 · completion 188 · total 205 · $0.0001 · ctx ~0%")
     );
     let buffer = terminal.backend().buffer();
     assert_eq!(

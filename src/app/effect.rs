@@ -15,6 +15,12 @@ pub enum Effect {
     CancelChat {
         id: RequestId,
     },
+    /// Remember a model's window learned from an overflow error (in the
+    /// history file, and for the menu's rows).
+    LearnLimit {
+        model: String,
+        tokens: u64,
+    },
     /// Fetch every provider's `GET /models` in the background.
     FetchModels,
     /// Add a provider for this run (a local server chosen on the first-run

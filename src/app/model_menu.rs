@@ -12,6 +12,8 @@ use crate::chat::pricing::PriceTable;
 pub struct MenuModel {
     pub id: String,
     pub detail: String,
+    /// The window its server's list gave (the meter uses it).
+    pub context: Option<u64>,
 }
 
 impl MenuModel {
@@ -19,6 +21,7 @@ impl MenuModel {
         Self {
             id: id.into(),
             detail: String::new(),
+            context: None,
         }
     }
 }
@@ -146,6 +149,7 @@ impl ModelMenu {
         let described = |id: &str| MenuModel {
             id: id.to_string(),
             detail: facts.describe(id, None, None),
+            context: None,
         };
         for id in extra {
             push(crate::provider::DEFAULT, described(id));

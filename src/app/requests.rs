@@ -47,6 +47,9 @@ pub fn submit(app: &mut App) -> Update {
     if let Some(blocked) = cannot_send(app) {
         return blocked;
     }
+    if let Some(stopped) = super::context::before_send(app) {
+        return stopped;
+    }
     if app.budget_used().is_some_and(|used| used >= 1.0) && !app.usage.budget_confirmed {
         // SPEC: a request past the monthly budget asks first.
         app.popup = Some(super::state::Popup::ConfirmBudget);
@@ -257,6 +260,13 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestO
         ),
     };
     app.usage.totals.add(&usage);
+    let sent = app
+        .conversation
+        .get(flight.message)
+        .and_then(|m| m.exchange.as_ref())
+        .map(|exchange| exchange.sent.clone())
+        .unwrap_or_default();
+    super::context::counted(app, sent, flight.message, &usage);
     Effect::RecordUsage(FinishedRequest {
         message: flight.message,
         model: flight.model.clone(),
@@ -387,6 +397,18 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
             ended: flight.last_event,
         })
     };
+    if let Some(overflow) = end
+        .error
+        .as_ref()
+        .and_then(|error| super::context::after_overflow(app, error))
+    {
+        let mut effects = vec![record];
+        effects.extend(overflow.effects);
+        return Update {
+            changed: true,
+            effects,
+        };
+    }
     let why = end.error.map_or_else(
         || "no answer".to_string(),
         |e| match e.tui_hint() {

@@ -27,6 +27,8 @@ pub struct Settings {
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
     pub mouse: bool,
+    /// What to do with a message that will not fit.
+    pub context_overflow: crate::config::ContextOverflow,
 }
 
 /// An open popup; it gets keys first.
@@ -43,6 +45,9 @@ pub enum Popup {
     History(super::history_browser::HistoryBrowser),
     /// The monthly budget is spent: send anyway? (y/n)
     ConfirmBudget,
+    /// The message will not fit the model's window: trim, summarise, new
+    /// conversation, cancel.
+    Overflow(super::context::OverflowDialog),
 }
 
 /// `budget_monthly_usd` and what was spent this month before this run.
@@ -176,6 +181,12 @@ pub struct UsageState {
     pub budget_confirmed: bool,
     /// The tokenizer tables are built: estimates are exact and cheap.
     pub tokenizer_ready: bool,
+    /// The last request as the server counted it (the meter's exact part).
+    pub context: Option<super::context::ContextBase>,
+    /// The server cut history silently (a status-bar warning).
+    pub warning: Option<String>,
+    /// Trims in a row without a known window (at most 3).
+    pub trims: u32,
 }
 
 /// Time as the app last heard of it, for the spinner and the speed.

@@ -298,6 +298,15 @@ fn popup_key(app: &mut App, key: &KeyEvent) -> Option<Update> {
             }
             Some(history_browser::key(app, key))
         }
+        Popup::Overflow(_) => {
+            if matches!(
+                keymap::lookup(Context::Global, key),
+                Some(Command::Quit | Command::QuitOrStop)
+            ) {
+                return None;
+            }
+            Some(super::context::dialog_key(app, key))
+        }
         Popup::ConfirmBudget => {
             app.popup = None;
             if matches!(key.code, KeyCode::Char('y' | 'Y')) {
@@ -344,7 +353,7 @@ fn on_paste(app: &mut App, text: &str) -> Update {
             let line = text.lines().next().unwrap_or_default();
             return Update::with(browser.edit_query(|q| q.push_str(line)));
         }
-        Some(Popup::Help { .. } | Popup::Raw(_) | Popup::ConfirmBudget) => {
+        Some(Popup::Help { .. } | Popup::Raw(_) | Popup::ConfirmBudget | Popup::Overflow(_)) => {
             return Update::unchanged();
         }
         None => app.input.composer.paste(text),

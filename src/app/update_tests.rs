@@ -930,9 +930,10 @@ fn deltas_append_and_usage_then_stop_counts_exactly() {
         app.usage.totals.status_text(),
         "prompt 17 · completion 188 · total 205 · $0.0001"
     );
+    // The context meter follows the cost: 205 of gpt-4o-mini's 128k.
     assert_eq!(
         ui::status::status_text(&app),
-        "gpt-4o-mini │ prompt 17 · completion 188 · total 205 · $0.0001"
+        "gpt-4o-mini │ prompt 17 · completion 188 · total 205 · $0.0001 · ctx 0%"
     );
     // A second exchange adds up.
     ask(&mut app, "더 자세히");
@@ -946,7 +947,7 @@ fn deltas_append_and_usage_then_stop_counts_exactly() {
 }
 
 #[test]
-fn an_overflow_error_points_to_ctrl_n_in_the_tui() {
+fn an_overflow_error_opens_the_dialog_with_the_question_back_in_the_input() {
     let mut app = new_app();
     ask(&mut app, "a very long question");
     let overflow = ApiError::from_status(
@@ -957,20 +958,18 @@ fn an_overflow_error_points_to_ctrl_n_in_the_tui() {
         "http://127.0.0.1:8080/v1",
     );
     api(&mut app, 1, end(None, Some(overflow)));
-    let shown = app
-        .notice
-        .as_ref()
-        .map(|n| n.text.as_str())
-        .unwrap_or_default();
+    let Some(Popup::Overflow(dialog)) = &app.popup else {
+        panic!("{:?}", app.popup);
+    };
+    let said = dialog.server_said.as_deref().unwrap_or_default();
     assert!(
-        shown.starts_with("the conversation is too long for the model's context window"),
-        "{shown}"
+        said.starts_with("the conversation is too long for the model's context window"),
+        "{said}"
     );
-    assert!(
-        shown.ends_with(" — start a new conversation with Ctrl+N"),
-        "{shown}"
-    );
-    // The question is back in the input, to send again.
+    // The question is back in the input, to send again; Esc keeps it there.
+    assert_eq!(app.input.composer.text(), "a very long question");
+    keys(&mut app, "<Esc>");
+    assert_eq!(app.popup, None);
     assert_eq!(app.input.composer.text(), "a very long question");
 }
 
@@ -1100,7 +1099,7 @@ fn retrying_waiting_and_streaming_show_in_the_status_bar() {
     keys(&mut app, "hi<Enter>");
     assert_eq!(
         ui::status::status_text(&app),
-        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 │ ⠋ waiting for the server"
+        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 · ctx ~0% │ ⠋ waiting for the server"
     );
     let cause = ApiError::Status {
         status: 429,
@@ -1121,7 +1120,7 @@ fn retrying_waiting_and_streaming_show_in_the_status_bar() {
     assert_eq!(api_at(&mut app, 1, retry, t0()), changed(vec![]));
     assert_eq!(
         ui::status::status_text(&app),
-        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 │ ⠋ retry 1/2 in 2s: rate limited (429): slow down"
+        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 · ctx ~0% │ ⠋ retry 1/2 in 2s: rate limited (429): slow down"
     );
     // The countdown moves with ticks; ticks also turn the spinner.
     assert_eq!(
@@ -1130,13 +1129,13 @@ fn retrying_waiting_and_streaming_show_in_the_status_bar() {
     );
     assert_eq!(
         ui::status::status_text(&app),
-        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 │ ⠙ retry 1/2 in 1s: rate limited (429): slow down"
+        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 · ctx ~0% │ ⠙ retry 1/2 in 1s: rate limited (429): slow down"
     );
     let later = t0() + Duration::from_secs(2);
     api_at(&mut app, 1, StreamEvent::Started, later);
     assert_eq!(
         ui::status::status_text(&app),
-        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 │ ⠙ streaming"
+        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 · ctx ~0% │ ⠙ streaming"
     );
     // Speed appears once there is enough to measure.
     api_at(&mut app, 1, delta("a"), later);
@@ -1144,7 +1143,7 @@ fn retrying_waiting_and_streaming_show_in_the_status_bar() {
     api_at(&mut app, 1, delta("c"), later + Duration::from_secs(1));
     assert_eq!(
         ui::status::status_text(&app),
-        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 │ ⠙ streaming 2 tok/s"
+        "gpt-4o-mini │ prompt 0 · completion 0 · total 0 · $0.0000 · ctx ~0% │ ⠙ streaming 2 tok/s"
     );
 }
 

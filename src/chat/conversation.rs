@@ -54,6 +54,9 @@ pub struct Message {
     pub finish_reason: Option<String>,
     /// For an answer: what was asked and what came back (the raw view).
     pub exchange: Option<Box<Exchange>>,
+    /// Left out of every request from now on (trimmed to fit the model's
+    /// context window); still shown, dimmed, and still saved.
+    pub not_sent: bool,
 }
 
 /// The request behind an answer and the response it got. The request is
@@ -143,6 +146,7 @@ impl Conversation {
             skipped: 0,
             finish_reason: None,
             exchange: None,
+            not_sent: false,
         });
         id
     }
@@ -338,7 +342,7 @@ impl Conversation {
     /// messages in a row, which strict chat templates reject).
     fn sendable(&self) -> impl Iterator<Item = &Message> {
         self.messages.iter().enumerate().filter_map(|(i, m)| {
-            if m.content.is_empty() {
+            if m.content.is_empty() || m.not_sent {
                 return None;
             }
             if m.role == Role::User {

@@ -43,6 +43,9 @@ pub enum PriceSource {
 pub struct PriceTable {
     overrides: BTreeMap<String, Price>,
     context: BTreeMap<String, u64>,
+    /// Windows learned from servers' overflow errors (the history file
+    /// keeps them between runs).
+    learned: BTreeMap<String, u64>,
     /// Empty: every id is the `default` provider's (the `OpenAI` family).
     providers: Providers,
 }
@@ -60,6 +63,7 @@ impl PriceTable {
         Self {
             overrides: config.prices.clone(),
             context: config.context.clone(),
+            learned: BTreeMap::new(),
             providers: config.providers.clone(),
         }
     }
@@ -68,6 +72,11 @@ impl PriceTable {
     /// run).
     pub fn add_provider(&mut self, provider: Provider) {
         self.providers.add(provider);
+    }
+
+    /// A window a server named in an overflow error.
+    pub fn learn(&mut self, id: &str, tokens: u64) {
+        self.learned.insert(id.to_string(), tokens);
     }
 
     /// The full id of `model` as listed by `provider`.
@@ -128,8 +137,9 @@ impl PriceTable {
     }
 
     /// The context window of the model `id` (a full id): `[context]` (full
-    /// id, then bare), what its server's model list said (`server`), the
-    /// catalog's input limit, then the same with a trailing date dropped.
+    /// id, then bare), a window learned from an overflow error, what its
+    /// server's model list said (`server`), the catalog's input limit, then
+    /// the same with a trailing date dropped.
     pub fn context(&self, id: &str, server: Option<u64>) -> Option<u64> {
         let (provider, bare) = self.resolve(id);
         let family = provider.map_or(Some(Family::OpenAi), |p| p.family);
@@ -143,6 +153,7 @@ impl PriceTable {
         let dated = || Some((without_date(id)?, without_date(bare)?));
         configured(id, bare)
             .or_else(|| dated().and_then(|(id, bare)| configured(id, bare)))
+            .or_else(|| self.learned.get(id).copied())
             .or(server)
             .or_else(|| built_in(bare))
             .or_else(|| dated().and_then(|(_, bare)| built_in(bare)))
@@ -278,6 +289,7 @@ mod tests {
                 .iter()
                 .map(|(id, n)| ((*id).to_string(), *n))
                 .collect(),
+            learned: BTreeMap::new(),
             providers,
         }
     }

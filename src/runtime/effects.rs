@@ -124,6 +124,10 @@ impl EffectContext {
                 }
             }
             Effect::FetchModels => self.fetch_models(),
+            Effect::LearnLimit { model, tokens } => {
+                self.facts.learn(&model, tokens);
+                self.history.learn_limit(&model, tokens);
+            }
             Effect::UseProvider {
                 provider,
                 model,

@@ -33,6 +33,7 @@ pub fn settings_from(config: &Config, listed: Vec<String>) -> Settings {
         providers: listed,
         needs_key: config.lacks_needed_key(),
         temperature: config.temperature,
+        context_overflow: config.context_overflow,
         max_tokens: config.max_tokens,
         mouse: config.mouse,
     }

@@ -436,6 +436,67 @@ fn paint(buf: &mut Buffer, inner: Rect, lines: &[Line<'_>]) {
 }
 
 /// Sending past `budget_monthly_usd`: ask first.
+/// The overflow dialog: why, and the answers (SPEC, Context).
+pub fn draw_overflow(dialog: &crate::app::context::OverflowDialog, buf: &mut Buffer, area: Rect) {
+    let size = dialog.window.map_or_else(
+        || "its context window".to_string(),
+        |w| format!("its window of {w} tokens"),
+    );
+    let mut lines = vec![(
+        format!(
+            "This message is too long for {} — {size} (it needs about {}).",
+            sanitize_str(&dialog.model),
+            dialog.needed
+        ),
+        theme::error(),
+    )];
+    if let Some(said) = &dialog.server_said {
+        lines.push((
+            format!("The server said: {}", sanitize_str(said)),
+            theme::dim(),
+        ));
+    }
+    lines.push((String::new(), Style::default()));
+    if dialog.fits_alone {
+        lines.push((
+            "t  trim: leave out the oldest turns (they stay on screen, marked not sent) and send"
+                .to_string(),
+            Style::default(),
+        ));
+        lines.push((
+            "n  send it in a new conversation".to_string(),
+            Style::default(),
+        ));
+    } else {
+        lines.push((
+            "Even alone (with the system prompt) it does not fit: shorten it.".to_string(),
+            theme::error(),
+        ));
+    }
+    lines.push((
+        "Esc  cancel: the message stays in the input".to_string(),
+        Style::default(),
+    ));
+    let width = area.width.saturating_sub(4).min(96);
+    let text_width = usize::from(width.saturating_sub(2)).max(1);
+    let mut wrapped: Vec<Line<'static>> = Vec::new();
+    for (text, style) in &lines {
+        for range in crate::text::wrap::wrap_text(text, text_width) {
+            let row = text.get(range).unwrap_or_default().to_string();
+            wrapped.push(Line::styled(row, *style));
+        }
+        if text.is_empty() {
+            wrapped.push(Line::raw(""));
+        }
+    }
+    let height = u16::try_from(wrapped.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let rect = centered(area, width, height);
+    let inner = frame(buf, rect, " Too long for the model ");
+    paint(buf, inner, &wrapped);
+}
+
 pub fn draw_confirm_budget(app: &App, buf: &mut Buffer, area: Rect) {
     let Some(budget) = app.usage.budget else {
         return;

@@ -55,6 +55,16 @@ fn activity(app: &App) -> Option<String> {
 /// priced model already shows `$0.0000` (SPEC's format has the cost); a
 /// local model, which costs nothing, shows none.
 fn counts_text(app: &App) -> String {
+    let mut text = cost_text(app);
+    if let Some(meter) = app.context_meter() {
+        text.push_str(" · ");
+        text.push_str(&meter.text());
+    }
+    text
+}
+
+/// The counts and the cost.
+fn cost_text(app: &App) -> String {
     let mut text = app.usage.totals.status_text();
     let counted = app.usage.totals.priced_requests + app.usage.totals.unpriced_requests;
     let priced = app
@@ -97,6 +107,9 @@ pub fn status_text(app: &App) -> String {
             budget.limit_usd
         );
     }
+    if let Some(warning) = &app.usage.warning {
+        let _ = write!(out, " │ ⚠ {}", sanitize_str(warning));
+    }
     out
 }
 
@@ -128,4 +141,24 @@ pub fn draw(app: &App, buf: &mut Buffer, area: Rect) {
     buf.set_style(area, style);
     let text = fitted_text(app, usize::from(area.width));
     buf.set_stringn(area.x, area.y, &text, usize::from(area.width), style);
+    // The meter in colour from 80 % and 95 % (SPEC, Context).
+    if let Some(meter) = app.context_meter() {
+        let highlight = match meter.level() {
+            crate::app::context::Level::Normal => None,
+            crate::app::context::Level::High => Some(theme::status_warning()),
+            crate::app::context::Level::Full => Some(theme::status_bar_error()),
+        };
+        let label = meter.text();
+        if let (Some(highlight), Some(at)) = (highlight, text.find(&label)) {
+            let column = display_width(text.get(..at).unwrap_or_default());
+            let x = area
+                .x
+                .saturating_add(u16::try_from(column).unwrap_or(u16::MAX));
+            let width = u16::try_from(display_width(&label)).unwrap_or(0);
+            if x < area.right() {
+                let span = Rect::new(x, area.y, width.min(area.right() - x), 1);
+                buf.set_style(span, highlight);
+            }
+        }
+    }
 }

@@ -114,6 +114,13 @@ pub fn status_bar_error() -> Style {
         .add_modifier(Modifier::REVERSED))
 }
 
+/// The status bar's context meter from 80 %.
+pub fn status_warning() -> Style {
+    c(Style::default()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::REVERSED))
+}
+
 /// A stopped answer: the user's choice, not an error.
 pub fn stopped() -> Style {
     c(Style::default().fg(Color::Yellow))

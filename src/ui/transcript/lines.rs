@@ -132,6 +132,9 @@ pub(super) fn render_message(
         };
         header.push(Span::styled(format!(" · {word}"), style));
     }
+    if message.not_sent {
+        header.push(Span::styled(" · not sent", theme::stopped()));
+    }
     lines.push(Line::from(header));
     let text_width = usize::from(width.saturating_sub(INDENT).max(1));
     let body = Style::default();
@@ -178,6 +181,13 @@ pub(super) fn render_message(
     }
     for (note, style) in notes {
         lines.extend(styled_rows(&sanitize(&note), text_width, style, INDENT));
+    }
+    if message.not_sent {
+        // Left out of the requests to fit the window: shown, dimmed.
+        lines = lines
+            .into_iter()
+            .map(|line| line.patch_style(theme::dim()))
+            .collect();
     }
     lines.push(Line::default());
     lines
