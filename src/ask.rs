@@ -7,6 +7,7 @@
 //! or two lines on stderr; exit codes are 0 (success), 1 (API/network),
 //! 2 (usage/config). A closed stdout (`| head`) ends quietly with 0.
 
+mod context;
 mod models;
 mod session;
 
@@ -118,7 +119,12 @@ pub async fn run_ask(config: &Config, args: &AskArgs, io: &mut Io<'_>) -> Exit {
         temperature: config.temperature,
         max_tokens: config.max_tokens,
     };
-    let prices = session.facts;
+    let mut prices = session.facts;
+    context::learn_saved(config, &mut prices);
+    if let Some(line) = context::will_not_fit(config, &prices, &request) {
+        io.error_line(&line);
+        return Exit::Api;
+    }
     if args.raw {
         ask_raw(config, &client, &request, &prices, args, io).await
     } else {
@@ -207,7 +213,8 @@ async fn ask_raw(
             Exit::Ok
         }
         Err(e) => {
-            let why = e.to_string();
+            let why = context::after_error(config, &request.model, &e)
+                .unwrap_or_else(|| e.to_string());
             save(
                 config,
                 client.base_url(),
@@ -359,6 +366,8 @@ async fn ask_stream(
         Some(error) => {
             let message = if answered {
                 format!("{error} (the answer above is incomplete: interrupted)")
+            } else if let Some(line) = context::after_error(config, &request.model, &error) {
+                line
             } else {
                 error.to_string()
             };

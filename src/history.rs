@@ -222,7 +222,8 @@ impl History {
         self.send(vec![Op::Request { message, row }]);
     }
 
-    /// Remembers a model's context window learned from an overflow error.
+    /// Remembers a model's context window learned from an overflow error
+    /// (the running chat's writer).
     pub fn learn_limit(&mut self, model: &str, tokens: u64) {
         self.send(vec![Op::Limit {
             model: model.to_string(),
@@ -337,5 +338,34 @@ impl History {
 impl Drop for History {
     fn drop(&mut self) {
         self.stop(DROP_WAIT);
+    }
+}
+
+/// The windows learned from overflow errors, from the history file (none
+/// with `--no-history` or when it cannot be read).
+pub fn learned_limits(config: &Config) -> Vec<(String, u64)> {
+    config
+        .history_path
+        .as_deref()
+        .filter(|path| path.exists())
+        .and_then(|path| Store::open_reader(path).ok())
+        .and_then(|store| store.learned_limits().ok())
+        .unwrap_or_default()
+}
+
+/// Remembers a window learned by `kaiwa ask` (a problem goes to the log:
+/// it must not fail the command).
+pub fn remember_limit(config: &Config, model: &str, tokens: u64) {
+    let Some(path) = config.history_path.as_deref() else {
+        return;
+    };
+    let saved = Store::open(path).and_then(|opened| {
+        let mut store = opened.store;
+        store.learn_limit(model, tokens, now_ms())?;
+        store.close_cleanly();
+        Ok(())
+    });
+    if let Err(e) = saved {
+        tracing::warn!(%e, "context window not remembered");
     }
 }

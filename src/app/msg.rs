@@ -36,6 +36,8 @@ pub enum Msg {
     },
     /// One provider's model list arrived (full ids, sorted) or could not
     /// be fetched (why).
+    /// Context windows learned from overflow errors in earlier runs.
+    LimitsLoaded(Vec<(String, u64)>),
     /// The first run's search of this machine: every server found so far,
     /// and whether the search is over.
     Discovered {

@@ -119,6 +119,12 @@ fn route(app: &mut App, msg: Msg) -> Update {
             Update::changed()
         }
         Msg::Models { provider, result } => models_loaded(app, &provider, result),
+        Msg::LimitsLoaded(limits) => {
+            for (model, tokens) in limits {
+                app.usage.prices.learn(&model, tokens);
+            }
+            Update::changed()
+        }
         Msg::Discovered { servers, done } => super::first_run::discovered(app, servers, done),
         Msg::Tick(now) => {
             app.clock.now = Some(now);

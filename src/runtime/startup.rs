@@ -177,6 +177,16 @@ fn background(app: &App, ctx: &mut EffectContext) {
         estimate::warm_up(&model);
         let _ = tx.send(Msg::TokenizerReady);
     });
+    if let Ok(store) = ctx.history.reader() {
+        let tx = ctx.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Ok(limits) = store.learned_limits()
+                && !limits.is_empty()
+            {
+                let _ = tx.send(Msg::LimitsLoaded(limits));
+            }
+        });
+    }
     let prompts = ctx.prompts.clone();
     let tx = ctx.tx.clone();
     tokio::task::spawn_blocking(move || {
