@@ -54,6 +54,11 @@ pub struct Message {
     pub finish_reason: Option<String>,
     /// For an answer: what was asked and what came back (the raw view).
     pub exchange: Option<Box<Exchange>>,
+    /// The model's reasoning (reasoning deltas, inline `<think>`), kept
+    /// apart from `content`: shown folded, saved, never sent.
+    pub reasoning: String,
+    /// Reasoning tokens as the server counted them, once its usage came.
+    pub reasoning_tokens: Option<u64>,
 }
 
 /// The request behind an answer and the response it got. The request is
@@ -143,6 +148,8 @@ impl Conversation {
             skipped: 0,
             finish_reason: None,
             exchange: None,
+            reasoning: String::new(),
+            reasoning_tokens: None,
         });
         id
     }

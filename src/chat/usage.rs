@@ -42,6 +42,8 @@ pub struct RequestUsage {
     pub prompt: u64,
     pub cached: u64,
     pub completion: u64,
+    /// Reasoning tokens (included in `completion`), when the server said.
+    pub reasoning: u64,
     /// True when the numbers are a local estimate, not the server's.
     pub estimated: bool,
     /// USD, when a price was known (or the server sent its own cost).
@@ -57,6 +59,7 @@ impl RequestUsage {
             prompt: usage.prompt_tokens,
             cached: usage.cached_tokens,
             completion: usage.completion_tokens,
+            reasoning: usage.reasoning_tokens,
             estimated: false,
             cost: None,
             price_source: None,
