@@ -3,13 +3,16 @@
 //! The answer streams to stdout as it arrives, flushed per chunk. On a
 //! terminal it goes through the sanitiser (model text may carry escape
 //! sequences); into a pipe or file it is data and is written unchanged.
-//! `--raw` always prints the server's exact JSON, re-indented. Errors are one
+//! `--raw` always prints the server's exact JSON, re-indented. The model's
+//! reasoning never reaches stdout (`--thinking` prints it to stderr:
+//! `ask/thinking.rs`). Errors are one
 //! or two lines on stderr; exit codes are 0 (success), 1 (API/network),
 //! 2 (usage/config). A closed stdout (`| head`) ends quietly with 0.
 
 mod context;
 mod models;
 mod session;
+mod thinking;
 
 use std::io;
 use std::time::Duration;
@@ -172,7 +175,7 @@ async fn ask_raw(
     };
     match result {
         Ok((_, value)) => {
-            let answer = content_of(&value).unwrap_or_default();
+            let (reasoning, answer) = thinking::of_response(&value);
             let usage = value.get("usage").and_then(Usage::from_json).map_or_else(
                 || estimate_usage(request, &answer, prices),
                 |u| RequestUsage::from_server(&u, &request.model, prices),
@@ -184,7 +187,7 @@ async fn ask_raw(
                 config,
                 client.base_url(),
                 request,
-                &answer,
+                (&answer, Some(&reasoning)),
                 MessageState::Done,
                 finish,
                 None,
@@ -219,7 +222,7 @@ async fn ask_raw(
                 config,
                 client.base_url(),
                 request,
-                "",
+                ("", None),
                 MessageState::Error,
                 None,
                 Some(&why),
@@ -261,6 +264,8 @@ fn usage_line(usage: &RequestUsage) -> String {
 #[derive(Default)]
 struct Collected {
     text: String,
+    /// The model's reasoning (saved with the answer, never on stdout).
+    reasoning: String,
     usage: Option<Usage>,
     end: Option<StreamEnd>,
     stdout_closed: bool,
@@ -279,13 +284,14 @@ fn save(
     config: &Config,
     base_url: &str,
     request: &ChatRequest,
-    answer: &str,
+    answer: (&str, Option<&str>),
     state: MessageState,
     finish_reason: Option<&str>,
     error: Option<&str>,
     usage: Option<RequestUsage>,
     started: std::time::Instant,
 ) {
+    let (answer, reasoning) = answer;
     let now_ms = crate::store::now_ms();
     let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
     let exchange = history::AskExchange {
@@ -293,6 +299,7 @@ fn save(
         base_url,
         messages: &request.messages,
         answer,
+        reasoning: reasoning.filter(|r| !r.is_empty()),
         state,
         finish_reason,
         error,
@@ -314,7 +321,7 @@ async fn ask_stream(
     io: &mut Io<'_>,
 ) -> Exit {
     let started = std::time::Instant::now();
-    let mut collected = stream_answer(client, request, io).await;
+    let mut collected = stream_answer(client, request, args.thinking, io).await;
     if !collected.ends_with_newline && !collected.stdout_closed {
         let _ = io.stdout.write_all(b"\n").and_then(|()| io.stdout.flush());
     }
@@ -350,7 +357,7 @@ async fn ask_stream(
         config,
         client.base_url(),
         request,
-        &collected.text,
+        (&collected.text, Some(&collected.reasoning)),
         state,
         end.finish_reason.as_deref(),
         error_text.as_deref(),
@@ -380,29 +387,34 @@ async fn ask_stream(
 /// Streams the answer to stdout as it arrives (through the sanitiser on a
 /// terminal) until it ends, or Ctrl+C / SIGTERM stops it; retry waits go
 /// to stderr on a terminal.
-async fn stream_answer(client: &ApiClient, request: &ChatRequest, io: &mut Io<'_>) -> Collected {
+async fn stream_answer(
+    client: &ApiClient,
+    request: &ChatRequest,
+    show_thinking: bool,
+    io: &mut Io<'_>,
+) -> Collected {
     let mut collected = Collected {
         ends_with_newline: true,
         ..Collected::default()
     };
     let mut sanitizer = io.stdout_is_terminal.then(StreamSanitizer::new);
+    let mut thinking = thinking::Thinking::new(show_thinking, io);
     let mut sink = |event: StreamEvent| match event {
         StreamEvent::Retrying {
             attempt,
             wait,
             cause,
         } => retry_note(io, attempt, wait, Some(&cause)),
-        StreamEvent::Started | StreamEvent::Reasoning(_) => {}
+        StreamEvent::Started => {}
+        StreamEvent::Reasoning(text) => thinking.reasoning(io, &mut collected, &text),
         StreamEvent::Delta(text) => {
-            collected.text.push_str(&text);
-            let out = match sanitizer.as_mut() {
-                Some(s) => s.push(&text),
-                None => text,
-            };
-            write_out(io, &mut collected, &out);
+            let text = thinking.content(io, &mut collected, &text);
+            answer_out(io, &mut collected, sanitizer.as_mut(), &text);
         }
         StreamEvent::Usage(usage) => collected.usage = Some(usage),
         StreamEvent::End(end) => {
+            let rest = thinking.finish(io, &mut collected);
+            answer_out(io, &mut collected, sanitizer.as_mut(), &rest);
             if let Some(s) = sanitizer.as_mut() {
                 let rest = s.finish();
                 write_out(io, &mut collected, &rest);
@@ -417,10 +429,31 @@ async fn stream_answer(client: &ApiClient, request: &ChatRequest, io: &mut Io<'_
         () = interrupted() => true,
     };
     if stopped {
+        let rest = thinking.finish(io, &mut collected);
+        answer_out(io, &mut collected, sanitizer.as_mut(), &rest);
         collected.end = Some(StreamEnd::default());
         collected.stopped = true;
     }
     collected
+}
+
+/// Answer text: kept, and written to stdout (through the sanitiser on a
+/// terminal).
+fn answer_out(
+    io: &mut Io<'_>,
+    collected: &mut Collected,
+    sanitizer: Option<&mut StreamSanitizer>,
+    text: &str,
+) {
+    if text.is_empty() {
+        return;
+    }
+    collected.text.push_str(text);
+    let out = match sanitizer {
+        Some(s) => s.push(text),
+        None => text.to_string(),
+    };
+    write_out(io, collected, &out);
 }
 
 fn write_out(io: &mut Io<'_>, collected: &mut Collected, text: &str) {

@@ -25,6 +25,7 @@ Examples:
   kaiwa ask -m gpt-4o -s 'You are a translator.' 'Hello'
   kaiwa ask --usage 'Hello'                  prompt N · completion N · total N on stderr
   kaiwa ask --raw 'Hello'                    the server's full JSON, with usage
+  kaiwa ask --thinking 'Why?' 2>think.txt    the model's reasoning to stderr
   kaiwa --base-url http://localhost:11434/v1 ask -m llama3.2 'Hello'";
 
 const MODELS_EXAMPLES: &str = "\
@@ -189,6 +190,10 @@ pub struct AskArgs {
     /// Print `prompt N · completion N · total N` to stderr at the end.
     #[arg(long)]
     pub usage: bool,
+    /// Print the model's reasoning (thinking) to stderr as it arrives;
+    /// stdout stays the answer alone.
+    #[arg(long)]
+    pub thinking: bool,
 }
 
 impl CommonArgs {

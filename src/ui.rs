@@ -164,7 +164,15 @@ fn input_titles(app: &App) -> (ratatui::text::Line<'static>, std::borrow::Cow<'s
     let hint = if app.browse.search.as_ref().is_some_and(|s| s.editing) {
         " Enter finds · Esc cancels "
     } else if app.browse.focus == crate::app::state::Focus::Transcript {
-        " ↑↓ · y copy · c code · e edit · r regen · ←→ alt · d del · v raw · / find · ? help "
+        let thinks = app
+            .selected_index()
+            .and_then(|i| app.conversation.messages().get(i))
+            .is_some_and(|m| !m.reasoning.trim().is_empty());
+        if thinks {
+            " ↑↓ · y copy · e edit · r regen · d del · v raw · t thinking · / find · ? help "
+        } else {
+            " ↑↓ · y copy · c code · e edit · r regen · ←→ alt · d del · v raw · / find · ? help "
+        }
     } else if app.is_streaming() {
         " Esc stops the answer "
     } else if app.settings.needs_key {

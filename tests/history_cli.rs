@@ -87,6 +87,7 @@ fn seed(s: &Sandbox) -> Vec<String> {
                 prompt_tokens: Some(17),
                 cached_tokens: Some(0),
                 completion_tokens: Some(188),
+                reasoning_tokens: None,
                 usage_source: source,
                 cost_usd: cost,
                 price_source: None,

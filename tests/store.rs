@@ -178,6 +178,7 @@ fn streaming_journal_finish_and_recovery() {
                 finish_reason: Some("stop".into()),
                 error: None,
                 skipped: 1,
+                reasoning: Some("a city, then".into()),
             },
         )
         .unwrap();
@@ -187,6 +188,7 @@ fn streaming_journal_finish_and_recovery() {
         (m.content.as_str(), m.state, m.skipped),
         ("Tokyo is big and busy", MessageState::Done, 1)
     );
+    assert_eq!(m.reasoning.as_deref(), Some("a city, then"));
     assert_eq!(store.search("busy", 10).unwrap().len(), 1);
     assert_eq!(store.recover_interrupted().unwrap(), 0);
 
@@ -495,6 +497,7 @@ fn ledger(model: &str, cost: Option<f64>, source: UsageSource, at: i64) -> Ledge
         prompt_tokens: Some(10),
         cached_tokens: Some(2),
         completion_tokens: Some(5),
+        reasoning_tokens: None,
         usage_source: source,
         cost_usd: cost,
         price_source: cost.map(|_| "builtin".to_string()),

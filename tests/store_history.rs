@@ -712,6 +712,7 @@ fn ask_exchanges_are_saved_as_one_turn() {
         base_url: "http://x/v1",
         messages: &messages,
         answer: "4",
+        reasoning: None,
         state: MessageState::Done,
         finish_reason: Some("stop"),
         error: None,

@@ -103,6 +103,9 @@ pub struct Usage {
     pub total_tokens: u64,
     /// Cached prompt tokens (included in `prompt_tokens`).
     pub cached_tokens: u64,
+    /// Reasoning tokens (`completion_tokens_details.reasoning_tokens`,
+    /// included in `completion_tokens`); 0 when not reported.
+    pub reasoning_tokens: u64,
     /// The server's own price for the request (LiteLLM, OpenRouter), USD.
     pub cost: Option<f64>,
 }
@@ -126,11 +129,16 @@ impl Usage {
             .and_then(|d| num(d.get("cached_tokens")))
             .or_else(|| num(obj.get("prompt_cache_hit_tokens")))
             .unwrap_or(0);
+        let reasoning_tokens = obj
+            .get("completion_tokens_details")
+            .and_then(|d| num(d.get("reasoning_tokens")))
+            .unwrap_or(0);
         Some(Self {
             prompt_tokens,
             completion_tokens,
             total_tokens: num(obj.get("total_tokens")).unwrap_or(prompt_tokens + completion_tokens),
             cached_tokens,
+            reasoning_tokens,
             cost: obj.get("cost").and_then(Value::as_f64),
         })
     }
@@ -544,5 +552,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!((u.cached_tokens, u.total_tokens), (4, 12));
+    }
+
+    #[test]
+    fn reasoning_tokens_are_read_leniently() {
+        let u = Usage::from_json(&json!({
+            "prompt_tokens": 10,
+            "completion_tokens": 50,
+            "completion_tokens_details": {"reasoning_tokens": 40}
+        }))
+        .unwrap();
+        assert_eq!((u.reasoning_tokens, u.completion_tokens), (40, 50));
+        for odd in [
+            json!({"prompt_tokens": 1, "completion_tokens": 2}),
+            json!({"prompt_tokens": 1, "completion_tokens": 2, "completion_tokens_details": null}),
+            json!({"prompt_tokens": 1, "completion_tokens": 2,
+                   "completion_tokens_details": {"reasoning_tokens": "many"}}),
+        ] {
+            assert_eq!(Usage::from_json(&odd).unwrap().reasoning_tokens, 0, "{odd}");
+        }
     }
 }

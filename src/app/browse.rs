@@ -80,6 +80,7 @@ pub fn run(app: &mut App, command: Command) -> Update {
             };
             app.popup = Some(Popup::Raw(raw_view(app, &message)));
         }
+        Command::ToggleThinking => return toggle_thinking(app, selected.as_ref()),
         Command::StartSearch => {
             app.browse.search = Some(Search {
                 query: String::new(),
@@ -113,6 +114,24 @@ pub fn run(app: &mut App, command: Command) -> Update {
         | Command::CancelEdit
         | Command::OpenHistory => return Update::unchanged(),
     }
+    Update::changed()
+}
+
+/// `t`: open or fold the selected answer's thinking.
+fn toggle_thinking(app: &mut App, selected: Option<&Message>) -> Update {
+    let Some(message) = selected else {
+        return Update::unchanged();
+    };
+    if message.reasoning.trim().is_empty() {
+        app.say(Notice::info(
+            "t opens an answer's thinking: this message has none",
+        ));
+        return Update::changed();
+    }
+    if !app.browse.thinking_open.remove(&message.id) {
+        app.browse.thinking_open.insert(message.id);
+    }
+    app.transcript.reveal(message.id);
     Update::changed()
 }
 

@@ -189,6 +189,7 @@ fn start(app: &mut App, question: Option<MessageId>, restore: Option<MessageId>)
         deltas: 0,
         usage: None,
         retry: None,
+        think: crate::chat::think::ThinkSplitter::eager(),
     });
     app.notice = None;
     app.transcript.to_bottom();
@@ -212,7 +213,13 @@ pub fn interrupt(app: &mut App, why: &str) -> Update {
 
 /// The request in flight, taken, with the text its answer has so far.
 fn take_flight(app: &mut App) -> Option<(InFlight, String)> {
-    let flight = app.in_flight.take()?;
+    let mut flight = app.in_flight.take()?;
+    let rest = flight.think.finish();
+    if !rest.is_empty() {
+        app.conversation.update(flight.message, |m| {
+            rest.apply_to(&mut m.reasoning, &mut m.content);
+        });
+    }
     let text = app
         .conversation
         .get(flight.message)
@@ -305,12 +312,26 @@ pub fn on_api(app: &mut App, id: RequestId, event: StreamEvent, at: Instant) -> 
             flight.deltas += 1;
             flight.first_text.get_or_insert(at);
             let message = flight.message;
-            app.conversation
-                .update(message, |m| m.content.push_str(&text));
+            // Inline `<think>` text goes to the reasoning, never the answer.
+            let piece = flight.think.push(&text);
+            app.conversation.update(message, |m| {
+                piece.apply_to(&mut m.reasoning, &mut m.content);
+            });
         }
-        // Reasoning text is not part of the answer; it only shows life.
-        StreamEvent::Reasoning(_) => {}
-        StreamEvent::Usage(usage) => flight.usage = Some(usage),
+        StreamEvent::Reasoning(text) => {
+            let message = flight.message;
+            app.conversation
+                .update(message, |m| m.reasoning.push_str(&text));
+        }
+        StreamEvent::Usage(usage) => {
+            if usage.reasoning_tokens > 0 {
+                let message = flight.message;
+                app.conversation.update(message, |m| {
+                    m.reasoning_tokens = Some(usage.reasoning_tokens);
+                });
+            }
+            flight.usage = Some(usage);
+        }
         StreamEvent::End(end) => return finish(app, end),
     }
     Update::changed()

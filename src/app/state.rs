@@ -156,6 +156,8 @@ pub struct InFlight {
     pub deltas: u64,
     pub usage: Option<Usage>,
     pub retry: Option<RetryWait>,
+    /// Splits inline `<think>` reasoning off the answer's text.
+    pub think: crate::chat::think::ThinkSplitter,
 }
 
 /// Browsing past turns: which area has the keys, the selected message,
@@ -169,6 +171,9 @@ pub struct BrowseState {
     /// `c` on a message with several code blocks waits for a digit.
     /// (the message, the digits typed so far as a number; 0 = none yet)
     pub pending_code_pick: Option<(MessageId, u32)>,
+    /// Answers whose thinking was opened with `t` (otherwise it is folded
+    /// once the answer text starts).
+    pub thinking_open: std::collections::BTreeSet<MessageId>,
 }
 
 /// Tokens and money: prices, the counts of this run, the monthly budget.

@@ -459,6 +459,7 @@ fn run(app: &mut App, command: Command) -> Update {
         | Command::DeleteMessage
         | Command::UndoDelete
         | Command::RawView
+        | Command::ToggleThinking
         | Command::StartSearch
         | Command::NextMatch
         | Command::PrevMatch => browse::run(app, command),

@@ -57,6 +57,11 @@ pub struct Message {
     /// Left out of every request from now on (trimmed to fit the model's
     /// context window); still shown, dimmed, and still saved.
     pub not_sent: bool,
+    /// The model's reasoning (reasoning deltas, inline `<think>`), kept
+    /// apart from `content`: shown folded, saved, never sent.
+    pub reasoning: String,
+    /// Reasoning tokens as the server counted them, once its usage came.
+    pub reasoning_tokens: Option<u64>,
 }
 
 /// The request behind an answer and the response it got. The request is
@@ -147,6 +152,8 @@ impl Conversation {
             finish_reason: None,
             exchange: None,
             not_sent: false,
+            reasoning: String::new(),
+            reasoning_tokens: None,
         });
         id
     }

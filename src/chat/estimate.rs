@@ -57,8 +57,9 @@ pub fn warm_up(model: &str) {
 
 /// A rough count that needs no tables: about 4 bytes of Latin text or one
 /// CJK character per token. Used only until the tables are built, so the
-/// event loop never waits for them (the figure is marked `~` either way).
-fn rough_tokens(text: &str) -> u64 {
+/// event loop never waits for them (the figure is marked `~` either way);
+/// also the thinking block's `~N` (cheap enough for every frame).
+pub fn rough_tokens(text: &str) -> u64 {
     let wide = text.chars().filter(|c| u32::from(*c) >= 0x1100).count() as u64;
     let narrow_bytes = text
         .chars()

@@ -42,7 +42,7 @@ pub struct RequestUsage {
     pub prompt: u64,
     pub cached: u64,
     pub completion: u64,
-    /// Of `completion`, the reasoning tokens (`completion_tokens_details`).
+    /// Reasoning tokens (included in `completion`), when the server said.
     pub reasoning: u64,
     /// True when the numbers are a local estimate, not the server's.
     pub estimated: bool,
@@ -59,7 +59,7 @@ impl RequestUsage {
             prompt: usage.prompt_tokens,
             cached: usage.cached_tokens,
             completion: usage.completion_tokens,
-            reasoning: 0,
+            reasoning: usage.reasoning_tokens,
             estimated: false,
             cost: None,
             price_source: None,

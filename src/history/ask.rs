@@ -21,6 +21,8 @@ pub struct AskExchange<'a> {
     /// What was sent: the system prompt (if any) and the question.
     pub messages: &'a [ChatMessage],
     pub answer: &'a str,
+    /// The model's reasoning, when it sent any (saved apart, never sent).
+    pub reasoning: Option<&'a str>,
     /// `Done`, `Interrupted`, `Stopped` or `Error` (no text arrived).
     pub state: MessageState,
     pub finish_reason: Option<&'a str>,
@@ -92,6 +94,7 @@ fn ask_ops(x: &AskExchange<'_>) -> Vec<Op> {
             error: None,
             skipped: 0,
             at,
+            reasoning: None,
         }));
         parent = Some(uid);
     }
@@ -109,6 +112,7 @@ fn ask_ops(x: &AskExchange<'_>) -> Vec<Op> {
         error: x.error.map(str::to_string),
         skipped: 0,
         at: end,
+        reasoning: x.reasoning.map(str::to_string),
     }));
     ops.push(Op::Head {
         conversation,

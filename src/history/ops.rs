@@ -37,6 +37,9 @@ pub(crate) enum Op {
         finish_reason: Option<String>,
         error: Option<String>,
         skipped: u32,
+        /// The reasoning (absent in older spools: left as stored).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reasoning: Option<String>,
     },
     /// Settle a streaming answer from its journal (it left the screen
     /// before its end was seen).
@@ -100,6 +103,9 @@ pub(crate) struct InsertMessage {
     pub error: Option<String>,
     pub skipped: u32,
     pub at: i64,
+    /// The reasoning (absent in older spools and for messages without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
 }
 
 /// Row ids by uid, for the writer's connection. Cleared whenever a
@@ -227,6 +233,7 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
             finish_reason,
             error,
             skipped,
+            reasoning,
         } => {
             let finish = Finish {
                 content: content.clone(),
@@ -234,6 +241,7 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
                 finish_reason: finish_reason.clone(),
                 error: error.clone(),
                 skipped: *skipped,
+                reasoning: reasoning.clone(),
             };
             ids.on_message(store, message, |s, id| s.finish_message(id, &finish))?;
         }
@@ -301,6 +309,7 @@ fn insert_message(store: &mut Store, ids: &mut Ids, m: &InsertMessage) -> Result
         error: m.error.clone(),
         skipped: m.skipped,
         created_at_ms: m.at,
+        reasoning: m.reasoning.clone(),
     };
     let id = store.insert_message(conv, &message)?;
     ids.messages.insert(m.uid.clone(), id);

@@ -115,6 +115,8 @@ fn rebuild(loaded: &LoadedConversation, floor: u64) -> (Conversation, HashMap<Me
             error: m.error.clone(),
             skipped: m.skipped,
             finish_reason: m.finish_reason.clone(),
+            reasoning: m.reasoning.clone().unwrap_or_default(),
+            reasoning_tokens: m.reasoning_tokens,
             ..template
         });
     }

@@ -30,6 +30,10 @@ struct Saved {
     status: MessageStatus,
     /// Bytes of content saved (content + chunks while streaming).
     len: usize,
+    /// Bytes of reasoning when last synced: reasoning that grows under
+    /// saved text means the text was rewritten (an inline `</think>` moved
+    /// it into the reasoning), so it is written whole, not appended.
+    reasoning_len: usize,
     /// Hash of the content, for settled messages (edits keep the length).
     hash: u64,
     /// Next chunk number while streaming.
@@ -74,6 +78,11 @@ pub(crate) fn state_of(m: &Message) -> MessageState {
         }
         MessageStatus::Interrupted => MessageState::Interrupted,
     }
+}
+
+/// The reasoning to save with a message, if it has any.
+fn reasoning_of(m: &Message) -> Option<String> {
+    (!m.reasoning.is_empty()).then(|| m.reasoning.clone())
 }
 
 fn hash_of(text: &str) -> u64 {
@@ -290,6 +299,7 @@ impl Tracker {
                 error: m.error.clone(),
                 skipped: m.skipped,
                 at: now,
+                reasoning: reasoning_of(m),
             }));
             self.saved.insert(m.id, saved_of(m, uid, self.generation));
         }
@@ -357,8 +367,11 @@ impl Tracker {
             s.parent = m.parent;
         }
         let len = m.content.len();
+        let rewritten = s.len > 0 && m.reasoning.len() != s.reasoning_len;
+        s.reasoning_len = m.reasoning.len();
         if m.status == MessageStatus::Streaming {
             let grew = s.status == MessageStatus::Streaming
+                && !rewritten
                 && len > s.len
                 && m.content.is_char_boundary(s.len);
             if grew {
@@ -368,7 +381,7 @@ impl Tracker {
                     text: m.content.get(s.len..).unwrap_or("").to_string(),
                 });
                 s.seq += 1;
-            } else if len != s.len || s.status != MessageStatus::Streaming {
+            } else if len != s.len || rewritten || s.status != MessageStatus::Streaming {
                 // Not an append (or streaming again): write the whole text.
                 ops.push(Op::Finish {
                     message: s.uid.clone(),
@@ -377,6 +390,7 @@ impl Tracker {
                     finish_reason: None,
                     error: None,
                     skipped: 0,
+                    reasoning: reasoning_of(m),
                 });
             }
             s.len = len;
@@ -388,6 +402,7 @@ impl Tracker {
                 finish_reason: m.finish_reason.clone(),
                 error: m.error.clone(),
                 skipped: m.skipped,
+                reasoning: reasoning_of(m),
             });
             s.len = len;
             s.hash = hash_of(&m.content);
@@ -415,6 +430,7 @@ fn saved_of(m: &Message, uid: String, generation: u64) -> Saved {
         role: m.role,
         status: m.status,
         len: m.content.len(),
+        reasoning_len: m.reasoning.len(),
         hash: if m.status == MessageStatus::Streaming {
             0
         } else {

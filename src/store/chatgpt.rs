@@ -107,6 +107,7 @@ pub(crate) fn parse<'a>(value: &'a Value) -> Result<Option<Incoming>, String> {
             error: None,
             skipped: 0,
             created_at_ms: time,
+            reasoning: None,
         });
     }
     let head = value

@@ -42,7 +42,7 @@ impl Store {
             .messages
             .iter()
             .map(|m| {
-                json!({
+                let mut message = json!({
                     "uid": m.uid,
                     "parent_uid": m.parent.and_then(|p| uid_of.get(&p)),
                     "role": m.role.as_str(),
@@ -53,7 +53,11 @@ impl Store {
                     "error": m.error,
                     "skipped": m.skipped,
                     "created_at": m.created_at_ms,
-                })
+                });
+                if let (Some(reasoning), Some(obj)) = (&m.reasoning, message.as_object_mut()) {
+                    obj.insert("reasoning".into(), Value::String(reasoning.clone()));
+                }
+                message
             })
             .collect();
         let s = &loaded.summary;
@@ -117,6 +121,17 @@ fn markdown(loaded: &LoadedConversation) -> String {
             _ => {
                 let _ = writeln!(out, "## {who}\n");
             }
+        }
+        if let Some(reasoning) = m
+            .reasoning
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            let _ = write!(
+                out,
+                "<details><summary>thinking</summary>\n\n{reasoning}\n\n</details>\n\n"
+            );
         }
         out.push_str(m.content.trim_end());
         out.push_str("\n\n");

@@ -57,6 +57,7 @@ pub(crate) struct IncomingMessage {
     pub error: Option<String>,
     pub skipped: u32,
     pub created_at_ms: i64,
+    pub reasoning: Option<String>,
 }
 
 enum Outcome {
@@ -290,6 +291,7 @@ fn add_missing<'m>(
                 error: m.error.clone(),
                 skipped: m.skipped,
                 created_at_ms: m.created_at_ms,
+                reasoning: m.reasoning.clone(),
             },
             None,
         )?;

@@ -30,7 +30,7 @@ impl Store {
         self.atomic(|conn| {
             let changed = conn.execute(
                 "UPDATE messages SET content = ?2, state = ?3, finish_reason = ?4, error = ?5,
-                 skipped = ?6 WHERE id = ?1",
+                 skipped = ?6, reasoning = coalesce(?7, reasoning) WHERE id = ?1",
                 params![
                     message,
                     finish.content,
@@ -38,6 +38,7 @@ impl Store {
                     finish.finish_reason,
                     finish.error,
                     finish.skipped,
+                    finish.reasoning,
                 ],
             )?;
             conn.execute("DELETE FROM stream_chunks WHERE message_id = ?1", [message])?;

@@ -158,7 +158,10 @@ impl Store {
         };
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, uid, parent_id, role, content, state, model, finish_reason, error,
-             skipped, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id",
+             skipped, created_at, reasoning,
+             (SELECT r.reasoning_tokens FROM requests r WHERE r.message_id = messages.id
+              ORDER BY r.id DESC LIMIT 1)
+             FROM messages WHERE conversation_id = ?1 ORDER BY id",
         )?;
         let messages = stmt
             .query_map([summary.id], |row| {
@@ -176,6 +179,10 @@ impl Store {
                     error: row.get(8)?,
                     skipped: row.get::<_, i64>(9)?.try_into().unwrap_or(0),
                     created_at_ms: row.get(10)?,
+                    reasoning: row.get(11)?,
+                    reasoning_tokens: row
+                        .get::<_, Option<i64>>(12)?
+                        .and_then(|n| u64::try_from(n).ok()),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

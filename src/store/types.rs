@@ -101,6 +101,8 @@ pub struct NewMessage {
     /// Unreadable events skipped while it streamed.
     pub skipped: u32,
     pub created_at_ms: i64,
+    /// The model's reasoning, kept apart from its answer (never sent).
+    pub reasoning: Option<String>,
 }
 
 impl NewMessage {
@@ -117,6 +119,7 @@ impl NewMessage {
             error: None,
             skipped: 0,
             created_at_ms,
+            reasoning: None,
         }
     }
 }
@@ -129,6 +132,8 @@ pub struct Finish {
     pub finish_reason: Option<String>,
     pub error: Option<String>,
     pub skipped: u32,
+    /// The reasoning; None leaves what is stored.
+    pub reasoning: Option<String>,
 }
 
 /// A message as read back.
@@ -145,6 +150,10 @@ pub struct StoredMessage {
     pub error: Option<String>,
     pub skipped: u32,
     pub created_at_ms: i64,
+    /// The model's reasoning, when it sent any.
+    pub reasoning: Option<String>,
+    /// Its reasoning tokens as the server reported them (from the ledger).
+    pub reasoning_tokens: Option<u64>,
 }
 
 /// One line of the history list.
@@ -282,6 +291,8 @@ pub struct LedgerRow {
     pub prompt_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+    /// Reasoning tokens (included in `completion_tokens`), when reported.
+    pub reasoning_tokens: Option<u64>,
     pub usage_source: UsageSource,
     /// USD; None = unpriced (never stored as 0).
     pub cost_usd: Option<f64>,
@@ -320,6 +331,7 @@ impl LedgerRow {
             prompt_tokens: usage.map(|u| u.prompt),
             cached_tokens: usage.map(|u| u.cached),
             completion_tokens: usage.map(|u| u.completion),
+            reasoning_tokens: usage.map(|u| u.reasoning).filter(|n| *n > 0),
             usage_source: match usage {
                 Some(u) if u.estimated => UsageSource::Estimated,
                 Some(_) => UsageSource::Reported,
@@ -343,6 +355,8 @@ pub struct UsageDay {
     pub prompt: u64,
     pub cached: u64,
     pub completion: u64,
+    /// Reasoning tokens (included in `completion`).
+    pub reasoning: u64,
     /// Sum of the priced requests' costs, USD.
     pub cost_usd: f64,
     /// Requests that counted tokens but had no known price (not in `cost_usd`).

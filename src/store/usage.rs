@@ -20,8 +20,8 @@ impl Store {
             conn.execute(
                 "INSERT INTO requests (message_id, started_at, duration_ms, ttft_ms, base_url,
                  model, input_tokens, cached_tokens, output_tokens, usage_source, cost_nanousd,
-                 price_source, status, usage_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 price_source, status, usage_json, reasoning_tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     row.message_id,
                     row.started_at_ms,
@@ -37,6 +37,7 @@ impl Store {
                     row.price_source,
                     row.status,
                     row.usage_json,
+                    row.reasoning_tokens.and_then(|n| i64::try_from(n).ok()),
                 ],
             )?;
             Ok(())
@@ -57,7 +58,8 @@ impl Store {
                     coalesce(sum(output_tokens), 0),
                     coalesce(sum(cost_nanousd), 0),
                     sum(cost_nanousd IS NULL AND usage_source <> 'none'),
-                    max(usage_source = 'estimated')
+                    max(usage_source = 'estimated'),
+                    coalesce(sum(reasoning_tokens), 0)
              FROM requests, since WHERE started_at >= since.ms
              GROUP BY day, model ORDER BY day DESC, model",
         )?;
@@ -69,6 +71,7 @@ impl Store {
                 prompt: count(row.get(3)?),
                 cached: count(row.get(4)?),
                 completion: count(row.get(5)?),
+                reasoning: count(row.get(9)?),
                 cost_usd: row.get::<_, i64>(6)? as f64 / 1e9,
                 unpriced: count(row.get(7)?),
                 estimated: row.get::<_, i64>(8)? != 0,

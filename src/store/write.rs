@@ -279,8 +279,8 @@ pub(crate) fn insert_message(
         .map(|token| serde_json::json!({ "writer": token }).to_string());
     conn.execute(
         "INSERT INTO messages (uid, conversation_id, parent_id, role, content, state, model,
-         finish_reason, error, skipped, created_at, meta_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         finish_reason, error, skipped, created_at, meta_json, reasoning)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             uid,
             conversation,
@@ -294,6 +294,7 @@ pub(crate) fn insert_message(
             m.skipped,
             m.created_at_ms,
             meta,
+            m.reasoning,
         ],
     )?;
     let id = conn.last_insert_rowid();

@@ -117,11 +117,16 @@ pub fn status_text(app: &App) -> String {
 /// is cut first, then the model id is shortened; the counts go last.
 pub fn fitted_text(app: &App, width: usize) -> String {
     let model = sanitize_str(&app.settings.model);
-    let counts = counts_text(app);
-    let base = format!("{model} │ {counts}");
+    let base = format!("{model} │ {}", counts_text(app));
     if display_width(&base) <= width {
         // The counts fit: what follows (activity, notice) is cut at the edge.
         return status_text(app);
+    }
+    // Then the context meter goes, before the model id is shortened.
+    let counts = cost_text(app);
+    let base = format!("{model} │ {counts}");
+    if display_width(&base) <= width {
+        return base;
     }
     // SPEC: the model id is always shown. A long id is shortened to leave
     // room for the counts, down to 12 columns; on a screen too narrow for

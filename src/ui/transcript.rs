@@ -84,7 +84,11 @@ impl TranscriptView {
             self.width = area.width;
             self.generation = app.transcript.generation;
         }
-        let contexts = line_contexts(&app.conversation, app.input.editing.map(|e| e.id));
+        let contexts = line_contexts(
+            &app.conversation,
+            app.input.editing.map(|e| e.id),
+            &app.browse.thinking_open,
+        );
         self.sync(app.conversation.messages(), &contexts);
         self.footer = footer_lines(app, area.width);
         self.resolve_scroll(&app.transcript, usize::from(area.height));

@@ -193,6 +193,13 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         context: Context::Transcript,
+        keys: &[ch('t')],
+        label: "t",
+        command: Command::ToggleThinking,
+        description: "open or fold the answer's thinking",
+    },
+    Binding {
+        context: Context::Transcript,
         keys: &[ch('/')],
         label: "/",
         command: Command::StartSearch,

@@ -43,6 +43,7 @@ fn day_json(d: &UsageDay) -> Value {
         "prompt_tokens": d.prompt,
         "cached_tokens": d.cached,
         "completion_tokens": d.completion,
+        "reasoning_tokens": d.reasoning,
         "cost_usd": d.cost_usd,
         "unpriced_requests": d.unpriced,
         "estimated": d.estimated,
@@ -90,6 +91,7 @@ fn total_of(days: &[UsageDay]) -> UsageDay {
         prompt: 0,
         cached: 0,
         completion: 0,
+        reasoning: 0,
         cost_usd: 0.0,
         unpriced: 0,
         estimated: false,
@@ -99,6 +101,7 @@ fn total_of(days: &[UsageDay]) -> UsageDay {
         total.prompt += d.prompt;
         total.cached += d.cached;
         total.completion += d.completion;
+        total.reasoning += d.reasoning;
         total.cost_usd += d.cost_usd;
         total.unpriced += d.unpriced;
         total.estimated |= d.estimated;

@@ -64,6 +64,7 @@ pub(super) fn from_kaiwa(value: &Value) -> Result<Incoming, String> {
             model: text(m, "model"),
             finish_reason: text(m, "finish_reason"),
             error: text(m, "error"),
+            reasoning: text(m, "reasoning"),
             skipped: m
                 .get("skipped")
                 .and_then(Value::as_u64)

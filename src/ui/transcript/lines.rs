@@ -8,7 +8,7 @@
 //! only on the message and its `LineContext`, which is what
 //! `TranscriptView` caches them by.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use ratatui::style::{Modifier, Style};
@@ -18,6 +18,7 @@ use crate::api::types::Role;
 use crate::app::App;
 use crate::app::update::skipped_text;
 use crate::chat::conversation::{Conversation, Message, MessageId, MessageStatus};
+use crate::chat::estimate::rough_tokens;
 use crate::text::sanitize::{SafeText, sanitize};
 use crate::text::wrap::wrap_text;
 use crate::ui::markdown::MarkdownCache;
@@ -33,6 +34,8 @@ pub struct LineContext {
     pub alternatives: Option<(usize, usize)>,
     /// It is being edited in the input box.
     pub editing: bool,
+    /// Its thinking was opened with `t`.
+    pub thinking_open: bool,
 }
 
 /// Alternatives of every path message that has some, computed once per
@@ -40,20 +43,18 @@ pub struct LineContext {
 pub(super) fn line_contexts(
     conversation: &Conversation,
     editing: Option<MessageId>,
+    thinking_open: &BTreeSet<MessageId>,
 ) -> HashMap<MessageId, LineContext> {
     let mut siblings: HashMap<Option<MessageId>, Vec<MessageId>> = HashMap::new();
     for m in conversation.branches() {
         siblings.entry(m.parent).or_default().push(m.id);
     }
-    let mut out = HashMap::new();
+    let mut out: HashMap<MessageId, LineContext> = HashMap::new();
     if let Some(id) = editing {
-        out.insert(
-            id,
-            LineContext {
-                alternatives: None,
-                editing: true,
-            },
-        );
+        out.entry(id).or_default().editing = true;
+    }
+    for id in thinking_open {
+        out.entry(*id).or_default().thinking_open = true;
     }
     if siblings.is_empty() {
         return out;
@@ -137,6 +138,7 @@ pub(super) fn render_message(
     }
     lines.push(Line::from(header));
     let text_width = usize::from(width.saturating_sub(INDENT).max(1));
+    lines.extend(thinking_lines(message, context, text_width));
     let body = Style::default();
     if message.content.is_empty() {
         let placeholder = match message.status {
@@ -190,6 +192,45 @@ pub(super) fn render_message(
             .collect();
     }
     lines.push(Line::default());
+    lines
+}
+
+/// The thinking block above an answer: open (a `thinking` header and the
+/// text) while it streams and no answer text has come, or when opened with
+/// `t`; else one folded line `▸ thinking · N tokens`. N is the server's
+/// count, else a rough `~N`. Nothing when there is no reasoning.
+fn thinking_lines(message: &Message, context: LineContext, width: usize) -> Vec<Line<'static>> {
+    let reasoning = message.reasoning.trim();
+    if reasoning.is_empty() {
+        return Vec::new();
+    }
+    let streaming = message.status == MessageStatus::Streaming && message.content.is_empty();
+    let tokens = message.reasoning_tokens.map_or_else(
+        || format!("~{}", rough_tokens(reasoning)),
+        |n| n.to_string(),
+    );
+    let pad = " ".repeat(usize::from(INDENT));
+    if !streaming && !context.thinking_open {
+        return vec![Line::styled(
+            format!("{pad}▸ thinking · {tokens} tokens"),
+            theme::dim(),
+        )];
+    }
+    let header = if streaming {
+        format!("{pad}▾ thinking…")
+    } else {
+        format!("{pad}▾ thinking · {tokens} tokens")
+    };
+    let mut lines = vec![Line::styled(header, theme::dim())];
+    lines.extend(styled_rows(
+        &sanitize(reasoning),
+        width.saturating_sub(2).max(1),
+        theme::dim(),
+        INDENT + 2,
+    ));
+    if !message.content.is_empty() {
+        lines.push(Line::default());
+    }
     lines
 }
 
