@@ -216,8 +216,8 @@ async fn ask_raw(
             Exit::Ok
         }
         Err(e) => {
-            let why = context::after_error(config, &request.model, &e)
-                .unwrap_or_else(|| e.to_string());
+            let why =
+                context::after_error(config, &request.model, &e).unwrap_or_else(|| e.to_string());
             save(
                 config,
                 client.base_url(),

@@ -169,6 +169,8 @@ fn models_loaded(
         Ok(models) => ListState::Loaded(models),
         Err(why) => ListState::Failed(why.to_string()),
     };
+    // The list may give the current model's window: the meter changes.
+    let meter = app.context_meter();
     app.models.set(provider, state);
     if let Some(Popup::ModelMenu(menu)) = &mut app.popup {
         menu.refresh(
@@ -179,7 +181,11 @@ fn models_loaded(
         );
         return Update::changed();
     }
-    Update::unchanged()
+    if app.context_meter() == meter {
+        Update::unchanged()
+    } else {
+        Update::changed()
+    }
 }
 
 fn on_key(app: &mut App, key: &KeyEvent) -> Update {

@@ -19,7 +19,11 @@ pub(super) fn learn_saved(config: &Config, facts: &mut PriceTable) {
 
 /// The line to print when `request` will not fit its model's known window.
 /// The tokenizer is consulted only when a cheap count comes near it.
-pub(super) fn will_not_fit(config: &Config, facts: &PriceTable, request: &ChatRequest) -> Option<String> {
+pub(super) fn will_not_fit(
+    config: &Config,
+    facts: &PriceTable,
+    request: &ChatRequest,
+) -> Option<String> {
     let window = facts.context(&request.model, None)?;
     let reserve = u64::from(request.max_tokens.unwrap_or(0));
     let bytes: usize = request.messages.iter().map(|m| m.content.len()).sum();
@@ -38,7 +42,10 @@ pub(super) fn after_error(config: &Config, model: &str, error: &ApiError) -> Opt
     if let Some(tokens) = overflow.limit {
         crate::history::remember_limit(config, model, tokens);
     }
-    Some(format!("{error} — {}", too_long(config, model, overflow.limit, None)))
+    Some(format!(
+        "{error} — {}",
+        too_long(config, model, overflow.limit, None)
+    ))
 }
 
 fn too_long(config: &Config, model: &str, window: Option<u64>, needed: Option<u64>) -> String {
@@ -46,7 +53,9 @@ fn too_long(config: &Config, model: &str, window: Option<u64>, needed: Option<u6
         || "its context window".to_string(),
         |n| format!("its window of {n} tokens"),
     );
-    let need = needed.map(|n| format!(" (about {n} needed)")).unwrap_or_default();
+    let need = needed
+        .map(|n| format!(" (about {n} needed)"))
+        .unwrap_or_default();
     format!(
         "the prompt is too long for {model}: {size}{need}; kaiwa ask does not trim \
          (context_overflow = {}): shorten it",

@@ -216,6 +216,8 @@ pub struct TuiBuilder {
     /// job control: `set -m` gives kaiwa a process group of its own, as an interactive
     /// shell does, so Ctrl+Z and `fg` work as they do for a user.
     shell: Option<String>,
+    /// Written to `~/.config/kaiwa/config.toml` before kaiwa starts.
+    config: Option<String>,
 }
 
 impl TuiBuilder {
@@ -231,6 +233,7 @@ impl TuiBuilder {
             rows: ROWS,
             answer_cursor_queries: true,
             shell: None,
+            config: None,
         }
     }
 
@@ -243,7 +246,15 @@ impl TuiBuilder {
             rows: ROWS,
             answer_cursor_queries: true,
             shell: None,
+            config: None,
         }
+    }
+
+    /// Start with this config file (`~/.config/kaiwa/config.toml`), and wait
+    /// for the first frame.
+    pub fn spawn_with_config(mut self, config: &str) -> Tui {
+        self.config = Some(config.to_owned());
+        self.spawn()
     }
 
     #[must_use]
@@ -328,6 +339,11 @@ impl TuiBuilder {
                 pixel_height: 0,
             })
             .expect("pty: openpty");
+        if let Some(config) = &self.config {
+            let dir = home.path().join(".config/kaiwa");
+            std::fs::create_dir_all(&dir).expect("pty: config folder");
+            std::fs::write(dir.join("config.toml"), config).expect("pty: config file");
+        }
         let mut cmd = self.command();
         cmd.cwd(home.path());
         let h = home.path();
