@@ -432,6 +432,53 @@ fn picked_model_shows_in_the_status_bar_at_once() {
     );
 }
 
+fn usage_of(prompt: u64, completion: u64) -> StreamEvent {
+    StreamEvent::Usage(Usage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+        ..Usage::default()
+    })
+}
+
+#[test]
+fn overflow_dialog_then_a_folded_summary_and_turns_not_sent() {
+    let mut app = new_app();
+    app.usage.prices.learn("gpt-4o-mini", 300);
+    exchange(
+        &mut app,
+        "What is sushi?",
+        "Rice and fish.",
+        Some(usage_of(120, 30)),
+    );
+    exchange(&mut app, "And maguro?", "Tuna.", Some(usage_of(170, 20)));
+    let terminal = render(&mut app, 100, 30);
+    assert!(
+        status_row(&terminal).ends_with("· ctx 63%"),
+        "{}",
+        status_row(&terminal)
+    );
+    type_text(&mut app, &"word ".repeat(150));
+    key(&mut app, KeyCode::Enter);
+    let terminal = render(&mut app, 100, 30);
+    let text = screen_text(&terminal);
+    for words in ["too long", "t  trim", "s  summarise", "~$", "Esc  cancel"] {
+        assert!(text.contains(words), "{words}:\n{text}");
+    }
+    insta::assert_snapshot!("overflow_dialog", screen(&terminal));
+    key(&mut app, KeyCode::Char('s'));
+    let id = in_flight_id(&app);
+    api(&mut app, id, StreamEvent::Started);
+    api(&mut app, id, StreamEvent::Delta("Sushi and maguro.".into()));
+    api(&mut app, id, end(Some("stop"), None));
+    let terminal = render(&mut app, 100, 30);
+    let text = screen_text(&terminal);
+    assert!(text.contains("▍summary"), "{text}");
+    assert!(text.contains("▸ summary of the earlier turns"), "{text}");
+    assert!(!text.contains("Sushi and maguro."), "folded:\n{text}");
+    insta::assert_snapshot!("summary_folded_turns_not_sent", screen(&terminal));
+}
+
 #[test]
 fn help_popup() {
     let mut app = new_app();

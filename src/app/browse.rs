@@ -122,7 +122,7 @@ fn toggle_thinking(app: &mut App, selected: Option<&Message>) -> Update {
     let Some(message) = selected else {
         return Update::unchanged();
     };
-    if message.reasoning.trim().is_empty() {
+    if message.reasoning.trim().is_empty() && !message.summary {
         app.say(Notice::info(
             "t opens an answer's thinking: this message has none",
         ));

@@ -69,6 +69,19 @@ impl Meter {
     }
 }
 
+/// A summary of the earlier turns being written (`s` in the dialog).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryJob {
+    /// The summary's message (a system message, folded).
+    pub message: MessageId,
+    /// The turns it replaces (left out of requests once it is written).
+    pub replaces: Vec<MessageId>,
+}
+
+/// What `s` asks for (aichat's recipe).
+pub const SUMMARY_PROMPT: &str = "Summarize the discussion briefly in 200 words or less to use \
+                                  as a prompt for future context.";
+
 /// The dialog for a message that will not fit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverflowDialog {
@@ -81,6 +94,10 @@ pub struct OverflowDialog {
     pub fits_alone: bool,
     /// The server's words, when it refused the request.
     pub server_said: Option<String>,
+    /// What `s` would cost: its tokens and price, in words
+    /// (`about 1200 tokens, ~$0.0002`); None when there is nothing to
+    /// summarise.
+    pub summary_cost: Option<String>,
 }
 
 /// A rough count for text not yet counted by a server: a token per 4 bytes
@@ -254,8 +271,80 @@ fn open_dialog(app: &mut App, server_said: Option<String>) -> Update {
         needed: needed(app),
         fits_alone: window.is_none_or(|w| needed_alone(app) <= w),
         server_said,
+        summary_cost: summary_cost(app),
     }));
     Update::changed()
+}
+
+/// The summary request's size and price, estimated: the turns, the
+/// instruction, and about 300 tokens of answer.
+fn summary_cost(app: &App) -> Option<String> {
+    let turns = turns(app);
+    if turns.is_empty() {
+        return None;
+    }
+    let prompt: u64 = turns
+        .iter()
+        .flatten()
+        .filter_map(|id| app.conversation.get(*id))
+        .map(|m| rough(&m.content))
+        .sum::<u64>()
+        + rough(SUMMARY_PROMPT);
+    let completion = 300;
+    let cost = app
+        .usage
+        .prices
+        .lookup(&app.settings.model)
+        .map(|(price, _)| price.cost(prompt, 0, completion));
+    Some(match cost {
+        Some(usd) => format!(
+            "about {prompt} tokens, ~${}",
+            crate::chat::usage::format_usd(usd)
+        ),
+        None => format!("about {prompt} tokens"),
+    })
+}
+
+/// `s`: one extra request summarises the earlier turns; the summary, a
+/// system message, takes their place in every later request and the
+/// message in the input is sent once it is written.
+fn summarise(app: &mut App) -> Update {
+    let turns: Vec<MessageId> = turns(app).into_iter().flatten().collect();
+    if turns.is_empty() || app.in_flight.is_some() {
+        return Update::unchanged();
+    }
+    let mut messages: Vec<crate::api::types::ChatMessage> = turns
+        .iter()
+        .filter_map(|id| app.conversation.get(*id))
+        .map(|m| crate::api::types::ChatMessage::new(m.role, m.content.clone()))
+        .collect();
+    messages.push(crate::api::types::ChatMessage::new(
+        Role::User,
+        SUMMARY_PROMPT,
+    ));
+    for id in &turns {
+        app.conversation.update(*id, |m| m.not_sent = true);
+    }
+    let (message, effect) = super::requests::start_summary(app, messages);
+    app.usage.summary = Some(SummaryJob {
+        message,
+        replaces: turns,
+    });
+    app.say(Notice::info("summarising the earlier turns…"));
+    Update::with(effect)
+}
+
+/// The summary's request ended: written, the message in the input is sent;
+/// failed, the turns are sent again as before.
+pub(super) fn summary_done(app: &mut App, written: bool) -> Option<Update> {
+    let job = app.usage.summary.take()?;
+    if written {
+        return Some(super::requests::submit(app));
+    }
+    for id in &job.replaces {
+        app.conversation.update(*id, |m| m.not_sent = false);
+    }
+    None
 }
 
 /// Keys of the dialog: `t` trims and sends, `n` sends in a new
@@ -279,6 +368,10 @@ pub(super) fn dialog_key(app: &mut App, key: &KeyEvent) -> Update {
                 return Update::changed();
             }
             super::requests::submit(app)
+        }
+        KeyCode::Char('s') if fits_alone => {
+            app.popup = None;
+            summarise(app)
         }
         KeyCode::Char('n') if fits_alone => {
             app.popup = None;

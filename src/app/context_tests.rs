@@ -262,3 +262,72 @@ fn a_server_that_counts_less_than_it_was_sent_cut_history() {
     assert_eq!(app.usage.warning, None);
     let _ = update(&mut app, Msg::TokenizerReady);
 }
+
+#[test]
+fn s_summarises_the_earlier_turns_then_sends_with_the_summary_in_their_place() {
+    let mut app = app_with(200, ContextOverflow::Ask);
+    exchange(&mut app, "first question", "first answer", (40, 20));
+    exchange(&mut app, "second question", "second answer", (80, 20));
+    let long = "word ".repeat(120);
+    keys(&mut app, &format!("{long}<Enter>"));
+    let Some(Popup::Overflow(dialog)) = &app.popup else {
+        panic!("{:?}", app.popup);
+    };
+    let cost = dialog.summary_cost.clone().unwrap_or_default();
+    assert!(cost.starts_with("about ") && cost.contains("~$"), "{cost}");
+    // One extra request: the turns and the instruction.
+    let effects = keys(&mut app, "s");
+    let asked = sent(&effects);
+    let texts: Vec<&str> = asked.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "first question",
+            "first answer",
+            "second question",
+            "second answer",
+            super::context::SUMMARY_PROMPT
+        ]
+    );
+    let [Effect::StartChat { id, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let id = id.0;
+    api(&mut app, id, StreamEvent::Started);
+    api(
+        &mut app,
+        id,
+        StreamEvent::Delta("They talked about sushi.".into()),
+    );
+    let effects = api(
+        &mut app,
+        id,
+        StreamEvent::End(StreamEnd {
+            finish_reason: Some("stop".into()),
+            ..StreamEnd::default()
+        }),
+    );
+    // Then the question goes, with the summary as a system message in
+    // place of the turns.
+    let messages = sent(&effects);
+    let pairs: Vec<(Role, &str)> = messages
+        .iter()
+        .map(|m| (m.role, m.content.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (Role::System, SYSTEM),
+            (Role::System, "They talked about sushi."),
+            (Role::User, long.as_str())
+        ]
+    );
+    let summary = app
+        .conversation
+        .messages()
+        .iter()
+        .find(|m| m.summary)
+        .unwrap();
+    assert_eq!(summary.role, Role::System);
+    assert_eq!(app.usage.summary, None);
+}

@@ -14,7 +14,7 @@ use super::msg::RequestId;
 use super::state::{App, EditTarget, FinishedRequest, InFlight, Notice, RetryWait};
 use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
-use crate::api::types::{ChatRequest, Role};
+use crate::api::types::{ChatMessage, ChatRequest, Role};
 use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
 use crate::chat::estimate;
 use crate::chat::usage::{RequestOutcome, RequestUsage};
@@ -196,6 +196,44 @@ fn start(app: &mut App, question: Option<MessageId>, restore: Option<MessageId>)
     Effect::StartChat { id, request }
 }
 
+/// The request that writes a summary of earlier turns (`s` in the overflow
+/// dialog) into a new system message, folded; returns it and the effect.
+pub(super) fn start_summary(app: &mut App, messages: Vec<ChatMessage>) -> (MessageId, Effect) {
+    let model = app.settings.model.clone();
+    let message = app
+        .conversation
+        .push(Role::System, String::new(), MessageStatus::Streaming);
+    app.conversation.update(message, |m| {
+        m.summary = true;
+        m.model = Some(model.clone());
+    });
+    app.next_request += 1;
+    let id = RequestId(app.next_request);
+    let request = ChatRequest {
+        model: model.clone(),
+        messages: messages.clone(),
+        temperature: app.settings.temperature,
+        max_tokens: None,
+    };
+    app.in_flight = Some(InFlight {
+        id,
+        message,
+        question: None,
+        restore: None,
+        model,
+        sent: messages,
+        started: None,
+        first_text: None,
+        last_event: None,
+        deltas: 0,
+        usage: None,
+        retry: None,
+        think: crate::chat::think::ThinkSplitter::eager(),
+    });
+    app.transcript.to_bottom();
+    (message, Effect::StartChat { id, request })
+}
+
 /// Esc / Ctrl+C while streaming: keep what arrived, mark it stopped, count it.
 pub fn stop(app: &mut App) -> Update {
     let out = end_early(app, MessageStatus::Stopped, None);
@@ -242,6 +280,7 @@ fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update 
         }
     });
     let mut out = Update::with(Effect::CancelChat { id: flight.id });
+    summary_ended(app, flight.message, false);
     // The server billed it once it accepted the request.
     if flight.started.is_some() || flight.usage.is_some() {
         let outcome = if status == MessageStatus::Stopped {
@@ -374,7 +413,23 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
         (None, 0) => None,
         (None, n) => Some(Notice::info(skipped_text(n))),
     };
-    Update::with(record)
+    let mut out = Update::with(record);
+    if let Some(after) = summary_ended(app, flight.message, complete) {
+        out.effects.extend(after.effects);
+    }
+    out
+}
+
+/// When the request that ended wrote a summary: send the waiting question
+/// (written) or put the turns back (not).
+fn summary_ended(app: &mut App, message: MessageId, written: bool) -> Option<Update> {
+    if app.usage.summary.as_ref()?.message != message {
+        return None;
+    }
+    if !written {
+        app.conversation.update(message, |m| m.not_sent = true);
+    }
+    super::context::summary_done(app, written)
 }
 
 /// No answer text arrived: undo the turn so nothing is lost and nothing
@@ -438,6 +493,7 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
         },
     );
     app.say(Notice::error(why));
+    summary_ended(app, flight.message, false);
     Update::with(record)
 }
 

@@ -192,6 +192,9 @@ pub struct UsageState {
     pub warning: Option<String>,
     /// Trims in a row without a known window (at most 3).
     pub trims: u32,
+    /// A summary being written: its message and the turns it replaces
+    /// (the question in the input is sent when it is done).
+    pub summary: Option<super::context::SummaryJob>,
 }
 
 /// Time as the app last heard of it, for the spinner and the speed.

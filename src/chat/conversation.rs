@@ -57,6 +57,9 @@ pub struct Message {
     /// Left out of every request from now on (trimmed to fit the model's
     /// context window); still shown, dimmed, and still saved.
     pub not_sent: bool,
+    /// A summary of earlier turns (sent as a system message in their place;
+    /// shown folded, `t` opens it).
+    pub summary: bool,
     /// The model's reasoning (reasoning deltas, inline `<think>`), kept
     /// apart from `content`: shown folded, saved, never sent.
     pub reasoning: String,
@@ -152,6 +155,7 @@ impl Conversation {
             finish_reason: None,
             exchange: None,
             not_sent: false,
+            summary: false,
             reasoning: String::new(),
             reasoning_tokens: None,
         });

@@ -463,6 +463,15 @@ pub fn draw_overflow(dialog: &crate::app::context::OverflowDialog, buf: &mut Buf
                 .to_string(),
             Style::default(),
         ));
+        if let Some(cost) = &dialog.summary_cost {
+            lines.push((
+                format!(
+                    "s  summarise the earlier turns first (one more request: {cost}), then send \
+                     with the summary in their place"
+                ),
+                Style::default(),
+            ));
+        }
         lines.push((
             "n  send it in a new conversation".to_string(),
             Style::default(),
@@ -481,12 +490,13 @@ pub fn draw_overflow(dialog: &crate::app::context::OverflowDialog, buf: &mut Buf
     let text_width = usize::from(width.saturating_sub(2)).max(1);
     let mut wrapped: Vec<Line<'static>> = Vec::new();
     for (text, style) in &lines {
-        for range in crate::text::wrap::wrap_text(text, text_width) {
+        let ranges = crate::text::wrap::wrap_text(text, text_width);
+        if ranges.is_empty() {
+            wrapped.push(Line::raw(""));
+        }
+        for range in ranges {
             let row = text.get(range).unwrap_or_default().to_string();
             wrapped.push(Line::styled(row, *style));
-        }
-        if text.is_empty() {
-            wrapped.push(Line::raw(""));
         }
     }
     let height = u16::try_from(wrapped.len())

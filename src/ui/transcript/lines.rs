@@ -100,47 +100,24 @@ pub(super) fn render_message(
     context: LineContext,
     markdown: &mut MarkdownCache,
 ) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    let label = match message.role {
-        Role::User => "you",
-        Role::Assistant => "assistant",
-        Role::System => "system",
-    };
-    let mut header = vec![Span::styled(
-        format!("▍{label}"),
-        theme::role_label(message.role),
-    )];
-    if let Some(model) = &message.model {
-        header.push(Span::styled(
-            format!(" · {}", sanitize(model).as_str()),
-            theme::dim(),
-        ));
-    }
-    if context.editing {
-        header.push(Span::styled(" · ✎ editing", theme::alternatives()));
-    }
-    if let Some((pos, count)) = context.alternatives {
-        header.push(Span::styled(
-            format!(" · {pos}/{count}"),
-            theme::alternatives(),
-        ));
-    }
-    if let Some(word) = status_word(message) {
-        let style = match message.status {
-            MessageStatus::Streaming => theme::dim(),
-            MessageStatus::Stopped => theme::stopped(),
-            MessageStatus::Complete | MessageStatus::Interrupted => theme::error(),
-        };
-        header.push(Span::styled(format!(" · {word}"), style));
-    }
-    if message.not_sent {
-        header.push(Span::styled(" · not sent", theme::stopped()));
-    }
-    lines.push(Line::from(header));
+    let mut lines = vec![header_line(message, context)];
     let text_width = usize::from(width.saturating_sub(INDENT).max(1));
     lines.extend(thinking_lines(message, context, text_width));
     let body = Style::default();
-    if message.content.is_empty() {
+    let folded_summary = message.summary
+        && !context.thinking_open
+        && message.status != MessageStatus::Streaming
+        && !message.content.is_empty();
+    if folded_summary {
+        // Sent in place of the turns it summarises; `t` opens it.
+        lines.push(Line::styled(
+            format!(
+                "  ▸ summary of the earlier turns · ~{} tokens (t opens it)",
+                rough_tokens(&message.content)
+            ),
+            theme::dim(),
+        ));
+    } else if message.content.is_empty() {
         let placeholder = match message.status {
             MessageStatus::Streaming => "…",
             MessageStatus::Complete => "(empty answer)",
@@ -193,6 +170,47 @@ pub(super) fn render_message(
     }
     lines.push(Line::default());
     lines
+}
+
+/// `▍assistant · gpt-4o-mini · 2/3 · stopped · not sent`.
+fn header_line(message: &Message, context: LineContext) -> Line<'static> {
+    let label = match message.role {
+        Role::User => "you",
+        Role::Assistant => "assistant",
+        Role::System if message.summary => "summary",
+        Role::System => "system",
+    };
+    let mut header = vec![Span::styled(
+        format!("▍{label}"),
+        theme::role_label(message.role),
+    )];
+    if let Some(model) = &message.model {
+        header.push(Span::styled(
+            format!(" · {}", sanitize(model).as_str()),
+            theme::dim(),
+        ));
+    }
+    if context.editing {
+        header.push(Span::styled(" · ✎ editing", theme::alternatives()));
+    }
+    if let Some((pos, count)) = context.alternatives {
+        header.push(Span::styled(
+            format!(" · {pos}/{count}"),
+            theme::alternatives(),
+        ));
+    }
+    if let Some(word) = status_word(message) {
+        let style = match message.status {
+            MessageStatus::Streaming => theme::dim(),
+            MessageStatus::Stopped => theme::stopped(),
+            MessageStatus::Complete | MessageStatus::Interrupted => theme::error(),
+        };
+        header.push(Span::styled(format!(" · {word}"), style));
+    }
+    if message.not_sent {
+        header.push(Span::styled(" · not sent", theme::stopped()));
+    }
+    Line::from(header)
 }
 
 /// The thinking block above an answer: open (a `thinking` header and the
