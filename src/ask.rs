@@ -375,6 +375,14 @@ async fn ask_stream(
                 format!("{error} (the answer above is incomplete: interrupted)")
             } else if let Some(line) = context::after_error(config, &request.model, &error) {
                 line
+            } else if error == ApiError::EndedEarly
+                && end.chunks == 0
+                && context::near_window(prices, request)
+            {
+                format!(
+                    "{error}: no text at all — the prompt is probably too long for {}",
+                    request.model
+                )
             } else {
                 error.to_string()
             };

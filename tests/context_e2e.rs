@@ -217,3 +217,24 @@ fn kaiwa_ask_names_the_model_its_window_and_the_setting() {
     );
     assert_eq!(mock.chat_requests().len(), before);
 }
+
+#[test]
+fn kaiwa_ask_reads_an_empty_answer_near_the_window_as_too_long() {
+    // llama-cpp-python answers a streamed overflow with 200 and no body.
+    let mock = MockServer::start_blocking();
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.path("config/kaiwa")).unwrap();
+    std::fs::write(
+        sandbox.path("config/kaiwa/config.toml"),
+        format!("[context]\n\"{MODEL}\" = 1000\n"),
+    )
+    .unwrap();
+    mock.enqueue(Reply::empty("text/event-stream"));
+    let mut cmd = sandbox.kaiwa(&["ask", "-m", MODEL, &"word ".repeat(760)]);
+    cmd.env("OPENAI_BASE_URL", mock.base_url())
+        .env("OPENAI_API_KEY", KEY);
+    let out = run(cmd, None);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("probably too long for local-llama"), "{err}");
+}

@@ -162,6 +162,13 @@ impl App {
     }
 }
 
+/// The conversation (with the question back in the input) is at 90 % of
+/// the known window or past it.
+pub(super) fn near_full(app: &App) -> bool {
+    app.context_meter()
+        .is_some_and(|m| m.used.saturating_mul(10) >= m.window.saturating_mul(9))
+}
+
 /// What the request for the message in the input would need, counted with
 /// the tokenizer where it is ready, with `max_tokens`.
 fn needed(app: &App) -> u64 {

@@ -331,3 +331,47 @@ fn s_summarises_the_earlier_turns_then_sends_with_the_summary_in_their_place() {
     assert_eq!(summary.role, Role::System);
     assert_eq!(app.usage.summary, None);
 }
+
+#[test]
+fn an_empty_answer_near_the_window_is_probably_an_overflow() {
+    // llama-cpp-python: 200, then nothing — no event, no [DONE].
+    let mut app = app_with(100, ContextOverflow::Ask);
+    let effects = keys(&mut app, &format!("{}<Enter>", "word ".repeat(70)));
+    let [Effect::StartChat { id, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let id = id.0;
+    api(&mut app, id, StreamEvent::Started);
+    api(
+        &mut app,
+        id,
+        StreamEvent::End(StreamEnd {
+            error: Some(ApiError::EndedEarly),
+            ..StreamEnd::default()
+        }),
+    );
+    let said = app
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(said.contains("probably too long for the model"), "{said}");
+    // Far from the window, the same ending says only what happened.
+    let mut app = app_with(100_000, ContextOverflow::Ask);
+    keys(&mut app, "hi<Enter>");
+    let id = app.in_flight.as_ref().unwrap().id.0;
+    api(
+        &mut app,
+        id,
+        StreamEvent::End(StreamEnd {
+            error: Some(ApiError::EndedEarly),
+            ..StreamEnd::default()
+        }),
+    );
+    let said = app
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(!said.contains("probably"), "{said}");
+}

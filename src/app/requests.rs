@@ -14,6 +14,7 @@ use super::msg::RequestId;
 use super::state::{App, EditTarget, FinishedRequest, InFlight, Notice, RetryWait};
 use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
+use crate::api::error::ApiError;
 use crate::api::types::{ChatMessage, ChatRequest, Role};
 use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
 use crate::chat::estimate;
@@ -485,10 +486,17 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
             effects,
         };
     }
+    let near_full = super::context::near_full(app);
     let why = end.error.map_or_else(
         || "no answer".to_string(),
         |e| match e.tui_hint() {
             Some(hint) => format!("{e} — {hint}"),
+            // llama-cpp-python answers a streamed overflow with 200 and an
+            // empty body: near the window, that is the likely reason.
+            None if e == ApiError::EndedEarly && end.chunks == 0 && near_full => format!(
+                "{e}: no text at all — the conversation is probably too long for the model \
+                 (see ctx in the status bar)"
+            ),
             None => e.to_string(),
         },
     );

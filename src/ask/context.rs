@@ -35,6 +35,18 @@ pub(super) fn will_not_fit(
     (needed > window).then(|| too_long(config, &request.model, Some(window), Some(needed)))
 }
 
+/// The prompt is at 90 % of the model's known window or past it (a cheap
+/// count): an answer that ended with nothing at all was probably refused
+/// as too long (llama-cpp-python streams an overflow as an empty 200).
+pub(super) fn near_window(facts: &PriceTable, request: &ChatRequest) -> bool {
+    let Some(window) = facts.context(&request.model, None) else {
+        return false;
+    };
+    let bytes: usize = request.messages.iter().map(|m| m.content.len()).sum();
+    let rough = u64::try_from(bytes).unwrap_or(u64::MAX) / 4;
+    rough.saturating_mul(10) >= window.saturating_mul(9)
+}
+
 /// For a server's overflow error: the line to print (and the window is
 /// remembered when the server named it). None for other errors.
 pub(super) fn after_error(config: &Config, model: &str, error: &ApiError) -> Option<String> {
