@@ -374,6 +374,51 @@ fn resume_continues_exactly_where_it_was() {
 }
 
 #[test]
+fn left_out_turns_and_a_summary_keep_their_marks_across_a_resume() {
+    let env = Env::new();
+    let (mut history, _) = env.start();
+    let mut c = Conversation::new(Some("sys"));
+    let q = c.push(Role::User, "q".into(), MessageStatus::Complete);
+    let a = c.push(Role::Assistant, "a".into(), MessageStatus::Complete);
+    sync(&mut history, &c);
+    // Trimmed to fit, then summarised: marked after they were saved, and a
+    // summary saved with its mark.
+    c.update(q, |m| m.not_sent = true);
+    c.update(a, |m| m.not_sent = true);
+    let s = c.push(Role::System, "the gist".into(), MessageStatus::Complete);
+    c.update(s, |m| m.summary = true);
+    c.push(Role::User, "next".into(), MessageStatus::Complete);
+    sync(&mut history, &c);
+    let uid = history.conversation_uid().unwrap().to_string();
+    drop(history);
+
+    let (mut history, _) = env.start();
+    let resumed = history.resume(&uid).unwrap().conversation;
+    let marks: Vec<(&str, bool, bool)> = resumed
+        .messages()
+        .iter()
+        .map(|m| (m.content.as_str(), m.not_sent, m.summary))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("sys", false, false),
+            ("q", true, false),
+            ("a", true, false),
+            ("the gist", false, true),
+            ("next", false, false)
+        ]
+    );
+    // What a request would carry: the left-out turns stay out.
+    let sent: Vec<String> = resumed
+        .request_messages()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(sent, ["sys", "the gist", "next"]);
+}
+
+#[test]
 fn resumed_ids_keep_growing() {
     let env = Env::new();
     let (mut history, _) = env.start();

@@ -66,6 +66,12 @@ pub(crate) enum Op {
     DeleteConversation {
         uid: String,
     },
+    /// A message's marks: left out of requests, a summary.
+    Flags {
+        message: String,
+        not_sent: bool,
+        summary: bool,
+    },
     /// A model's window, learned from an overflow error.
     Limit {
         model: String,
@@ -277,6 +283,15 @@ fn apply_inner(store: &mut Store, ids: &mut Ids, op: &Op) -> Result<(), StoreErr
         }
         Op::Rename { uid, title } => store.rename(uid, title.as_deref())?,
         Op::Limit { model, tokens, at } => store.learn_limit(model, *tokens, *at)?,
+        Op::Flags {
+            message,
+            not_sent,
+            summary,
+        } => {
+            ids.on_message(store, message, |s, id| {
+                s.set_message_flags(id, *not_sent, *summary)
+            })?;
+        }
         Op::Archive { uid, archived, at } => store.archive(uid, *archived, *at)?,
         Op::Request { message, row } => {
             let mut row = row.clone();

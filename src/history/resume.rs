@@ -117,6 +117,8 @@ fn rebuild(loaded: &LoadedConversation, floor: u64) -> (Conversation, HashMap<Me
             finish_reason: m.finish_reason.clone(),
             reasoning: m.reasoning.clone().unwrap_or_default(),
             reasoning_tokens: m.reasoning_tokens,
+            not_sent: m.not_sent,
+            summary: m.summary,
             ..template
         });
     }

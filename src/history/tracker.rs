@@ -38,6 +38,8 @@ struct Saved {
     hash: u64,
     /// Next chunk number while streaming.
     seq: i64,
+    /// `not_sent` and `summary` as last saved.
+    flags: (bool, bool),
     /// The sync generation that last saw it.
     seen: u64,
 }
@@ -301,6 +303,13 @@ impl Tracker {
                 at: now,
                 reasoning: reasoning_of(m),
             }));
+            if m.not_sent || m.summary {
+                ops.push(Op::Flags {
+                    message: uid.clone(),
+                    not_sent: m.not_sent,
+                    summary: m.summary,
+                });
+            }
             self.saved.insert(m.id, saved_of(m, uid, self.generation));
         }
     }
@@ -417,6 +426,14 @@ impl Tracker {
                 s.hash = hash;
             }
         }
+        if s.flags != (m.not_sent, m.summary) {
+            ops.push(Op::Flags {
+                message: s.uid.clone(),
+                not_sent: m.not_sent,
+                summary: m.summary,
+            });
+            s.flags = (m.not_sent, m.summary);
+        }
         s.status = m.status;
         s.rev = m.rev;
     }
@@ -437,6 +454,7 @@ fn saved_of(m: &Message, uid: String, generation: u64) -> Saved {
             hash_of(&m.content)
         },
         seq: 0,
+        flags: (m.not_sent, m.summary),
         seen: generation,
     }
 }

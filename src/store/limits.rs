@@ -21,6 +21,24 @@ impl Store {
         })
     }
 
+    /// A message's marks in `meta_json`: left out of requests (trimmed to
+    /// fit the window), a summary sent in place of earlier turns.
+    pub fn set_message_flags(
+        &mut self,
+        message: i64,
+        not_sent: bool,
+        summary: bool,
+    ) -> Result<(), StoreError> {
+        self.atomic(|conn| {
+            conn.execute(
+                "UPDATE messages SET meta_json = json_set(coalesce(meta_json, '{}'),
+                 '$.not_sent', ?2, '$.summary', ?3) WHERE id = ?1",
+                params![message, i64::from(not_sent), i64::from(summary)],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Every window learned so far, by model id.
     pub fn learned_limits(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let mut statement = self

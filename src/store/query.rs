@@ -160,7 +160,9 @@ impl Store {
             "SELECT id, uid, parent_id, role, content, state, model, finish_reason, error,
              skipped, created_at, reasoning,
              (SELECT r.reasoning_tokens FROM requests r WHERE r.message_id = messages.id
-              ORDER BY r.id DESC LIMIT 1)
+              ORDER BY r.id DESC LIMIT 1),
+             coalesce(json_extract(meta_json, '$.not_sent'), 0),
+             coalesce(json_extract(meta_json, '$.summary'), 0)
              FROM messages WHERE conversation_id = ?1 ORDER BY id",
         )?;
         let messages = stmt
@@ -183,6 +185,8 @@ impl Store {
                     reasoning_tokens: row
                         .get::<_, Option<i64>>(12)?
                         .and_then(|n| u64::try_from(n).ok()),
+                    not_sent: row.get::<_, i64>(13).unwrap_or(0) != 0,
+                    summary: row.get::<_, i64>(14).unwrap_or(0) != 0,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

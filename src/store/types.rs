@@ -154,6 +154,10 @@ pub struct StoredMessage {
     pub reasoning: Option<String>,
     /// Its reasoning tokens as the server reported them (from the ledger).
     pub reasoning_tokens: Option<u64>,
+    /// Left out of requests to fit the model's window (`meta_json`).
+    pub not_sent: bool,
+    /// A summary of earlier turns, sent in their place (`meta_json`).
+    pub summary: bool,
 }
 
 /// One line of the history list.
