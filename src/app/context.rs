@@ -17,7 +17,6 @@ use super::update::Update;
 use crate::api::error::ApiError;
 use crate::api::types::Role;
 use crate::chat::conversation::MessageId;
-use crate::chat::estimate;
 use crate::config::ContextOverflow;
 
 /// What the server counted for the last request, and which messages that
@@ -100,11 +99,22 @@ pub struct OverflowDialog {
     pub summary_cost: Option<String>,
 }
 
-/// A rough count for text not yet counted by a server: a token per 4 bytes
-/// and a few for the message's framing. (Cheap enough for every frame; the
-/// check before a send uses the tokenizer.)
-fn rough(text: &str) -> u64 {
-    u64::try_from(text.len()).unwrap_or(u64::MAX).div_ceil(4) + 4
+/// A count for text not yet counted by a server: a token per 4 ASCII
+/// characters, one per other character (CJK text is about a token a
+/// character), and a few for the message's framing. The meter and the check
+/// before a send use the same count, so what the bar shows is what decides.
+/// (Written by hand: the tokenizer fits only OpenAI's models and costs a
+/// table build; this is cheap enough for every frame.)
+pub fn rough(text: &str) -> u64 {
+    let (mut ascii, mut other) = (0_u64, 0_u64);
+    for c in text.chars() {
+        if c.is_ascii() {
+            ascii += 1;
+        } else {
+            other += 1;
+        }
+    }
+    ascii.div_ceil(4) + other + 4
 }
 
 impl App {
@@ -169,28 +179,23 @@ pub(super) fn near_full(app: &App) -> bool {
         .is_some_and(|m| m.used.saturating_mul(10) >= m.window.saturating_mul(9))
 }
 
-/// What the request for the message in the input would need, counted with
-/// the tokenizer where it is ready, with `max_tokens`.
+/// What the request for the message in the input would need, with
+/// `max_tokens`.
 fn needed(app: &App) -> u64 {
-    let model = app.settings.model.clone();
-    let exact = app.usage.tokenizer_ready;
-    let (tokens, _) = app.next_request(|text| estimate::text_tokens_now(&model, text, exact) + 4);
+    let (tokens, _) = app.next_request(rough);
     tokens + u64::from(app.settings.max_tokens.unwrap_or(0))
 }
 
 /// The system prompt(s) and the message in the input alone.
 fn needed_alone(app: &App) -> u64 {
-    let model = &app.settings.model;
-    let exact = app.usage.tokenizer_ready;
-    let count = |text: &str| estimate::text_tokens_now(model, text, exact) + 4;
     let system: u64 = app
         .conversation
         .messages()
         .iter()
-        .filter(|m| m.role == Role::System && !m.content.is_empty())
-        .map(|m| count(&m.content))
+        .filter(|m| m.role == Role::System && !m.summary && !m.content.is_empty())
+        .map(|m| rough(&m.content))
         .sum();
-    system + count(&app.input.composer.text()) + u64::from(app.settings.max_tokens.unwrap_or(0))
+    system + rough(&app.input.composer.text()) + u64::from(app.settings.max_tokens.unwrap_or(0))
 }
 
 /// Before a send: a message that will not fit the known window is trimmed,

@@ -336,7 +336,7 @@ fn s_summarises_the_earlier_turns_then_sends_with_the_summary_in_their_place() {
 fn an_empty_answer_near_the_window_is_probably_an_overflow() {
     // llama-cpp-python: 200, then nothing — no event, no [DONE].
     let mut app = app_with(100, ContextOverflow::Ask);
-    let effects = keys(&mut app, &format!("{}<Enter>", "word ".repeat(70)));
+    let effects = keys(&mut app, &format!("{}<Enter>", "word ".repeat(64)));
     let [Effect::StartChat { id, .. }] = effects.as_slice() else {
         panic!("{effects:?}");
     };
