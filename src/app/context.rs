@@ -361,6 +361,10 @@ pub(super) fn summary_done(app: &mut App, written: bool) -> Option<Update> {
 
 /// Keys of the dialog: `t` trims and sends, `n` sends in a new
 /// conversation, Esc keeps the message in the input.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "crossterm's KeyCode has dozens of variants; only a few answer here"
+)]
 pub(super) fn dialog_key(app: &mut App, key: &KeyEvent) -> Update {
     let Some(Popup::Overflow(dialog)) = &app.popup else {
         return Update::unchanged();
@@ -392,32 +396,7 @@ pub(super) fn dialog_key(app: &mut App, key: &KeyEvent) -> Update {
             update.effects.extend(sent.effects);
             update
         }
-        KeyCode::Char(_)
-        | KeyCode::Backspace
-        | KeyCode::Enter
-        | KeyCode::Left
-        | KeyCode::Right
-        | KeyCode::Up
-        | KeyCode::Down
-        | KeyCode::Home
-        | KeyCode::End
-        | KeyCode::PageUp
-        | KeyCode::PageDown
-        | KeyCode::Tab
-        | KeyCode::BackTab
-        | KeyCode::Delete
-        | KeyCode::Insert
-        | KeyCode::F(_)
-        | KeyCode::Null
-        | KeyCode::CapsLock
-        | KeyCode::ScrollLock
-        | KeyCode::NumLock
-        | KeyCode::PrintScreen
-        | KeyCode::Pause
-        | KeyCode::Menu
-        | KeyCode::KeypadBegin
-        | KeyCode::Media(_)
-        | KeyCode::Modifier(_) => Update::unchanged(),
+        _ => Update::unchanged(),
     }
 }
 

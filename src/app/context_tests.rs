@@ -28,6 +28,20 @@ fn api(app: &mut App, id: u64, event: StreamEvent) -> Vec<Effect> {
     test_support::api(app, RequestId(id), event).effects
 }
 
+/// The end of request `id`: finished (`stop`), or failed with `error`.
+fn end(app: &mut App, id: u64, error: Option<ApiError>) -> Vec<Effect> {
+    let finish_reason = error.is_none().then(|| "stop".to_string());
+    api(
+        app,
+        id,
+        StreamEvent::End(StreamEnd {
+            finish_reason,
+            error,
+            ..StreamEnd::default()
+        }),
+    )
+}
+
 /// Sends `question`, answers it with `answer` and the server's usage.
 fn exchange(app: &mut App, question: &str, answer: &str, usage: (u64, u64)) -> u64 {
     let effects = keys(app, &format!("{question}<Enter>"));
@@ -47,14 +61,7 @@ fn exchange(app: &mut App, question: &str, answer: &str, usage: (u64, u64)) -> u
             ..Usage::default()
         }),
     );
-    api(
-        app,
-        id,
-        StreamEvent::End(StreamEnd {
-            finish_reason: Some("stop".into()),
-            ..StreamEnd::default()
-        }),
-    );
+    end(app, id, None);
     id
 }
 
@@ -299,14 +306,7 @@ fn s_summarises_the_earlier_turns_then_sends_with_the_summary_in_their_place() {
         id,
         StreamEvent::Delta("They talked about sushi.".into()),
     );
-    let effects = api(
-        &mut app,
-        id,
-        StreamEvent::End(StreamEnd {
-            finish_reason: Some("stop".into()),
-            ..StreamEnd::default()
-        }),
-    );
+    let effects = end(&mut app, id, None);
     // Then the question goes, with the summary as a system message in
     // place of the turns.
     let messages = sent(&effects);
@@ -342,14 +342,7 @@ fn an_empty_answer_near_the_window_is_probably_an_overflow() {
     };
     let id = id.0;
     api(&mut app, id, StreamEvent::Started);
-    api(
-        &mut app,
-        id,
-        StreamEvent::End(StreamEnd {
-            error: Some(ApiError::EndedEarly),
-            ..StreamEnd::default()
-        }),
-    );
+    end(&mut app, id, Some(ApiError::EndedEarly));
     let said = app
         .notice
         .as_ref()
@@ -360,14 +353,7 @@ fn an_empty_answer_near_the_window_is_probably_an_overflow() {
     let mut app = app_with(100_000, ContextOverflow::Ask);
     keys(&mut app, "hi<Enter>");
     let id = app.in_flight.as_ref().unwrap().id.0;
-    api(
-        &mut app,
-        id,
-        StreamEvent::End(StreamEnd {
-            error: Some(ApiError::EndedEarly),
-            ..StreamEnd::default()
-        }),
-    );
+    end(&mut app, id, Some(ApiError::EndedEarly));
     let said = app
         .notice
         .as_ref()

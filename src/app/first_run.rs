@@ -79,6 +79,10 @@ pub(super) fn discovered(app: &mut App, servers: Vec<LocalServer>, done: bool) -
 /// Keys for the panel while it lists something to choose and the input is
 /// empty (Enter with a typed question also chooses, then sends it). None
 /// lets the key through.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "crossterm's KeyCode has dozens of variants; only a few answer here"
+)]
 pub(super) fn key(app: &mut App, key: &KeyEvent) -> Option<Update> {
     let first_run = app.first_run.as_mut()?;
     let count = first_run.choices().len();
@@ -106,32 +110,7 @@ pub(super) fn key(app: &mut App, key: &KeyEvent) -> Option<Update> {
             Some(update)
         }
         KeyCode::Char('s') if empty => Some(choose(app, true)),
-        KeyCode::Char(_)
-        | KeyCode::Backspace
-        | KeyCode::Left
-        | KeyCode::Right
-        | KeyCode::Up
-        | KeyCode::Down
-        | KeyCode::Home
-        | KeyCode::End
-        | KeyCode::PageUp
-        | KeyCode::PageDown
-        | KeyCode::Tab
-        | KeyCode::BackTab
-        | KeyCode::Delete
-        | KeyCode::Insert
-        | KeyCode::F(_)
-        | KeyCode::Null
-        | KeyCode::Esc
-        | KeyCode::CapsLock
-        | KeyCode::ScrollLock
-        | KeyCode::NumLock
-        | KeyCode::PrintScreen
-        | KeyCode::Pause
-        | KeyCode::Menu
-        | KeyCode::KeypadBegin
-        | KeyCode::Media(_)
-        | KeyCode::Modifier(_) => None,
+        _ => None,
     }
 }
 

@@ -178,19 +178,9 @@ fn start(app: &mut App, question: Option<MessageId>, restore: Option<MessageId>)
         max_tokens: app.settings.max_tokens,
     };
     app.in_flight = Some(InFlight {
-        id,
-        message,
         question,
         restore,
-        model,
-        sent,
-        started: None,
-        first_text: None,
-        last_event: None,
-        deltas: 0,
-        usage: None,
-        retry: None,
-        think: crate::chat::think::ThinkSplitter::eager(),
+        ..InFlight::new(id, message, model, sent)
     });
     app.notice = None;
     app.transcript.to_bottom();
@@ -216,21 +206,7 @@ pub(super) fn start_summary(app: &mut App, messages: Vec<ChatMessage>) -> (Messa
         temperature: app.settings.temperature,
         max_tokens: None,
     };
-    app.in_flight = Some(InFlight {
-        id,
-        message,
-        question: None,
-        restore: None,
-        model,
-        sent: messages,
-        started: None,
-        first_text: None,
-        last_event: None,
-        deltas: 0,
-        usage: None,
-        retry: None,
-        think: crate::chat::think::ThinkSplitter::eager(),
-    });
+    app.in_flight = Some(InFlight::new(id, message, model, messages));
     app.transcript.to_bottom();
     (message, Effect::StartChat { id, request })
 }

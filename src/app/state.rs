@@ -160,6 +160,27 @@ pub struct InFlight {
     pub think: crate::chat::think::ThinkSplitter,
 }
 
+impl InFlight {
+    /// A request `id` that has just been started, writing into `message`.
+    pub fn new(id: RequestId, message: MessageId, model: String, sent: Vec<ChatMessage>) -> Self {
+        Self {
+            id,
+            message,
+            question: None,
+            restore: None,
+            model,
+            sent,
+            started: None,
+            first_text: None,
+            last_event: None,
+            deltas: 0,
+            usage: None,
+            retry: None,
+            think: crate::chat::think::ThinkSplitter::eager(),
+        }
+    }
+}
+
 /// Browsing past turns: which area has the keys, the selected message,
 /// the search, and the pending picks of the transcript focus.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
