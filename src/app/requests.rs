@@ -265,14 +265,33 @@ fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update 
         } else {
             RequestOutcome::Interrupted
         };
-        out.effects.push(count_usage(app, &flight, &text, outcome));
+        out.effects
+            .extend(count_usage(app, &flight, &text, outcome));
     }
     out
 }
 
 /// Adds the request's usage (the server's, else an estimate) to the totals;
 /// the effect that records it in the ledger.
-fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestOutcome) -> Effect {
+fn count_usage(
+    app: &mut App,
+    flight: &InFlight,
+    answer: &str,
+    outcome: RequestOutcome,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    if flight.usage.is_none()
+        && !app.usage.tokenizer_ready
+        && !app.usage.tokenizer_wanted
+        && estimate::fits(&flight.model)
+    {
+        // This one is counted roughly; the tables are built off the loop
+        // for the next ones (a server that sent no usage will not later).
+        app.usage.tokenizer_wanted = true;
+        effects.push(Effect::WarmTokenizer {
+            model: flight.model.clone(),
+        });
+    }
     let usage = match &flight.usage {
         Some(u) => RequestUsage::from_server(u, &flight.model, &app.usage.prices),
         None => RequestUsage::estimated(
@@ -290,15 +309,19 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestO
         .map(|exchange| exchange.sent.clone())
         .unwrap_or_default();
     super::context::counted(app, sent, flight.message, &usage);
-    Effect::RecordUsage(FinishedRequest {
-        message: flight.message,
-        model: flight.model.clone(),
-        usage: Some(usage),
-        outcome,
-        started: flight.started,
-        first_text: flight.first_text,
-        ended: flight.last_event,
-    })
+    effects.insert(
+        0,
+        Effect::RecordUsage(FinishedRequest {
+            message: flight.message,
+            model: flight.model.clone(),
+            usage: Some(usage),
+            outcome,
+            started: flight.started,
+            first_text: flight.first_text,
+            ended: flight.last_event,
+        }),
+    );
+    effects
 }
 
 /// An event from the request task `id`.
@@ -390,7 +413,10 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
         (None, 0) => None,
         (None, n) => Some(Notice::info(skipped_text(n))),
     };
-    let mut out = Update::with(record);
+    let mut out = Update {
+        changed: true,
+        effects: record,
+    };
     if let Some(after) = summary_ended(app, flight.message, complete) {
         out.effects.extend(after.effects);
     }
@@ -440,7 +466,7 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
         count_usage(app, flight, "", RequestOutcome::Error)
     } else {
         // Refused before billing: in the ledger, with nothing counted.
-        Effect::RecordUsage(FinishedRequest {
+        vec![Effect::RecordUsage(FinishedRequest {
             message: flight.message,
             model: flight.model.clone(),
             usage: None,
@@ -448,14 +474,14 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
             started: flight.started,
             first_text: None,
             ended: flight.last_event,
-        })
+        })]
     };
     if let Some(overflow) = end
         .error
         .as_ref()
         .and_then(|error| super::context::after_overflow(app, error))
     {
-        let mut effects = vec![record];
+        let mut effects = record;
         effects.extend(overflow.effects);
         return Update {
             changed: true,
@@ -478,7 +504,10 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
     );
     app.say(Notice::error(why));
     summary_ended(app, flight.message, false);
-    Update::with(record)
+    Update {
+        changed: true,
+        effects: record,
+    }
 }
 
 /// "1 unreadable event skipped" / "3 unreadable events skipped".

@@ -207,6 +207,8 @@ pub struct UsageState {
     pub budget_confirmed: bool,
     /// The tokenizer tables are built: estimates are exact and cheap.
     pub tokenizer_ready: bool,
+    /// `Effect::WarmTokenizer` was asked for (once per run).
+    pub tokenizer_wanted: bool,
     /// The last request as the server counted it (the meter's exact part).
     pub context: Option<super::context::ContextBase>,
     /// The server cut history silently (a status-bar warning).

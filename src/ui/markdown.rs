@@ -22,7 +22,7 @@ use ratatui::text::{Line, Span};
 
 use super::theme;
 use crate::text::wrap::display_width;
-pub use code::{highlighting_loaded, warm_up};
+pub use code::warm_up;
 use rows::{Run, emit_wrapped, push_sanitized};
 pub use stream::MarkdownCache;
 use table::TableBuilder;
