@@ -1355,3 +1355,77 @@ fn ctrl_n_and_a_new_question_in_one_batch_show_the_new_question() {
     assert!(!screen.contains("hello"), "{screen}");
     assert!(!screen.contains("first answer"), "{screen}");
 }
+
+// ---------------------------------------------------------------- tokenizer
+
+/// The effects of the request `id` ending after `text`, with the server's
+/// usage or without.
+fn answer_and_end(app: &mut App, id: RequestId, text: &str, with_usage: bool) -> Vec<Effect> {
+    api(app, id.0, delta(text));
+    if with_usage {
+        api(app, id.0, StreamEvent::Usage(usage(12, 3)));
+    }
+    api(app, id.0, end(Some("stop"), None)).effects
+}
+
+fn warms(effects: &[Effect]) -> Vec<&str> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::WarmTokenizer { model } => Some(model.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_tokenizer_is_built_only_when_an_openai_answer_lacks_usage() {
+    // A cold kaiwa: no tables at start.
+    let mut app = App::new(settings(), PriceTable::default());
+    let id = ask(&mut app, "hello");
+    let effects = answer_and_end(&mut app, id, "Hello there", true);
+    assert_eq!(warms(&effects), Vec::<&str>::new(), "usage came: no tables");
+
+    let id = ask(&mut app, "again");
+    let effects = answer_and_end(&mut app, id, "Hello again", false);
+    assert_eq!(warms(&effects), ["gpt-4o-mini"], "no usage: build them");
+    // Until they land the count is rough, and marked.
+    let rough = app.usage.totals.completion;
+    assert!(rough.estimated, "{rough:?}");
+    assert_eq!(rough.value, 3 + estimate::rough_tokens("Hello again"));
+
+    let id = ask(&mut app, "once more");
+    let effects = answer_and_end(&mut app, id, "Hi", false);
+    assert_eq!(warms(&effects), Vec::<&str>::new(), "asked for once");
+
+    estimate::warm_up("gpt-4o-mini");
+    update(&mut app, Msg::TokenizerReady);
+    let before = app.usage.totals.completion.value;
+    let id = ask(&mut app, "last");
+    let effects = answer_and_end(&mut app, id, "Hello world", false);
+    assert_eq!(warms(&effects), Vec::<&str>::new());
+    assert_eq!(
+        app.usage.totals.completion.value - before,
+        estimate::text_tokens("gpt-4o-mini", "Hello world"),
+        "the tables count once they are built"
+    );
+}
+
+#[test]
+fn a_model_no_tokenizer_fits_never_builds_the_tables() {
+    let mut app = App::new(
+        Settings {
+            model: "llama3.2:3b".into(),
+            ..settings()
+        },
+        PriceTable::default(),
+    );
+    let id = ask(&mut app, "hello");
+    let effects = answer_and_end(&mut app, id, "Hello there, friend", false);
+    assert_eq!(warms(&effects), Vec::<&str>::new());
+    assert_eq!(
+        app.usage.totals.completion.value,
+        estimate::rough_tokens("Hello there, friend")
+    );
+    assert!(app.usage.totals.status_text().contains("completion ~"));
+}
