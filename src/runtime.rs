@@ -130,6 +130,11 @@ async fn event_loop(
                 }
                 draw(&mut terminal, &mut ui, app)?;
                 pacer.drawn(Instant::now());
+                if ui.transcript.settling() {
+                    // After a resize, messages out of view are wrapped again
+                    // a slice per frame; another frame finishes the job.
+                    pacer.mark_dirty();
+                }
                 continue;
             }
             event = events.next() => match event {

@@ -178,7 +178,7 @@ impl Store {
             return f(self);
         }
         self.writable()?;
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        run(&self.conn, "BEGIN IMMEDIATE")?;
         self.in_tx = true;
         let result = f(self);
         self.in_tx = false;
@@ -224,34 +224,42 @@ impl Store {
     ) -> Result<R, StoreError> {
         self.writable()?;
         if self.in_tx {
-            self.conn.execute_batch("SAVEPOINT kaiwa_step")?;
+            run(&self.conn, "SAVEPOINT kaiwa_step")?;
             let result = f(&self.conn);
             if result.is_err() {
-                let _ = self.conn.execute_batch("ROLLBACK TO kaiwa_step");
+                let _ = run(&self.conn, "ROLLBACK TO kaiwa_step");
             }
-            self.conn.execute_batch("RELEASE kaiwa_step")?;
+            run(&self.conn, "RELEASE kaiwa_step")?;
             return result;
         }
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        run(&self.conn, "BEGIN IMMEDIATE")?;
         let result = f(&self.conn);
         self.end(result)
     }
 
     fn end<R>(&self, result: Result<R, StoreError>) -> Result<R, StoreError> {
         match result {
-            Ok(value) => match self.conn.execute_batch("COMMIT") {
+            Ok(value) => match run(&self.conn, "COMMIT") {
                 Ok(()) => Ok(value),
                 Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                    let _ = run(&self.conn, "ROLLBACK");
                     Err(e.into())
                 }
             },
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = run(&self.conn, "ROLLBACK");
                 Err(e)
             }
         }
     }
+}
+
+/// A statement without results, through the connection's statement cache:
+/// the transaction verbs run several times a frame while an answer
+/// streams, and parsing them every time was a tenth of the history
+/// writer's time (a 20,000-token answer, docs/PERFORMANCE.md).
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// The folder (0700) and an empty 0600 file, before SQLite sees the path.

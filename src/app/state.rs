@@ -92,6 +92,14 @@ pub struct Search {
     pub query: String,
     /// The query is being typed (keys go to it).
     pub editing: bool,
+    /// Whether each message matched `query`, by id, with the message's
+    /// `rev` then: `n` and `N` look a message's text over again only when
+    /// it changed (lower-casing 10,000 messages on every press cost more
+    /// than a frame).
+    pub matched: std::collections::HashMap<crate::chat::conversation::MessageId, (u64, bool)>,
+    /// The query (lower-cased) and the conversation (`generation`)
+    /// `matched` holds.
+    pub matched_for: (String, u64),
 }
 
 /// A message being edited in the input box.

@@ -1371,9 +1371,12 @@ fn answer_and_end(app: &mut App, id: RequestId, text: &str, with_usage: bool) ->
 fn warms(effects: &[Effect]) -> Vec<&str> {
     effects
         .iter()
-        .filter_map(|e| match e {
-            Effect::WarmTokenizer { model } => Some(model.as_str()),
-            _ => None,
+        .filter_map(|e| {
+            if let Effect::WarmTokenizer { model } = e {
+                Some(model.as_str())
+            } else {
+                None
+            }
         })
         .collect()
 }
