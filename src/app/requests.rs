@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use super::effect::Effect;
 use super::msg::RequestId;
-use super::state::{App, EditTarget, FinishedRequest, InFlight, Notice, RetryWait};
+use super::state::{
+    App, EditTarget, FinishedRequest, InFlight, Notice, PendingEstimate, RetryWait,
+};
 use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
@@ -272,31 +274,22 @@ fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update 
 }
 
 /// Adds the request's usage (the server's, else an estimate) to the totals;
-/// the effect that records it in the ledger.
+/// the effect that records it in the ledger. An estimate made before the
+/// tokenizer tables exist is the rough count, shown at once; the tables are
+/// built off the loop (`Effect::WarmTokenizer`, once) and the request is
+/// counted again and recorded when they land (`tokenizer_ready`).
 fn count_usage(
     app: &mut App,
     flight: &InFlight,
     answer: &str,
     outcome: RequestOutcome,
 ) -> Vec<Effect> {
-    let mut effects = Vec::new();
-    if flight.usage.is_none()
-        && !app.usage.tokenizer_ready
-        && !app.usage.tokenizer_wanted
-        && estimate::fits(&flight.model)
-    {
-        // This one is counted roughly; the tables are built off the loop
-        // for the next ones (a server that sent no usage will not later).
-        app.usage.tokenizer_wanted = true;
-        effects.push(Effect::WarmTokenizer {
-            model: flight.model.clone(),
-        });
-    }
+    let ready = app.usage.tokenizer_ready;
     let usage = match &flight.usage {
         Some(u) => RequestUsage::from_server(u, &flight.model, &app.usage.prices),
         None => RequestUsage::estimated(
-            estimate::prompt_tokens_now(&flight.model, &flight.sent, app.usage.tokenizer_ready),
-            estimate::text_tokens_now(&flight.model, answer, app.usage.tokenizer_ready),
+            estimate::prompt_tokens_now(&flight.model, &flight.sent, ready),
+            estimate::text_tokens_now(&flight.model, answer, ready),
             &flight.model,
             &app.usage.prices,
         ),
@@ -309,19 +302,72 @@ fn count_usage(
         .map(|exchange| exchange.sent.clone())
         .unwrap_or_default();
     super::context::counted(app, sent, flight.message, &usage);
-    effects.insert(
-        0,
-        Effect::RecordUsage(FinishedRequest {
-            message: flight.message,
+    let finished = FinishedRequest {
+        message: flight.message,
+        model: flight.model.clone(),
+        usage: Some(usage),
+        outcome,
+        started: flight.started,
+        first_text: flight.first_text,
+        ended: flight.last_event,
+    };
+    if flight.usage.is_some() || ready {
+        return vec![Effect::RecordUsage(finished)];
+    }
+    app.usage.pending.push(PendingEstimate {
+        finished,
+        sent: flight.sent.clone(),
+        answer: answer.to_string(),
+    });
+    if std::mem::replace(&mut app.usage.tokenizer_wanted, true) {
+        Vec::new()
+    } else {
+        vec![Effect::WarmTokenizer {
             model: flight.model.clone(),
-            usage: Some(usage),
-            outcome,
-            started: flight.started,
-            first_text: flight.first_text,
-            ended: flight.last_event,
-        }),
-    );
-    effects
+        }]
+    }
+}
+
+/// The tokenizer tables are built: the requests counted roughly meanwhile
+/// are counted with them, and recorded.
+pub fn tokenizer_ready(app: &mut App) -> Update {
+    app.usage.tokenizer_ready = true;
+    let pending = std::mem::take(&mut app.usage.pending);
+    if pending.is_empty() {
+        return Update::unchanged();
+    }
+    let mut effects = Vec::new();
+    for PendingEstimate {
+        mut finished,
+        sent,
+        answer,
+    } in pending
+    {
+        let exact = RequestUsage::estimated(
+            estimate::prompt_tokens(&finished.model, &sent),
+            estimate::text_tokens(&finished.model, &answer),
+            &finished.model,
+            &app.usage.prices,
+        );
+        if let Some(rough) = &finished.usage {
+            app.usage.totals.remove(rough);
+        }
+        app.usage.totals.add(&exact);
+        if let Some(base) = app
+            .usage
+            .context
+            .as_mut()
+            .filter(|base| base.ids.last() == Some(&finished.message))
+        {
+            base.tokens = (exact.prompt + exact.completion).saturating_sub(exact.reasoning);
+        }
+        finished.usage = Some(exact);
+        effects.push(Effect::RecordUsage(finished));
+    }
+    Update {
+        changed: true,
+        effects,
+    }
 }
 
 /// An event from the request task `id`.

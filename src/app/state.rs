@@ -70,6 +70,16 @@ pub struct FinishedRequest {
     pub ended: Option<Instant>,
 }
 
+/// A request without the server's usage, waiting for the tokenizer tables
+/// to be counted exactly and recorded (`usage` holds the rough count shown
+/// meanwhile).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEstimate {
+    pub finished: FinishedRequest,
+    pub sent: Vec<crate::api::types::ChatMessage>,
+    pub answer: String,
+}
+
 /// The raw view's content (plain text, sanitised when drawn).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawView {
@@ -217,6 +227,9 @@ pub struct UsageState {
     pub tokenizer_ready: bool,
     /// `Effect::WarmTokenizer` was asked for (once per run).
     pub tokenizer_wanted: bool,
+    /// Requests counted roughly while the tables were being built; counted
+    /// again and recorded when they are (`Msg::TokenizerReady`).
+    pub pending: Vec<PendingEstimate>,
     /// The last request as the server counted it (the meter's exact part).
     pub context: Option<super::context::ContextBase>,
     /// The server cut history silently (a status-bar warning).

@@ -107,10 +107,7 @@ fn route(app: &mut App, msg: Msg) -> Update {
         }
         Msg::Terminated(signal) => terminated(app, signal),
         Msg::Started(state) => started(app, state),
-        Msg::TokenizerReady => {
-            app.usage.tokenizer_ready = true;
-            Update::unchanged()
-        }
+        Msg::TokenizerReady => super::requests::tokenizer_ready(app),
         Msg::HistoryStatus(status) => {
             if app.history.status == status {
                 return Update::unchanged();

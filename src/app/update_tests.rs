@@ -1368,6 +1368,13 @@ fn answer_and_end(app: &mut App, id: RequestId, text: &str, with_usage: bool) ->
     api(app, id.0, end(Some("stop"), None)).effects
 }
 
+fn recorded(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::RecordUsage(_)))
+        .count()
+}
+
 fn warms(effects: &[Effect]) -> Vec<&str> {
     effects
         .iter()
@@ -1382,40 +1389,67 @@ fn warms(effects: &[Effect]) -> Vec<&str> {
 }
 
 #[test]
-fn the_tokenizer_is_built_only_when_an_openai_answer_lacks_usage() {
+fn the_tokenizer_is_built_when_an_answer_lacks_usage_and_counts_it_when_ready() {
     // A cold kaiwa: no tables at start.
     let mut app = App::new(settings(), PriceTable::default());
     let id = ask(&mut app, "hello");
     let effects = answer_and_end(&mut app, id, "Hello there", true);
     assert_eq!(warms(&effects), Vec::<&str>::new(), "usage came: no tables");
+    assert_eq!(recorded(&effects), 1);
+    let after_first = app.usage.totals;
 
     let id = ask(&mut app, "again");
-    let effects = answer_and_end(&mut app, id, "Hello again", false);
+    let sent = app.in_flight.as_ref().unwrap().sent.clone();
+    let effects = answer_and_end(&mut app, id, "Hello again, 안녕하세요", false);
     assert_eq!(warms(&effects), ["gpt-4o-mini"], "no usage: build them");
-    // Until they land the count is rough, and marked.
+    assert_eq!(recorded(&effects), 0, "recorded once counted");
+    // Until they land the count is rough, shown, and marked.
     let rough = app.usage.totals.completion;
     assert!(rough.estimated, "{rough:?}");
-    assert_eq!(rough.value, 3 + estimate::rough_tokens("Hello again"));
+    assert_eq!(
+        rough.value,
+        3 + estimate::rough_tokens("Hello again, 안녕하세요")
+    );
 
     let id = ask(&mut app, "once more");
     let effects = answer_and_end(&mut app, id, "Hi", false);
     assert_eq!(warms(&effects), Vec::<&str>::new(), "asked for once");
 
     estimate::warm_up("gpt-4o-mini");
-    update(&mut app, Msg::TokenizerReady);
+    let out = update(&mut app, Msg::TokenizerReady);
+    assert_eq!(records(&out).len(), 2, "both waiting requests recorded");
+    let exact = RequestUsage::estimated(
+        estimate::prompt_tokens("gpt-4o-mini", &sent),
+        estimate::text_tokens("gpt-4o-mini", "Hello again, 안녕하세요"),
+        "gpt-4o-mini",
+        &PriceTable::default(),
+    );
+    let Some(Effect::RecordUsage(first)) = out.effects.first() else {
+        panic!("{:?}", out.effects);
+    };
+    assert_eq!(first.usage.as_ref(), Some(&exact), "the tokenizer's count");
+    assert_ne!(
+        exact.completion,
+        rough.value - 3,
+        "the rough count was replaced"
+    );
+    assert!(app.usage.totals.completion.value > after_first.completion.value);
+    assert!(app.usage.totals.status_text().contains("completion ~"));
+
+    // From now on, counted at once.
     let before = app.usage.totals.completion.value;
     let id = ask(&mut app, "last");
     let effects = answer_and_end(&mut app, id, "Hello world", false);
     assert_eq!(warms(&effects), Vec::<&str>::new());
+    assert_eq!(recorded(&effects), 1);
     assert_eq!(
         app.usage.totals.completion.value - before,
         estimate::text_tokens("gpt-4o-mini", "Hello world"),
-        "the tables count once they are built"
     );
 }
 
 #[test]
-fn a_model_no_tokenizer_fits_never_builds_the_tables() {
+fn a_llama_answer_without_usage_is_counted_with_o200k_marked_estimated() {
     let mut app = App::new(
         Settings {
             model: "llama3.2:3b".into(),
@@ -1425,10 +1459,13 @@ fn a_model_no_tokenizer_fits_never_builds_the_tables() {
     );
     let id = ask(&mut app, "hello");
     let effects = answer_and_end(&mut app, id, "Hello there, friend", false);
-    assert_eq!(warms(&effects), Vec::<&str>::new());
+    assert_eq!(warms(&effects), ["llama3.2:3b"]);
+    estimate::warm_up("llama3.2:3b");
+    let out = update(&mut app, Msg::TokenizerReady);
+    assert_eq!(records(&out).len(), 1);
     assert_eq!(
         app.usage.totals.completion.value,
-        estimate::rough_tokens("Hello there, friend")
+        estimate::text_tokens("gpt-4o", "Hello there, friend")
     );
     assert!(app.usage.totals.status_text().contains("completion ~"));
 }

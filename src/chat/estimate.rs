@@ -3,16 +3,15 @@
 //! into the binary (tiktoken-rs embeds its BPE files; nothing is downloaded).
 //!
 //! The encoding follows the model family (o200k for gpt-4o/4.1/o-series/
-//! gpt-5, cl100k for gpt-3.5/gpt-4). Other models (llama, qwen, mistral…)
-//! have tokenizers of their own that o200k does not match: they get the
-//! rough count ([`rough_tokens`]), which is what it is, not a tokenizer's
-//! figure dressed up. Message overhead is the OpenAI cookbook's: 3 per
+//! gpt-5, cl100k for gpt-3.5/gpt-4); other models (llama, qwen, mistral…)
+//! have tokenizers of their own, of vocabularies much like these, and are
+//! counted with o200k. Message overhead is the OpenAI cookbook's: 3 per
 //! message, 3 to prime the reply. Every figure from here is shown with `~`.
 //!
 //! The tables cost ~50 MB resident and ~100 ms to build, so nothing builds
 //! them at start-up: the chat builds them off the loop the first time an
-//! answer of a model they fit ends without the server's usage
-//! (`Effect::WarmTokenizer`); until they land, estimates are rough.
+//! answer ends without the server's usage (`Effect::WarmTokenizer`), and
+//! counts that answer when they land.
 
 use tiktoken_rs::CoreBPE;
 use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
@@ -34,40 +33,28 @@ fn tokenizer_of(model: &str) -> Option<Tokenizer> {
         .or_else(|| get_tokenizer(name.rsplit_once(':')?.0))
 }
 
-/// Whether a real tokenizer fits `model` (an OpenAI model): only then are
-/// the tables worth building.
-pub fn fits(model: &str) -> bool {
-    tokenizer_of(model).is_some()
+fn bpe_for(model: &str) -> &'static CoreBPE {
+    match tokenizer_of(model) {
+        Some(Tokenizer::Cl100kBase) => tiktoken_rs::cl100k_base_singleton(),
+        Some(Tokenizer::O200kHarmony) => tiktoken_rs::o200k_harmony_singleton(),
+        Some(Tokenizer::P50kBase | Tokenizer::P50kEdit) => tiktoken_rs::p50k_base_singleton(),
+        Some(Tokenizer::R50kBase | Tokenizer::Gpt2) => tiktoken_rs::r50k_base_singleton(),
+        Some(Tokenizer::O200kBase) | None => tiktoken_rs::o200k_base_singleton(),
+    }
 }
 
-fn bpe_for(model: &str) -> Option<&'static CoreBPE> {
-    Some(match tokenizer_of(model)? {
-        Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
-        Tokenizer::O200kHarmony => tiktoken_rs::o200k_harmony_singleton(),
-        Tokenizer::P50kBase | Tokenizer::P50kEdit => tiktoken_rs::p50k_base_singleton(),
-        Tokenizer::R50kBase | Tokenizer::Gpt2 => tiktoken_rs::r50k_base_singleton(),
-        Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton(),
-    })
-}
-
-/// Tokens of a plain text (an answer): the model's tokenizer when one
-/// fits (building its tables on first use), else the rough count.
+/// Tokens of a plain text (an answer); builds the tables on first use.
 pub fn text_tokens(model: &str, text: &str) -> u64 {
     if text.is_empty() {
         return 0;
     }
-    match bpe_for(model) {
-        Some(bpe) => bpe.count_with_special_tokens(text) as u64,
-        None => rough_tokens(text),
-    }
+    bpe_for(model).count_with_special_tokens(text) as u64
 }
 
-/// Prompt tokens of a request, cookbook-style (the rough count for a
-/// model no tokenizer fits).
+/// Prompt tokens of a request, cookbook-style; builds the tables on first
+/// use.
 pub fn prompt_tokens(model: &str, messages: &[ChatMessage]) -> u64 {
-    let Some(bpe) = bpe_for(model) else {
-        return rough_prompt_tokens(messages);
-    };
+    let bpe = bpe_for(model);
     let mut total = REPLY_PRIMING;
     for message in messages {
         total += TOKENS_PER_MESSAGE
@@ -148,35 +135,23 @@ mod tests {
         assert_eq!(text_tokens("gpt-4o", "hello world"), 2);
         assert_eq!(text_tokens("gpt-3.5-turbo", "hello world"), 2);
         assert_eq!(text_tokens("gpt-4o", ""), 0);
-        // A model no tokenizer fits gets the rough count: 11 bytes, 3.
-        assert_eq!(text_tokens("llama3", "hello world"), 3);
+        // Unknown models fall back to o200k rather than failing.
+        assert_eq!(text_tokens("llama3", "hello world"), 2);
         assert_eq!(text_tokens("openrouter:openai/gpt-4o", "hello world"), 2);
         // Korean costs more than one token per few characters.
         assert!(text_tokens("gpt-4o", "ChatGPT란 무엇입니까?") >= 5);
     }
 
     #[test]
-    fn only_openai_models_get_a_tokenizer() {
-        for model in [
-            "gpt-4o-mini",
-            "azure:gpt-4o",
-            "openai/gpt-5",
-            "o3-mini",
-            "gpt-3.5-turbo",
-            "groq:openai/gpt-oss-120b",
+    fn a_provider_prefix_or_tag_does_not_hide_the_family() {
+        for (model, family) in [
+            ("azure:gpt-4", Some(Tokenizer::Cl100kBase)),
+            ("openai/gpt-3.5-turbo", Some(Tokenizer::Cl100kBase)),
+            ("groq:openai/gpt-oss-120b", Some(Tokenizer::O200kHarmony)),
+            ("gpt-4o-mini", Some(Tokenizer::O200kBase)),
+            ("llama3.2:3b", None),
         ] {
-            assert!(fits(model), "{model}");
+            assert_eq!(tokenizer_of(model), family, "{model}");
         }
-        for model in [
-            "llama3.2:3b",
-            "qwen2.5-coder",
-            "mistral-large",
-            "deepseek-chat",
-        ] {
-            assert!(!fits(model), "{model}");
-        }
-        let messages = [ChatMessage::new(Role::User, "안녕하세요")];
-        // 3 priming + 3 per message + 1 for the role + 5 wide characters.
-        assert_eq!(prompt_tokens("qwen2.5-coder", &messages), 12);
     }
 }
