@@ -29,8 +29,13 @@ const PARAGRAPH: &str = "ChatGPT는 OpenAI가 개발한 대규모 언어 모델�
 writes code and explains things; 日本語の質問にも答えます。 The quick brown fox jumps over the lazy dog.";
 
 fn app_with(messages: usize) -> App {
+    // gpt-4o-mini: a known window, so the status bar's meter is drawn (and
+    // measured) every frame. A 10,000-message transcript is far past it, so
+    // a send leaves the oldest turns out (`trim`) rather than opening the
+    // "too long" dialog.
     let settings = Settings {
         model: "gpt-4o-mini".into(),
+        context_overflow: kaiwa::config::ContextOverflow::Trim,
         ..Settings::default()
     };
     let mut app = App::new(settings, PriceTable::default());

@@ -230,6 +230,9 @@ pub struct UsageState {
     /// Requests counted roughly while the tables were being built; counted
     /// again and recorded when they are (`Msg::TokenizerReady`).
     pub pending: Vec<PendingEstimate>,
+    /// The meter's count of what is sent, with what it was computed from
+    /// (`App::context_meter`; a memo, not state).
+    pub meter_memo: std::cell::Cell<Option<(super::context::MeterKey, (u64, bool))>>,
     /// The last request as the server counted it (the meter's exact part).
     pub context: Option<super::context::ContextBase>,
     /// The server cut history silently (a status-bar warning).
