@@ -16,7 +16,7 @@ use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
 use crate::api::types::{ChatMessage, ChatRequest, Role};
-use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
+use crate::chat::conversation::{Exchange, MessageId, MessageStatus, skipped_text};
 use crate::chat::estimate;
 use crate::chat::usage::{RequestOutcome, RequestUsage};
 
@@ -479,10 +479,4 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
     app.say(Notice::error(why));
     summary_ended(app, flight.message, false);
     Update::with(record)
-}
-
-/// "1 unreadable event skipped" / "3 unreadable events skipped".
-pub fn skipped_text(n: u32) -> String {
-    let plural = if n == 1 { "event" } else { "events" };
-    format!("{n} unreadable {plural} skipped")
 }
