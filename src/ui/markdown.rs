@@ -533,6 +533,8 @@ fn heading_depth(level: HeadingLevel) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::code::{find_syntax, highlighting};
     use super::*;
 
@@ -800,25 +802,25 @@ mod tests {
         // One item inside the other on one line, and by indentation.
         let one_line = format!("{}deepword", "- ".repeat(200));
         assert_deep_text_shown(&one_line, "deepword", 200);
-        let indented: String = (0..200)
-            .map(|i| {
-                let text = if i == 199 {
-                    "deepword".to_string()
-                } else {
-                    format!("level {i}")
-                };
-                format!("{}- {text}\n", "  ".repeat(i))
-            })
-            .collect();
+        let mut indented = String::new();
+        for i in 0..200 {
+            let indent = "  ".repeat(i);
+            if i == 199 {
+                writeln!(indented, "{indent}- deepword").unwrap();
+            } else {
+                writeln!(indented, "{indent}- level {i}").unwrap();
+            }
+        }
         assert_deep_text_shown(&indented, "deepword", 200);
         let t = text_of(&render(&indented, 40, 1).lines);
         assert_eq!(t.len(), 200, "one row per item: {t:#?}");
         assert_eq!(t[0], "• level 0");
         assert_eq!(t[1], "  ◦ level 1");
-        let numbered: String = (0..200)
-            .map(|i| format!("{}1. n{i}\n", "   ".repeat(i)))
-            .collect::<String>()
-            + &format!("{}1. deepword\n", "   ".repeat(200));
+        let mut numbered = String::new();
+        for i in 0..200 {
+            writeln!(numbered, "{}1. n{i}", "   ".repeat(i)).unwrap();
+        }
+        writeln!(numbered, "{}1. deepword", "   ".repeat(200)).unwrap();
         assert_deep_text_shown(&numbered, "deepword", 201);
     }
 
@@ -832,12 +834,12 @@ mod tests {
         let mut src = String::new();
         let mut prefix = String::new();
         for i in 0..100 {
-            src.push_str(&format!("{prefix}> para {i}\n{prefix}>\n"));
+            write!(src, "{prefix}> para {i}\n{prefix}>\n").unwrap();
             prefix.push_str("> ");
-            src.push_str(&format!("{prefix}- item {i}\n{prefix}\n"));
+            write!(src, "{prefix}- item {i}\n{prefix}\n").unwrap();
             prefix.push_str("  ");
         }
-        src.push_str(&format!("{prefix}deepword\n"));
+        writeln!(src, "{prefix}deepword").unwrap();
         assert_deep_text_shown(&src, "deepword", 200);
     }
 
@@ -881,15 +883,12 @@ mod tests {
         let mut src = String::new();
         let mut prefix = String::new();
         for i in 0..12 {
-            src.push_str(&format!("{prefix}> q{i}\n{prefix}>\n"));
+            write!(src, "{prefix}> q{i}\n{prefix}>\n").unwrap();
             prefix.push_str("> ");
-            src.push_str(&format!("{prefix}- i{i}\n{prefix}\n"));
+            write!(src, "{prefix}- i{i}\n{prefix}\n").unwrap();
             prefix.push_str("  ");
         }
-        src.push_str(&format!(
-            "{prefix}deepword\n\nAfter.\n\n{}x",
-            "> ".repeat(40)
-        ));
+        write!(src, "{prefix}deepword\n\nAfter.\n\n{}x", "> ".repeat(40)).unwrap();
         for width in [20, 40] {
             let whole = text_of(&render(&src, width, 1).lines);
             // Deltas of 1 to 17 bytes: a debug build renders the open
