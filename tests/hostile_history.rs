@@ -367,7 +367,11 @@ fn hostile_export(depth: usize) -> Value {
     for i in (0..depth).rev() {
         let id = format!("n{i}");
         let parent = (i > 0).then(|| format!("n{}", i - 1));
-        let role = if i.is_multiple_of(2) { "user" } else { "assistant" };
+        let role = if i.is_multiple_of(2) {
+            "user"
+        } else {
+            "assistant"
+        };
         let mut node = chatgpt_node(&id, parent.as_deref(), role, &format!("step {i}"));
         if i % 1000 == 500 {
             node["message"]["metadata"]["is_visually_hidden_from_conversation"] = json!(true);

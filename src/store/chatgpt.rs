@@ -446,7 +446,11 @@ mod tests {
             .map(|i: usize| {
                 let parent = (i > 0).then(|| format!("n{}", i - 1));
                 let time = (i == 0).then_some(1_000.0);
-                let role = if i.is_multiple_of(2) { "user" } else { "assistant" };
+                let role = if i.is_multiple_of(2) {
+                    "user"
+                } else {
+                    "assistant"
+                };
                 let id = format!("n{i}");
                 let value = node(&id, parent.as_deref(), role, false, time);
                 (id, value)
