@@ -1,6 +1,7 @@
 //! Frame cost of the chat screen: `ui::prepare` + `ui::draw` on long
 //! transcripts (it must not grow with the length), one streaming delta,
-//! wrapping a long answer, and a resize (everything re-wrapped once).
+//! wrapping a long answer, a resize (everything re-wrapped once), and
+//! Markdown nested 200 levels deep.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench setup")]
 
 use std::hint::black_box;
@@ -121,6 +122,30 @@ fn wrap_long_answer(c: &mut Criterion) {
     group.finish();
 }
 
+/// Issue 15: an answer nested 200 levels deep (quotes in list items in
+/// quotes…, a paragraph at every level), rendered whole at 118 columns.
+fn deep_markdown(c: &mut Criterion) {
+    use std::fmt::Write as _;
+    let mut src = String::new();
+    let mut prefix = String::new();
+    for i in 0..100 {
+        write!(src, "{prefix}> para {i}\n{prefix}>\n").unwrap();
+        prefix.push_str("> ");
+        write!(src, "{prefix}- item {i}\n{prefix}\n").unwrap();
+        prefix.push_str("  ");
+    }
+    writeln!(src, "{prefix}deepword").unwrap();
+    let one_line = format!("{}deepword", "> - ".repeat(100));
+    let mut group = c.benchmark_group("markdown_nested_200");
+    group.bench_function("paragraph_per_level", |b| {
+        b.iter(|| black_box(ui::markdown::render(&src, 118, 1)));
+    });
+    group.bench_function("one_line", |b| {
+        b.iter(|| black_box(ui::markdown::render(&one_line, 118, 1)));
+    });
+    group.finish();
+}
+
 fn resize(c: &mut Criterion) {
     let app = app_with(5_000);
     let mut ui = Ui::default();
@@ -226,6 +251,7 @@ fn long_streaming_answer(c: &mut Criterion) {
 criterion_group!(
     benches,
     frame,
+    deep_markdown,
     streaming_delta,
     wrap_long_answer,
     resize,

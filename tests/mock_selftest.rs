@@ -68,7 +68,9 @@ async fn closed_request(mock: &MockServer) -> RecordedRequest {
 fn pieces_of(reply: &Reply) -> Vec<Vec<u8>> {
     match reply {
         Reply::Stream { pieces, .. } => pieces.clone(),
-        other @ (Reply::Raw { .. } | Reply::Hang) => panic!("not a stream: {other:?}"),
+        other @ (Reply::Raw { .. } | Reply::Hang | Reply::Repeated { .. }) => {
+            panic!("not a stream: {other:?}")
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::retry::{self, RetryDecision};
-use super::sse::{SseDecoder, SseItem};
+use super::sse::{MAX_LINE_BYTES, SseDecoder, SseItem};
 use super::types::{ChatRequest, ModelInfo, Payload, Usage, parse_models, parse_payload};
 use crate::config::KeySource;
 use crate::provider::{Auth, Provider};
@@ -409,6 +409,12 @@ impl ApiClient {
             };
             decoder.feed(&bytes, &mut items);
             if self.handle_items(&mut items, &mut acc, &mut end, sink) {
+                break;
+            }
+            if decoder.overflowed() {
+                // An endless line: stop reading (dropping the body hangs up).
+                tracing::warn!("a line or event over the cap; the stream was cut off");
+                end.error = Some(ApiError::LineTooLong(MAX_LINE_BYTES));
                 break;
             }
         }

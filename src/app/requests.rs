@@ -18,7 +18,7 @@ use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
 use crate::api::types::{ChatMessage, ChatRequest, Role};
-use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
+use crate::chat::conversation::{Exchange, MessageId, MessageStatus, skipped_text};
 use crate::chat::estimate;
 use crate::chat::usage::{RequestOutcome, RequestUsage};
 
@@ -554,10 +554,4 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
         changed: true,
         effects: record,
     }
-}
-
-/// "1 unreadable event skipped" / "3 unreadable events skipped".
-pub fn skipped_text(n: u32) -> String {
-    let plural = if n == 1 { "event" } else { "events" };
-    format!("{n} unreadable {plural} skipped")
 }

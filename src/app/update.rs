@@ -480,4 +480,4 @@ fn toggle_mouse(app: &mut App) -> Update {
     Update::with(Effect::SetMouseCapture(app.mouse_capture))
 }
 
-pub use super::requests::skipped_text;
+pub use crate::chat::conversation::skipped_text;

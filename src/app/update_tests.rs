@@ -1079,7 +1079,10 @@ fn skipped_events_are_counted_and_said() {
         }),
     );
     assert_eq!(app.conversation.messages()[2].skipped, 1);
-    assert_eq!(app.notice, notice("1 unreadable event skipped", false));
+    assert_eq!(
+        app.notice,
+        notice("1 unreadable event skipped — text may be missing", false)
+    );
     ask(&mut app, "again");
     api(
         &mut app,
@@ -1090,7 +1093,10 @@ fn skipped_events_are_counted_and_said() {
             ..StreamEnd::default()
         }),
     );
-    assert_eq!(app.notice, notice("3 unreadable events skipped", false));
+    assert_eq!(
+        app.notice,
+        notice("3 unreadable events skipped — text may be missing", false)
+    );
 }
 
 #[test]

@@ -67,6 +67,15 @@ pub struct Message {
     pub reasoning_tokens: Option<u64>,
 }
 
+/// What an answer that lost events says, under it in the TUI, in the
+/// notice when it ends and on `kaiwa ask`'s stderr (SPEC: "1 unreadable
+/// event skipped — text may be missing"): a skipped event may have carried
+/// text, so the answer may not be whole.
+pub fn skipped_text(n: u32) -> String {
+    let plural = if n == 1 { "event" } else { "events" };
+    format!("{n} unreadable {plural} skipped — text may be missing")
+}
+
 /// The request behind an answer and the response it got. The request is
 /// kept as the ids of the messages sent plus the parameters (rebuilt into
 /// JSON on demand), so memory does not grow with the square of the

@@ -9,7 +9,10 @@
 //! sent; lines are wrapped with `text::wrap`, the same measure ratatui draws
 //! with. Streaming is incremental: `MarkdownCache` keeps the lines of the
 //! finished blocks of a message and re-renders only the open last block, so
-//! a long answer costs time linear in its length.
+//! a long answer costs time linear in its length. Quotes and list items
+//! are drawn as bars and indents at most `MAX_DRAWN_LEVELS` deep and in at
+//! most half the width; deeper text is shown after a depth marker (`›12 `),
+//! so no nesting pushes text off the row.
 
 mod code;
 mod rows;
@@ -40,6 +43,35 @@ pub struct Rendered {
 enum Container {
     Quote,
     Item { marker: String, used: bool },
+}
+
+impl Container {
+    /// Columns its bar or indent takes on a row.
+    fn width(&self) -> usize {
+        match self {
+            Self::Quote => 2,
+            Self::Item { marker, .. } => display_width(marker),
+        }
+    }
+}
+
+/// How deep quotes and list items are drawn as bars and indents; deeper
+/// text gets a depth marker instead (`Writer::drawn`).
+const MAX_DRAWN_LEVELS: usize = 8;
+
+/// The most columns the bars and indents of a row may take: half the
+/// width, so nested text always keeps the other half.
+fn prefix_budget(width: usize) -> usize {
+    width / 2
+}
+
+/// What `Writer::drawn` decided for the current line: the outermost
+/// `outer` containers are drawn, then `marker` (`›N `) when some are not,
+/// then the innermost list item's marker when `innermost`.
+struct Drawn {
+    outer: usize,
+    marker: Option<String>,
+    innermost: bool,
 }
 
 struct Writer {
@@ -119,42 +151,106 @@ impl Writer {
         push_sanitized(&mut self.runs, text, style);
     }
 
-    /// Prefixes for the first and later rows of the current line.
+    /// Prefixes for the first and later rows of the current line: the
+    /// bars and indents of the containers around it (see `Drawn`). Every
+    /// list item around it has shown its marker once this row is drawn.
     fn prefixes(&mut self) -> (Vec<Run>, Vec<Run>) {
+        let drawn = self.drawn();
         let mut first = Vec::new();
         let mut rest = Vec::new();
-        for container in &mut self.containers {
+        let depth = self.containers.len();
+        for (level, container) in self.containers.iter_mut().enumerate() {
+            let shown = level < drawn.outer || (drawn.innermost && level + 1 == depth);
+            if level == drawn.outer
+                && let Some(marker) = &drawn.marker
+            {
+                first.push((marker.clone(), theme::dim()));
+                rest.push((marker.clone(), theme::dim()));
+            }
             match container {
-                Container::Quote => {
+                Container::Quote if shown => {
                     first.push(("│ ".to_string(), theme::dim()));
                     rest.push(("│ ".to_string(), theme::dim()));
                 }
+                Container::Quote => {}
                 Container::Item { marker, used } => {
-                    let blank = " ".repeat(display_width(marker));
-                    if *used {
-                        first.push((blank.clone(), Style::default()));
-                    } else {
-                        first.push((marker.clone(), theme::list_marker()));
-                        *used = true;
+                    if shown {
+                        let blank = " ".repeat(display_width(marker));
+                        if *used {
+                            first.push((blank.clone(), Style::default()));
+                        } else {
+                            first.push((marker.clone(), theme::list_marker()));
+                        }
+                        rest.push((blank, Style::default()));
                     }
-                    rest.push((blank, Style::default()));
+                    *used = true;
                 }
             }
         }
         (first, rest)
     }
 
+    /// Which of the containers around the current line are drawn: all of
+    /// them while they are at most `MAX_DRAWN_LEVELS` deep and take at most
+    /// `prefix_budget` columns; else the outermost ones that fit, then a
+    /// dim depth marker `›N ` (N: how deep the text is, counting quotes and
+    /// list items), then the innermost list item's marker, so the text of
+    /// an answer nested 200 levels deep still has half the row.
+    fn drawn(&self) -> Drawn {
+        let depth = self.containers.len();
+        let budget = prefix_budget(self.width);
+        let full: usize = self.containers.iter().map(Container::width).sum();
+        if depth <= MAX_DRAWN_LEVELS && full <= budget {
+            return Drawn {
+                outer: depth,
+                marker: None,
+                innermost: false,
+            };
+        }
+        let marker = format!("›{depth} ");
+        let marker_width = display_width(&marker);
+        let inner_width = match self.containers.last() {
+            Some(c @ Container::Item { .. }) => c.width(),
+            _ => 0,
+        };
+        let innermost = inner_width > 0 && marker_width + inner_width <= budget;
+        let room = budget.saturating_sub(marker_width + if innermost { inner_width } else { 0 });
+        let mut outer = 0;
+        let mut used = 0;
+        for container in self
+            .containers
+            .iter()
+            .take(MAX_DRAWN_LEVELS.min(depth.saturating_sub(1)))
+        {
+            used += container.width();
+            if used > room {
+                break;
+            }
+            outer += 1;
+        }
+        Drawn {
+            outer,
+            marker: Some(marker),
+            innermost,
+        }
+    }
+
     fn blank_if_needed(&mut self) {
         if self.need_blank && !self.out.is_empty() {
-            let quote_bars = self
+            // The quote bars go on through the blank line; the rest of the
+            // prefix (indents, the depth marker) does not.
+            let drawn = self.drawn();
+            let bars: String = self
                 .containers
                 .iter()
-                .filter(|c| matches!(c, Container::Quote))
-                .count();
-            let line = if quote_bars > 0 {
-                Line::styled("│ ".repeat(quote_bars).trim_end().to_string(), theme::dim())
-            } else {
+                .enumerate()
+                .filter(|(level, c)| matches!(c, Container::Quote) && *level < drawn.outer)
+                .map(|_| "│ ")
+                .collect();
+            let line = if bars.is_empty() {
                 Line::default()
+            } else {
+                Line::styled(bars.trim_end().to_string(), theme::dim())
             };
             self.out.push(line);
         }
@@ -437,6 +533,8 @@ fn heading_depth(level: HeadingLevel) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::code::{find_syntax, highlighting};
     use super::*;
 
@@ -663,6 +761,152 @@ mod tests {
             "output \"id\" {\n  value = aws_instance.a.id\n}";
         highlights_capitalised_and_rustdoc_tags: "Rust,ignore" => "Rust",
             "fn main() { let x = \"s\"; }";
+    }
+
+    /// Renders `src` at 20, 40 and 120 columns: `word` is on a row, the
+    /// depth marker says how deep, and no row is wider than the width.
+    fn assert_deep_text_shown(src: &str, word: &str, depth: usize) {
+        for width in [20, 40, 120] {
+            let lines = render(src, width, 1).lines;
+            let text = text_of(&lines);
+            for (line, t) in lines.iter().zip(&text) {
+                assert!(line.width() <= width, "{} > {width}: {t:?}", line.width());
+            }
+            assert!(
+                text.iter().any(|t| t.ends_with(word)),
+                "{word:?} missing at {width}: {text:#?}"
+            );
+            let marker = format!("›{depth} ");
+            assert!(
+                text.iter()
+                    .any(|t| t.contains(&marker) && t.ends_with(word)),
+                "no {marker:?} before {word:?} at {width}: {text:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_hundred_nested_quotes_keep_their_last_word() {
+        let src = format!("{}deepword", "> ".repeat(200));
+        assert_deep_text_shown(&src, "deepword", 200);
+        let t = text_of(&render(&src, 120, 1).lines);
+        assert_eq!(
+            t,
+            ["│ │ │ │ │ │ │ │ ›200 deepword"],
+            "8 bars, then the depth"
+        );
+    }
+
+    #[test]
+    fn two_hundred_nested_lists_keep_their_last_word() {
+        // One item inside the other on one line, and by indentation.
+        let one_line = format!("{}deepword", "- ".repeat(200));
+        assert_deep_text_shown(&one_line, "deepword", 200);
+        let mut indented = String::new();
+        for i in 0..200 {
+            let indent = "  ".repeat(i);
+            if i == 199 {
+                writeln!(indented, "{indent}- deepword").unwrap();
+            } else {
+                writeln!(indented, "{indent}- level {i}").unwrap();
+            }
+        }
+        assert_deep_text_shown(&indented, "deepword", 200);
+        let t = text_of(&render(&indented, 40, 1).lines);
+        assert_eq!(t.len(), 200, "one row per item: {t:#?}");
+        assert_eq!(t[0], "• level 0");
+        assert_eq!(t[1], "  ◦ level 1");
+        let mut numbered = String::new();
+        for i in 0..200 {
+            writeln!(numbered, "{}1. n{i}", "   ".repeat(i)).unwrap();
+        }
+        writeln!(numbered, "{}1. deepword", "   ".repeat(200)).unwrap();
+        assert_deep_text_shown(&numbered, "deepword", 201);
+    }
+
+    #[test]
+    fn quotes_and_lists_alternating_a_hundred_times_keep_their_last_word() {
+        let src = format!("{}deepword", "> - ".repeat(100));
+        assert_deep_text_shown(&src, "deepword", 200);
+        let src = format!("{}deepword", "- > ".repeat(100));
+        assert_deep_text_shown(&src, "deepword", 200);
+        // Paragraphs at every level, a blank line between them.
+        let mut src = String::new();
+        let mut prefix = String::new();
+        for i in 0..100 {
+            write!(src, "{prefix}> para {i}\n{prefix}>\n").unwrap();
+            prefix.push_str("> ");
+            write!(src, "{prefix}- item {i}\n{prefix}\n").unwrap();
+            prefix.push_str("  ");
+        }
+        writeln!(src, "{prefix}deepword").unwrap();
+        assert_deep_text_shown(&src, "deepword", 200);
+    }
+
+    #[test]
+    fn nesting_up_to_eight_levels_is_drawn_in_full() {
+        let src = format!("{}eight", "> ".repeat(8));
+        assert_eq!(
+            text_of(&render(&src, 40, 1).lines),
+            ["│ │ │ │ │ │ │ │ eight"]
+        );
+        let src = format!("{}nine", "> ".repeat(9));
+        assert_eq!(
+            text_of(&render(&src, 40, 1).lines),
+            ["│ │ │ │ │ │ │ │ ›9 nine"]
+        );
+        // Too wide for a narrow row: fewer bars, the depth said.
+        let src = format!("{}six", "> ".repeat(6));
+        assert_eq!(text_of(&render(&src, 12, 1).lines), ["│ ›6 six"]);
+        let src = format!("{}six", "- ".repeat(6));
+        assert_eq!(text_of(&render(&src, 40, 1).lines), ["• ◦ ▪ ▪ ▪ ▪ six"]);
+    }
+
+    #[test]
+    fn deep_text_wraps_beside_the_depth_marker() {
+        let src = format!("{}alpha beta gamma delta epsilon zeta", "> ".repeat(50));
+        let t = text_of(&render(&src, 20, 1).lines);
+        assert_eq!(
+            t,
+            [
+                "│ │ │ ›50 alpha beta",
+                "│ │ │ ›50 gamma",
+                "│ │ │ ›50 delta",
+                "│ │ │ ›50 epsilon",
+                "│ │ │ ›50 zeta"
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_streams_to_the_whole_render() {
+        let mut src = String::new();
+        let mut prefix = String::new();
+        for i in 0..12 {
+            write!(src, "{prefix}> q{i}\n{prefix}>\n").unwrap();
+            prefix.push_str("> ");
+            write!(src, "{prefix}- i{i}\n{prefix}\n").unwrap();
+            prefix.push_str("  ");
+        }
+        write!(src, "{prefix}deepword\n\nAfter.\n\n{}x", "> ".repeat(40)).unwrap();
+        for width in [20, 40] {
+            let whole = text_of(&render(&src, width, 1).lines);
+            // Deltas of 1 to 17 bytes: a debug build renders the open
+            // block again for each, and a deep block is one block.
+            let mut cache = MarkdownCache::default();
+            let mut end = 0;
+            let mut step = 0;
+            while end < src.len() {
+                step = step % 17 + 1;
+                end = (end + step).min(src.len());
+                while !src.is_char_boundary(end) {
+                    end += 1;
+                }
+                cache.render(src.get(..end).unwrap(), width);
+            }
+            let last = text_of(&cache.render(&src, width).lines);
+            assert_eq!(last, whole, "width {width}");
+        }
     }
 
     #[test]

@@ -59,6 +59,15 @@ pub enum Reply {
     /// Accept the request and never answer, until the client goes away (or the mock is dropped,
     /// which closes the connection).
     Hang,
+    /// A `200 text/event-stream` reply made as it is sent: `head`, then `piece` written `times`
+    /// times, then `tail`, then the body ends. Nothing is held but one copy of each part, so a
+    /// test can stream hundreds of MB (an endless SSE line) and stay small.
+    Repeated {
+        head: Vec<u8>,
+        piece: Vec<u8>,
+        times: usize,
+        tail: Vec<u8>,
+    },
 }
 
 /// How a [`Reply::Stream`] ends after its last piece.
@@ -960,7 +969,48 @@ async fn respond(reply: Reply, mut guard: CloseGuard) -> Response {
             let _guard = guard;
             std::future::pending().await
         }
+        Reply::Repeated {
+            head,
+            piece,
+            times,
+            tail,
+        } => {
+            let mut response =
+                Response::new(Body::from_stream(repeated(head, piece, times, tail, guard)));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream; charset=utf-8"),
+            );
+            response
+        }
     }
+}
+
+/// The body of a [`Reply::Repeated`]: each write shares the one copy of `piece`.
+fn repeated(
+    head: Vec<u8>,
+    piece: Vec<u8>,
+    times: usize,
+    tail: Vec<u8>,
+    guard: CloseGuard,
+) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static {
+    let parts = [Bytes::from(head), Bytes::from(piece), Bytes::from(tail)];
+    // Step 0 is the head, 1..=times the pieces, times + 1 the tail.
+    futures_util::stream::unfold((0usize, guard), move |(step, mut guard)| {
+        let [head, piece, tail] = parts.clone();
+        async move {
+            let bytes = match step {
+                0 => head,
+                n if n <= times => piece,
+                n if n == times + 1 => {
+                    guard.finish();
+                    tail
+                }
+                _ => return None,
+            };
+            Some((Ok(bytes), (step + 1, guard)))
+        }
+    })
 }
 
 /// The body of a [`Reply::Stream`].
