@@ -1332,6 +1332,13 @@ fn resize_keeps_the_same_message_at_the_top() {
     for width in [100, 20, 60, 30] {
         ui::prepare(&mut ui, &app, Rect { width, ..SMALL });
         assert_eq!(ui.transcript.anchor(), anchor, "width {width}");
+        // Messages out of view are re-wrapped over the next frames (4 ms
+        // each, so how many per frame depends on the machine); rows count
+        // from the top of the transcript once they all are.
+        while ui.transcript.settling() {
+            ui::prepare(&mut ui, &app, Rect { width, ..SMALL });
+        }
+        assert_eq!(ui.transcript.anchor(), anchor, "width {width}, settled");
         let (start, rows) = message_span(&app, message, width);
         let top = ui.transcript.top();
         assert!(
