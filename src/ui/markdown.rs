@@ -286,8 +286,10 @@ impl Writer {
                 self.open_block();
                 self.text(&format!("[^{name}]: "));
             }
-            Tag::HtmlBlock
-            | Tag::DefinitionList
+            // A block like the others: a blank line before it (the
+            // streaming cache joins finished blocks with one).
+            Tag::HtmlBlock => self.open_block(),
+            Tag::DefinitionList
             | Tag::DefinitionListTitle
             | Tag::DefinitionListDefinition
             | Tag::MetadataBlock(_)
@@ -597,6 +599,55 @@ mod tests {
         assert_eq!(last, whole);
         assert_eq!(cache.render(src, 30).code_blocks.len(), 1);
     }
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: an HTML block after
+    /// another block had no blank line before it when rendered whole, but
+    /// got one when streamed (the cache joins finished blocks with one).
+    #[test]
+    fn an_html_block_streams_as_it_renders_whole() {
+        for src in [
+            "---\n\n<div>\n",
+            "Para.\n\n<!-- note -->\n\nMore.",
+            "- item\n\n<br>\n",
+        ] {
+            let whole = render(src, 24, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 24).lines;
+            }
+            assert_eq!(last, whole, "{src:?}");
+        }
+        assert_eq!(
+            text_of(&render("---\n\n<div>\n", 8, 1).lines),
+            ["────────", "", "<div>"]
+        );
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a code box's top border
+    /// (`╭─ rust · 1 ─`) was wider than a narrow screen, and a long fence
+    /// tag made it as wide as the tag. The tag is cut to fit; the number
+    /// (what `c` copies by) stays.
+    #[test]
+    fn a_code_box_label_fits_the_width() {
+        let long = "a".repeat(60);
+        for (src, width) in [
+            ("```rust\nx\n```\n".to_string(), 12),
+            ("```rust\nx\n```\n".to_string(), 4),
+            (format!("```{long}\nx\n```\n"), 20),
+            (format!("> - ```{long}\n>   x\n>   ```\n"), 30),
+        ] {
+            let lines = text_of(&render(&src, width, 7).lines);
+            for line in &lines {
+                assert!(display_width(line) <= width, "{line:?} at {width}");
+            }
+            assert!(lines.iter().any(|l| l.contains('╭')), "{lines:?}");
+        }
+        let top = &text_of(&render("```rust\nx\n```\n", 12, 1).lines)[0];
+        assert_eq!(top, "╭─ ru… · 1 ─");
+        let top = &text_of(&render(&format!("```{long}\nx\n```\n"), 20, 3).lines)[0];
+        assert_eq!(top, "╭─ aaaaaaaaaa… · 3 ─");
+    }
+
     /// The foreground colours of the code lines (inside the box) of a
     /// rendered fence.
     fn code_colours(lang: &str, code: &str) -> std::collections::BTreeSet<String> {
