@@ -16,7 +16,9 @@ mod rows;
 mod stream;
 mod table;
 
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    BrokenLink, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, RefDefs, Tag, TagEnd,
+};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
@@ -57,9 +59,26 @@ struct Writer {
     first_block_number: usize,
 }
 
+/// The Markdown extensions kaiwa renders.
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_TASKLISTS);
+
 /// Render `src` at `width` columns; code blocks are numbered from
 /// `first_block_number`.
 pub fn render(src: &str, width: usize, first_block_number: usize) -> Rendered {
+    render_with(src, width, first_block_number, None)
+}
+
+/// `render`, with a reference link `src` does not define (`[a][1]`)
+/// resolved by `definitions` when they define it: the link definitions of
+/// the whole answer when `src` is a piece of it (`MarkdownCache`).
+fn render_with(
+    src: &str,
+    width: usize,
+    first_block_number: usize,
+    definitions: Option<&RefDefs<'_>>,
+) -> Rendered {
     let mut w = Writer {
         width: width.max(4),
         out: Vec::new(),
@@ -74,9 +93,15 @@ pub fn render(src: &str, width: usize, first_block_number: usize) -> Rendered {
         code_blocks: Vec::new(),
         first_block_number,
     };
-    let options =
-        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    for event in Parser::new_ext(src, options) {
+    let resolve = |link: BrokenLink<'_>| {
+        let found = definitions?.get(link.reference.as_ref())?;
+        let title = found.title.as_deref().unwrap_or_default();
+        Some((
+            CowStr::from(found.dest.to_string()),
+            CowStr::from(title.to_string()),
+        ))
+    };
+    for event in Parser::new_with_broken_link_callback(src, OPTIONS, Some(resolve)) {
         w.event(event);
     }
     // An unclosed fence mid-stream is still code.
@@ -585,6 +610,32 @@ mod tests {
         }
         assert_eq!(last, text_of(&render(src, 40, 1).lines));
         assert_eq!(last[0], "See the docs (https://x.org).");
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: the streaming cache took
+    /// every `[x]:` line for a link definition and appended it to each piece
+    /// it rendered, so `[1]:` (no address: plain text) was shown twice; and
+    /// a definition inside a quote was not seen, so a later `[a][1]` did
+    /// not resolve while it did in the whole text.
+    #[test]
+    fn only_real_link_definitions_stream_as_they_render_whole() {
+        for src in [
+            "[1]:",
+            "[1]:\n\nMore.",
+            "Text.\n\n[1]: <\n\nMore [a][1].",
+            "> [1]: https://x.org\n\nMore.\n\nSee [a][1].",
+            "- [1]: https://x.org\n\nMore.\n\nSee [a][1] and [1].",
+            "[\u{df}]: https://x.org\n\nMore.\n\nSee [a][SS].",
+        ] {
+            let whole = render(src, 40, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 40).lines;
+            }
+            assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
+            assert_eq!(last, whole, "{src:?}");
+        }
     }
 
     #[test]

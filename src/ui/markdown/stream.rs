@@ -5,11 +5,14 @@
 //! starts a new top-level block) are rendered once and kept; only the open
 //! tail is rendered again, so a long answer costs time linear in its
 //! length. The cache starts over when the width, the reference-link
-//! definitions or the text before the tail change.
+//! definitions or the text before the tail change. A piece resolves a
+//! reference link it does not define (`[a][1]`) by the definitions of the
+//! whole text as pulldown-cmark reads them (in a quote or a list too).
 
+use pulldown_cmark::{Parser, RefDefs};
 use ratatui::text::Line;
 
-use super::{Rendered, render};
+use super::{OPTIONS, Rendered, render_with};
 
 /// Incremental rendering of one message while it streams: the finished
 /// blocks (up to the last blank line outside a code fence) are rendered
@@ -21,8 +24,8 @@ pub struct MarkdownCache {
     /// place, not only growth, is noticed).
     stable_src: String,
     stable: Rendered,
-    /// Reference-link definitions of the whole text, appended to every
-    /// piece parsed, so `[x][1]` renders the same streamed or not.
+    /// The reference-link definitions of the whole text the stable part
+    /// was rendered with (`signature`), so that a change starts over.
     definitions: String,
 }
 
@@ -30,7 +33,11 @@ impl MarkdownCache {
     /// Render `src` at `width`, reusing the finished part from last time
     /// when `src` only grew.
     pub fn render(&mut self, src: &str, width: usize) -> Rendered {
-        let definitions = link_definitions(src);
+        // Parsing the whole text again costs; only a text with a `]:` can
+        // define a link.
+        let whole = src.contains("]:").then(|| Parser::new_ext(src, OPTIONS));
+        let defs = whole.as_ref().map(Parser::reference_definitions);
+        let definitions = defs.map(signature).unwrap_or_default();
         let reusable = self.width == width
             && src.starts_with(self.stable_src.as_str())
             && definitions == self.definitions;
@@ -46,11 +53,7 @@ impl MarkdownCache {
         if boundary > stable_len
             && let Some(chunk) = src.get(stable_len..boundary)
         {
-            let more = render(
-                &self.with_definitions(chunk),
-                width,
-                1 + self.stable.code_blocks.len(),
-            );
+            let more = render_with(chunk, width, 1 + self.stable.code_blocks.len(), defs);
             if !self.stable.lines.is_empty() && !more.lines.is_empty() {
                 self.stable.lines.push(Line::default());
             }
@@ -61,11 +64,7 @@ impl MarkdownCache {
         let tail = src.get(self.stable_src.len()..).unwrap_or("");
         let mut out = self.stable.clone();
         if !tail.trim().is_empty() {
-            let rendered = render(
-                &self.with_definitions(tail),
-                width,
-                1 + out.code_blocks.len(),
-            );
+            let rendered = render_with(tail, width, 1 + out.code_blocks.len(), defs);
             if !out.lines.is_empty() && !rendered.lines.is_empty() {
                 out.lines.push(Line::default());
             }
@@ -74,43 +73,17 @@ impl MarkdownCache {
         }
         out
     }
-
-    fn with_definitions(&self, piece: &str) -> String {
-        if self.definitions.is_empty() {
-            piece.to_string()
-        } else {
-            format!("{piece}\n\n{}", self.definitions)
-        }
-    }
 }
 
-/// The reference-link definitions (`[1]: https://…`) of a text, one a line.
-/// They render as nothing, so adding them to a piece changes only how its
-/// `[text][1]` links resolve.
-fn link_definitions(src: &str) -> String {
-    let mut out = String::new();
-    let mut in_fence = false;
-    for line in src.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        if in_fence || indent > 3 || !trimmed.starts_with('[') || trimmed.starts_with("[^") {
-            continue;
-        }
-        if let Some(close) = trimmed.find("]:")
-            && close > 1
-            && !trimmed
-                .get(1..close)
-                .is_some_and(|label| label.contains(']'))
-        {
-            out.push_str(trimmed);
-            out.push('\n');
-        }
-    }
-    out
+/// The definitions as text (label, address, title; sorted), to notice
+/// when they change.
+fn signature(defs: &RefDefs<'_>) -> String {
+    let mut all: Vec<String> = defs
+        .iter()
+        .map(|(label, def)| format!("{label}\u{0}{}\u{0}{:?}", def.dest, def.title))
+        .collect();
+    all.sort_unstable();
+    all.join("\n")
 }
 
 /// The end of the last blank line after `from` that is outside a code
