@@ -638,6 +638,28 @@ mod tests {
         }
     }
 
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a bare list marker (`-`,
+    /// `1.`: an empty item) after a blank line was taken for the start of a
+    /// new top-level block, so the cache rendered it alone and lost the
+    /// blank line the whole text has before the list.
+    #[test]
+    fn an_empty_list_item_streams_as_it_renders_whole() {
+        for src in [
+            "e\n\n-\n",
+            "a\n\nb\n\n1.\n",
+            "x\n\n*\n\ny",
+            "x\n\n+ \n\n2)\n",
+        ] {
+            let whole = render(src, 40, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 40).lines;
+            }
+            assert_eq!(last, whole, "{src:?}");
+        }
+    }
+
     #[test]
     fn incremental_equals_whole() {
         let src = "# Head\n\nPara one is here.\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\nAfter code.\n\n- list\n\n- loose\n\nEnd.";

@@ -134,12 +134,17 @@ fn stable_boundary(src: &str, from: usize) -> usize {
     boundary
 }
 
+/// A list item's first line: a marker then a space, or a bare marker (an
+/// empty item, `-` or `1.` alone on its line).
 fn is_list_item(line: &str) -> bool {
-    let bullet = line.starts_with("- ") || line.starts_with("* ") || line.starts_with("+ ");
+    let line = line.trim_end_matches(['\n', '\r']);
+    let after_marker = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t']);
+    let bullet = line.strip_prefix(['-', '*', '+']).is_some_and(after_marker);
     let digits = line.chars().take_while(char::is_ascii_digit).count();
     let numbered = digits > 0
         && line
             .get(digits..)
-            .is_some_and(|r| r.starts_with(". ") || r.starts_with(") "));
+            .and_then(|rest| rest.strip_prefix(['.', ')']))
+            .is_some_and(after_marker);
     bullet || numbered
 }
