@@ -660,6 +660,24 @@ mod tests {
         }
     }
 
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: "```a`" (a backtick in a
+    /// backtick fence's info string: a paragraph, not a fence) was taken for
+    /// an opening fence, so the fence really opened by the next "```" was
+    /// taken as closed and the cache split the code block in two.
+    #[test]
+    fn a_backtick_in_the_info_string_opens_no_fence_while_streaming() {
+        let src = "```a`\n```\n\n|\n\nmore";
+        let whole = render(src, 40, 1);
+        let mut cache = MarkdownCache::default();
+        let mut last = Rendered::default();
+        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+            last = cache.render(src.get(..end).unwrap(), 40);
+        }
+        assert_eq!(last.lines, whole.lines);
+        assert_eq!(last.code_blocks, whole.code_blocks);
+        assert_eq!(whole.code_blocks.len(), 1);
+    }
+
     #[test]
     fn incremental_equals_whole() {
         let src = "# Head\n\nPara one is here.\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\nAfter code.\n\n- list\n\n- loose\n\nEnd.";

@@ -105,7 +105,11 @@ fn stable_boundary(src: &str, from: usize) -> usize {
         if let Some(c) = fence_char {
             let run = trimmed.chars().take_while(|x| *x == c).count();
             if run >= 3 && indent < 4 && complete {
+                // A backtick fence's info string holds no backtick
+                // (CommonMark): "```a`" is a paragraph, not a fence.
+                let info = trimmed.get(run..).unwrap_or_default();
                 match in_fence {
+                    None if c == '`' && info.contains('`') => {}
                     None => in_fence = Some((c, run)),
                     Some((fc, fr))
                         if fc == c && run >= fr && trimmed.trim_end().chars().all(|x| x == c) =>
