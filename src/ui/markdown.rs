@@ -678,6 +678,30 @@ mod tests {
         assert_eq!(whole.code_blocks.len(), 1);
     }
 
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: the line scan that finds
+    /// where the finished part of a streaming answer ends read some lines
+    /// otherwise than CommonMark (a form feed before a fence is no
+    /// indentation but text; an HTML comment or `<pre>` runs over blank
+    /// lines), and the cache cut a block in two. Now pulldown-cmark must
+    /// agree that a block starts there.
+    #[test]
+    fn blocks_commonmark_keeps_whole_are_never_cut_while_streaming() {
+        for src in [
+            "Para.\n\n\u{c}```rust\nlet x\n\nlet y\n```\n\nAfter.\n\nEnd.",
+            "<!--\n\nhidden\n\n-->\n\nAfter.\n\nEnd.",
+            "<pre>\n\nkept\n\n</pre>\n\nEnd.",
+        ] {
+            let whole = render(src, 40, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 40).lines;
+            }
+            assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
+            assert_eq!(last, whole, "{src:?}");
+        }
+    }
+
     #[test]
     fn incremental_equals_whole() {
         let src = "# Head\n\nPara one is here.\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\nAfter code.\n\n- list\n\n- loose\n\nEnd.";

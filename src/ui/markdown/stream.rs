@@ -9,7 +9,7 @@
 //! reference link it does not define (`[a][1]`) by the definitions of the
 //! whole text as pulldown-cmark reads them (in a quote or a list too).
 
-use pulldown_cmark::{Parser, RefDefs};
+use pulldown_cmark::{Event, Parser, RefDefs};
 use ratatui::text::Line;
 
 use super::{OPTIONS, Rendered, render_with};
@@ -88,15 +88,55 @@ fn signature(defs: &RefDefs<'_>) -> String {
 
 /// The end of the last blank line after `from` that is outside a code
 /// fence and not inside a list or quote continuation (the next line starts
-/// at column 0 with ordinary text), or `from` when there is none.
+/// at column 0 with ordinary text) and where pulldown-cmark, reading the
+/// text from `from`, starts a top-level block; or `from` when there is
+/// none. The line scan finds the candidates cheaply; the parse has the last
+/// word, so what CommonMark reads differently from the scan (a form feed
+/// before a fence, an HTML comment or `<pre>` over blank lines) is never
+/// cut.
 fn stable_boundary(src: &str, from: usize) -> usize {
     let Some(rest) = src.get(from..) else {
         return from;
     };
+    let candidates = candidates(rest);
+    if candidates.is_empty() {
+        return from;
+    }
+    let starts = top_level_starts(rest);
+    candidates
+        .iter()
+        .rev()
+        .find(|at| starts.binary_search(at).is_ok())
+        .map_or(from, |at| from + at)
+}
+
+/// Offsets (ascending) where a top-level block (or a rule) of `text`
+/// starts, as pulldown-cmark reads it.
+fn top_level_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut depth = 0usize;
+    for (event, range) in Parser::new_ext(text, OPTIONS).into_offset_iter() {
+        match event {
+            Event::Start(_) => {
+                if depth == 0 {
+                    starts.push(range.start);
+                }
+                depth += 1;
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Rule if depth == 0 => starts.push(range.start),
+            _ => {}
+        }
+    }
+    starts
+}
+
+/// The offsets in `rest` of the line scan's candidates, ascending.
+fn candidates(rest: &str) -> Vec<usize> {
     let mut in_fence: Option<(char, usize)> = None;
-    let mut boundary = from;
+    let mut found = Vec::new();
     let mut prev_blank = false;
-    let mut offset = from;
+    let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         let complete = line.ends_with('\n');
         let trimmed = line.trim_start();
@@ -130,12 +170,12 @@ fn stable_boundary(src: &str, from: usize) -> usize {
             && complete
             && !is_list_item(trimmed)
         {
-            boundary = offset;
+            found.push(offset);
         }
         prev_blank = blank && in_fence.is_none();
         offset += line.len();
     }
-    boundary
+    found
 }
 
 /// A list item's first line: a marker then a space, or a bare marker (an
