@@ -17,7 +17,8 @@ mod stream;
 mod table;
 
 use pulldown_cmark::{
-    BrokenLink, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, RefDefs, Tag, TagEnd,
+    BrokenLink, CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options, Parser, RefDefs,
+    Tag, TagEnd,
 };
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -102,7 +103,7 @@ fn render_with(
         ))
     };
     for event in Parser::new_with_broken_link_callback(src, OPTIONS, Some(resolve)) {
-        w.event(event);
+        w.event(first_definition(event, definitions));
     }
     // An unclosed fence mid-stream is still code.
     if w.code.is_some() {
@@ -112,6 +113,56 @@ fn render_with(
     Rendered {
         lines: w.out,
         code_blocks: w.code_blocks,
+    }
+}
+
+/// A reference link or image (`[a][1]`, `[1]`) goes where the whole
+/// answer's first definition of its label says, even when the piece being
+/// rendered holds a later definition of the same label.
+fn first_definition<'a>(event: Event<'a>, definitions: Option<&RefDefs<'_>>) -> Event<'a> {
+    let found = |id: &str| {
+        definitions
+            .and_then(|defs| defs.get(id).map(|def| def.dest.to_string()))
+            .map(CowStr::from)
+    };
+    match event {
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if is_reference(link_type) => Event::Start(Tag::Link {
+            dest_url: found(&id).unwrap_or(dest_url),
+            link_type,
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if is_reference(link_type) => Event::Start(Tag::Image {
+            dest_url: found(&id).unwrap_or(dest_url),
+            link_type,
+            title,
+            id,
+        }),
+        other => other,
+    }
+}
+
+fn is_reference(link_type: LinkType) -> bool {
+    match link_type {
+        LinkType::Reference
+        | LinkType::ReferenceUnknown
+        | LinkType::Collapsed
+        | LinkType::CollapsedUnknown
+        | LinkType::Shortcut
+        | LinkType::ShortcutUnknown => true,
+        LinkType::Inline | LinkType::Autolink | LinkType::Email | LinkType::WikiLink { .. } => {
+            false
+        }
     }
 }
 
@@ -700,6 +751,22 @@ mod tests {
             assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
             assert_eq!(last, whole, "{src:?}");
         }
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a label defined twice
+    /// links to its first definition in the whole text, but a streamed
+    /// piece holding the second one linked there.
+    #[test]
+    fn the_first_of_two_link_definitions_wins_while_streaming() {
+        let src = "[1]:x\n\n.\n\n[1]:p\n[1]";
+        let whole = render(src, 20, 1).lines;
+        let mut cache = MarkdownCache::default();
+        let mut last = Vec::new();
+        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+            last = cache.render(src.get(..end).unwrap(), 20).lines;
+        }
+        assert_eq!(text_of(&last), text_of(&whole));
+        assert_eq!(text_of(&whole), [".", "", "1 (x)"]);
     }
 
     #[test]
