@@ -56,6 +56,10 @@ struct Writer {
     table: Option<TableBuilder>,
     link: Option<String>,
     need_blank: bool,
+    /// The last blank line `blank_if_needed` put, so that one before a
+    /// block that draws nothing is not left (the streaming cache, which
+    /// renders such a block alone, would not have it).
+    blank_line: Option<usize>,
     code_blocks: Vec<CodeBlock>,
     first_block_number: usize,
 }
@@ -91,6 +95,7 @@ fn render_with(
         table: None,
         link: None,
         need_blank: false,
+        blank_line: None,
         code_blocks: Vec::new(),
         first_block_number,
     };
@@ -110,6 +115,9 @@ fn render_with(
         w.end_code();
     }
     w.flush();
+    if w.blank_is_last() {
+        w.out.pop();
+    }
     Rendered {
         lines: w.out,
         code_blocks: w.code_blocks,
@@ -221,6 +229,11 @@ impl Writer {
     }
 
     fn blank_if_needed(&mut self) {
+        if self.need_blank && self.blank_is_last() {
+            // The block after the last blank line drew nothing: this one
+            // takes its place.
+            self.out.pop();
+        }
         if self.need_blank && !self.out.is_empty() {
             let quote_bars = self
                 .containers
@@ -233,8 +246,15 @@ impl Writer {
                 Line::default()
             };
             self.out.push(line);
+            self.blank_line = Some(self.out.len() - 1);
         }
         self.need_blank = false;
+    }
+
+    /// Whether the last line is a blank line put before a block that then
+    /// drew nothing (`#` alone, an empty list item).
+    fn blank_is_last(&self) -> bool {
+        self.blank_line.is_some_and(|at| at + 1 == self.out.len())
     }
 
     /// Wrap the pending runs into output rows.
@@ -767,6 +787,35 @@ mod tests {
         }
         assert_eq!(text_of(&last), text_of(&whole));
         assert_eq!(text_of(&whole), [".", "", "1 (x)"]);
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a block that draws
+    /// nothing (`#` alone, an empty heading) still put the blank line
+    /// before it, so the whole answer ended in a blank line, or had two in
+    /// a row, that the streamed one (where such a block is a piece of its
+    /// own and adds nothing) did not have.
+    #[test]
+    fn a_block_that_draws_nothing_adds_no_blank_line() {
+        for src in [
+            "x\n\n#\n",
+            "x\n\n#\n\ny",
+            "> a\n>\n> #\n\nb",
+            "x\n\n##\n\n#\n\n- y",
+        ] {
+            let whole = render(src, 20, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 20).lines;
+            }
+            assert_eq!(last, whole, "{src:?}");
+        }
+        assert_eq!(text_of(&render("x\n\n#\n", 20, 1).lines), ["x"]);
+        assert_eq!(text_of(&render("x\n\n#\n\ny", 20, 1).lines), ["x", "", "y"]);
+        assert_eq!(
+            text_of(&render("> a\n>\n> #\n\nb", 20, 1).lines),
+            ["│ a", "", "b"]
+        );
     }
 
     #[test]
