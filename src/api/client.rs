@@ -558,7 +558,12 @@ fn names_stream_options(error: &ApiError) -> bool {
         if error.message.contains("stream_options") || error.param.as_deref() == Some("stream_options"))
 }
 
-fn stream_error(text: &str) -> super::types::ServerError {
+/// The server error an SSE `error:` field or `event: error` carries.
+///
+/// `pub` (and hidden) only so that the fuzz target `fuzz/fuzz_targets/sse.rs`
+/// can run the whole in-stream error path on arbitrary payloads.
+#[doc(hidden)]
+pub fn stream_error(text: &str) -> super::types::ServerError {
     serde_json::from_str::<Value>(text)
         .ok()
         .and_then(|v| {

@@ -95,6 +95,12 @@ pub fn uses_max_completion_tokens(model: &str) -> bool {
             .any(|p| m == *p || m.strip_prefix(p).is_some_and(|rest| rest.starts_with('-')))
 }
 
+/// The largest token count read from a server's `usage` (2^40, about a
+/// trillion tokens): a larger one means nothing a model did, and summing
+/// such counts (the total, the session's totals, the ledger's `sum()`)
+/// would overflow. One above it is read as missing.
+pub const MAX_TOKEN_COUNT: u64 = 1 << 40;
+
 /// Token usage as the server reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Usage {
@@ -113,10 +119,11 @@ pub struct Usage {
 impl Usage {
     /// Read a `usage` object leniently: missing numbers are 0, `total` is
     /// recomputed when absent, DeepSeek's `prompt_cache_hit_tokens` counts as
-    /// cached. Returns None when it is not an object with any token count.
+    /// cached, a count over [`MAX_TOKEN_COUNT`] is missing. Returns None when
+    /// it is not an object with any token count.
     pub fn from_json(value: &Value) -> Option<Self> {
         let obj = value.as_object()?;
-        let num = |v: Option<&Value>| v.and_then(Value::as_u64);
+        let num = |v: Option<&Value>| v.and_then(Value::as_u64).filter(|n| *n <= MAX_TOKEN_COUNT);
         let prompt = num(obj.get("prompt_tokens"));
         let completion = num(obj.get("completion_tokens"));
         if prompt.is_none() && completion.is_none() {
@@ -719,6 +726,43 @@ mod tests {
         };
         assert!(c.usage.is_none());
         assert_eq!(c.content, "hi");
+    }
+
+    /// Found by `fuzz/fuzz_targets/sse.rs`: `prompt_tokens` near `u64::MAX`
+    /// overflowed the recomputed total (a panic in debug builds, a wrapped
+    /// count in release, and further sums downstream). A count no server
+    /// can mean is read as missing.
+    #[test]
+    fn absurd_token_counts_are_read_as_missing() {
+        let Payload::Chunk(c) = parse_payload(
+            r#"{"choices":[],"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1}}"#,
+        ) else {
+            panic!()
+        };
+        let u = c.usage.unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (0, 1, 1)
+        );
+        let Payload::Chunk(c) = parse_payload(
+            r#"{"choices":[],"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":18446744073709551615,"total_tokens":18446744073709551615}}"#,
+        ) else {
+            panic!()
+        };
+        assert!(c.usage.is_none());
+        // The largest count kept, and the recomputed total of two of them.
+        let big = MAX_TOKEN_COUNT;
+        let Payload::Chunk(c) = parse_payload(&format!(
+            r#"{{"choices":[],"usage":{{"prompt_tokens":{big},"completion_tokens":{big},"prompt_tokens_details":{{"cached_tokens":{}}}}}}}"#,
+            big + 1
+        )) else {
+            panic!()
+        };
+        let u = c.usage.unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.total_tokens, u.cached_tokens),
+            (big, 2 * big, 0)
+        );
     }
 
     #[test]

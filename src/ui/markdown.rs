@@ -19,7 +19,10 @@ mod rows;
 mod stream;
 mod table;
 
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    BrokenLink, CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options, Parser, RefDefs,
+    Tag, TagEnd,
+};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
@@ -85,13 +88,34 @@ struct Writer {
     table: Option<TableBuilder>,
     link: Option<String>,
     need_blank: bool,
+    /// The last blank line `blank_if_needed` put, so that one before a
+    /// block that draws nothing is not left (the streaming cache, which
+    /// renders such a block alone, would not have it).
+    blank_line: Option<usize>,
     code_blocks: Vec<CodeBlock>,
     first_block_number: usize,
 }
 
+/// The Markdown extensions kaiwa renders.
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_TASKLISTS);
+
 /// Render `src` at `width` columns; code blocks are numbered from
 /// `first_block_number`.
 pub fn render(src: &str, width: usize, first_block_number: usize) -> Rendered {
+    render_with(src, width, first_block_number, None)
+}
+
+/// `render`, with a reference link `src` does not define (`[a][1]`)
+/// resolved by `definitions` when they define it: the link definitions of
+/// the whole answer when `src` is a piece of it (`MarkdownCache`).
+fn render_with(
+    src: &str,
+    width: usize,
+    first_block_number: usize,
+    definitions: Option<&RefDefs<'_>>,
+) -> Rendered {
     let mut w = Writer {
         width: width.max(4),
         out: Vec::new(),
@@ -103,22 +127,82 @@ pub fn render(src: &str, width: usize, first_block_number: usize) -> Rendered {
         table: None,
         link: None,
         need_blank: false,
+        blank_line: None,
         code_blocks: Vec::new(),
         first_block_number,
     };
-    let options =
-        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    for event in Parser::new_ext(src, options) {
-        w.event(event);
+    let resolve = |link: BrokenLink<'_>| {
+        let found = definitions?.get(link.reference.as_ref())?;
+        let title = found.title.as_deref().unwrap_or_default();
+        Some((
+            CowStr::from(found.dest.to_string()),
+            CowStr::from(title.to_string()),
+        ))
+    };
+    for event in Parser::new_with_broken_link_callback(src, OPTIONS, Some(resolve)) {
+        w.event(first_definition(event, definitions));
     }
     // An unclosed fence mid-stream is still code.
     if w.code.is_some() {
         w.end_code();
     }
     w.flush();
+    if w.blank_is_last() {
+        w.out.pop();
+    }
     Rendered {
         lines: w.out,
         code_blocks: w.code_blocks,
+    }
+}
+
+/// A reference link or image (`[a][1]`, `[1]`) goes where the whole
+/// answer's first definition of its label says, even when the piece being
+/// rendered holds a later definition of the same label.
+fn first_definition<'a>(event: Event<'a>, definitions: Option<&RefDefs<'_>>) -> Event<'a> {
+    let found = |id: &str| {
+        definitions
+            .and_then(|defs| defs.get(id).map(|def| def.dest.to_string()))
+            .map(CowStr::from)
+    };
+    match event {
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if is_reference(link_type) => Event::Start(Tag::Link {
+            dest_url: found(&id).unwrap_or(dest_url),
+            link_type,
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if is_reference(link_type) => Event::Start(Tag::Image {
+            dest_url: found(&id).unwrap_or(dest_url),
+            link_type,
+            title,
+            id,
+        }),
+        other => other,
+    }
+}
+
+fn is_reference(link_type: LinkType) -> bool {
+    match link_type {
+        LinkType::Reference
+        | LinkType::ReferenceUnknown
+        | LinkType::Collapsed
+        | LinkType::CollapsedUnknown
+        | LinkType::Shortcut
+        | LinkType::ShortcutUnknown => true,
+        LinkType::Inline | LinkType::Autolink | LinkType::Email | LinkType::WikiLink { .. } => {
+            false
+        }
     }
 }
 
@@ -236,6 +320,11 @@ impl Writer {
     }
 
     fn blank_if_needed(&mut self) {
+        if self.need_blank && self.blank_is_last() {
+            // The block after the last blank line drew nothing: this one
+            // takes its place.
+            self.out.pop();
+        }
         if self.need_blank && !self.out.is_empty() {
             // The quote bars go on through the blank line; the rest of the
             // prefix (indents, the depth marker) does not.
@@ -253,8 +342,15 @@ impl Writer {
                 Line::styled(bars.trim_end().to_string(), theme::dim())
             };
             self.out.push(line);
+            self.blank_line = Some(self.out.len() - 1);
         }
         self.need_blank = false;
+    }
+
+    /// Whether the last line is a blank line put before a block that then
+    /// drew nothing (`#` alone, an empty list item).
+    fn blank_is_last(&self) -> bool {
+        self.blank_line.is_some_and(|at| at + 1 == self.out.len())
     }
 
     /// Wrap the pending runs into output rows.
@@ -382,8 +478,10 @@ impl Writer {
                 self.open_block();
                 self.text(&format!("[^{name}]: "));
             }
-            Tag::HtmlBlock
-            | Tag::DefinitionList
+            // A block like the others: a blank line before it (the
+            // streaming cache joins finished blocks with one).
+            Tag::HtmlBlock => self.open_block(),
+            Tag::DefinitionList
             | Tag::DefinitionListTitle
             | Tag::DefinitionListDefinition
             | Tag::MetadataBlock(_)
@@ -683,6 +781,141 @@ mod tests {
         assert_eq!(last[0], "See the docs (https://x.org).");
     }
 
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: the streaming cache took
+    /// every `[x]:` line for a link definition and appended it to each piece
+    /// it rendered, so `[1]:` (no address: plain text) was shown twice; and
+    /// a definition inside a quote was not seen, so a later `[a][1]` did
+    /// not resolve while it did in the whole text.
+    #[test]
+    fn only_real_link_definitions_stream_as_they_render_whole() {
+        for src in [
+            "[1]:",
+            "[1]:\n\nMore.",
+            "Text.\n\n[1]: <\n\nMore [a][1].",
+            "> [1]: https://x.org\n\nMore.\n\nSee [a][1].",
+            "- [1]: https://x.org\n\nMore.\n\nSee [a][1] and [1].",
+            "[\u{df}]: https://x.org\n\nMore.\n\nSee [a][SS].",
+        ] {
+            let whole = render(src, 40, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 40).lines;
+            }
+            assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
+            assert_eq!(last, whole, "{src:?}");
+        }
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a bare list marker (`-`,
+    /// `1.`: an empty item) after a blank line was taken for the start of a
+    /// new top-level block, so the cache rendered it alone and lost the
+    /// blank line the whole text has before the list.
+    #[test]
+    fn an_empty_list_item_streams_as_it_renders_whole() {
+        for src in [
+            "e\n\n-\n",
+            "a\n\nb\n\n1.\n",
+            "x\n\n*\n\ny",
+            "x\n\n+ \n\n2)\n",
+        ] {
+            let whole = render(src, 40, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 40).lines;
+            }
+            assert_eq!(last, whole, "{src:?}");
+        }
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: "```a`" (a backtick in a
+    /// backtick fence's info string: a paragraph, not a fence) was taken for
+    /// an opening fence, so the fence really opened by the next "```" was
+    /// taken as closed and the cache split the code block in two.
+    #[test]
+    fn a_backtick_in_the_info_string_opens_no_fence_while_streaming() {
+        let src = "```a`\n```\n\n|\n\nmore";
+        let whole = render(src, 40, 1);
+        let mut cache = MarkdownCache::default();
+        let mut last = Rendered::default();
+        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+            last = cache.render(src.get(..end).unwrap(), 40);
+        }
+        assert_eq!(last.lines, whole.lines);
+        assert_eq!(last.code_blocks, whole.code_blocks);
+        assert_eq!(whole.code_blocks.len(), 1);
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: the line scan that finds
+    /// where the finished part of a streaming answer ends read some lines
+    /// otherwise than CommonMark (a form feed before a fence is no
+    /// indentation but text; an HTML comment or `<pre>` runs over blank
+    /// lines), and the cache cut a block in two. Now pulldown-cmark must
+    /// agree that a block starts there.
+    #[test]
+    fn blocks_commonmark_keeps_whole_are_never_cut_while_streaming() {
+        for src in [
+            "Para.\n\n\u{c}```rust\nlet x\n\nlet y\n```\n\nAfter.\n\nEnd.",
+            "<!--\n\nhidden\n\n-->\n\nAfter.\n\nEnd.",
+            "<pre>\n\nkept\n\n</pre>\n\nEnd.",
+        ] {
+            let whole = render(src, 40, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 40).lines;
+            }
+            assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
+            assert_eq!(last, whole, "{src:?}");
+        }
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a label defined twice
+    /// links to its first definition in the whole text, but a streamed
+    /// piece holding the second one linked there.
+    #[test]
+    fn the_first_of_two_link_definitions_wins_while_streaming() {
+        let src = "[1]:x\n\n.\n\n[1]:p\n[1]";
+        let whole = render(src, 20, 1).lines;
+        let mut cache = MarkdownCache::default();
+        let mut last = Vec::new();
+        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+            last = cache.render(src.get(..end).unwrap(), 20).lines;
+        }
+        assert_eq!(text_of(&last), text_of(&whole));
+        assert_eq!(text_of(&whole), [".", "", "1 (x)"]);
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a block that draws
+    /// nothing (`#` alone, an empty heading) still put the blank line
+    /// before it, so the whole answer ended in a blank line, or had two in
+    /// a row, that the streamed one (where such a block is a piece of its
+    /// own and adds nothing) did not have.
+    #[test]
+    fn a_block_that_draws_nothing_adds_no_blank_line() {
+        for src in [
+            "x\n\n#\n",
+            "x\n\n#\n\ny",
+            "> a\n>\n> #\n\nb",
+            "x\n\n##\n\n#\n\n- y",
+        ] {
+            let whole = render(src, 20, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 20).lines;
+            }
+            assert_eq!(last, whole, "{src:?}");
+        }
+        assert_eq!(text_of(&render("x\n\n#\n", 20, 1).lines), ["x"]);
+        assert_eq!(text_of(&render("x\n\n#\n\ny", 20, 1).lines), ["x", "", "y"]);
+        assert_eq!(
+            text_of(&render("> a\n>\n> #\n\nb", 20, 1).lines),
+            ["│ a", "", "b"]
+        );
+    }
+
     #[test]
     fn incremental_equals_whole() {
         let src = "# Head\n\nPara one is here.\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\nAfter code.\n\n- list\n\n- loose\n\nEnd.";
@@ -695,6 +928,55 @@ mod tests {
         assert_eq!(last, whole);
         assert_eq!(cache.render(src, 30).code_blocks.len(), 1);
     }
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: an HTML block after
+    /// another block had no blank line before it when rendered whole, but
+    /// got one when streamed (the cache joins finished blocks with one).
+    #[test]
+    fn an_html_block_streams_as_it_renders_whole() {
+        for src in [
+            "---\n\n<div>\n",
+            "Para.\n\n<!-- note -->\n\nMore.",
+            "- item\n\n<br>\n",
+        ] {
+            let whole = render(src, 24, 1).lines;
+            let mut cache = MarkdownCache::default();
+            let mut last = Vec::new();
+            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+                last = cache.render(src.get(..end).unwrap(), 24).lines;
+            }
+            assert_eq!(last, whole, "{src:?}");
+        }
+        assert_eq!(
+            text_of(&render("---\n\n<div>\n", 8, 1).lines),
+            ["────────", "", "<div>"]
+        );
+    }
+
+    /// Found by `fuzz/fuzz_targets/markdown.rs`: a code box's top border
+    /// (`╭─ rust · 1 ─`) was wider than a narrow screen, and a long fence
+    /// tag made it as wide as the tag. The tag is cut to fit; the number
+    /// (what `c` copies by) stays.
+    #[test]
+    fn a_code_box_label_fits_the_width() {
+        let long = "a".repeat(60);
+        for (src, width) in [
+            ("```rust\nx\n```\n".to_string(), 12),
+            ("```rust\nx\n```\n".to_string(), 4),
+            (format!("```{long}\nx\n```\n"), 20),
+            (format!("> - ```{long}\n>   x\n>   ```\n"), 30),
+        ] {
+            let lines = text_of(&render(&src, width, 7).lines);
+            for line in &lines {
+                assert!(display_width(line) <= width, "{line:?} at {width}");
+            }
+            assert!(lines.iter().any(|l| l.contains('╭')), "{lines:?}");
+        }
+        let top = &text_of(&render("```rust\nx\n```\n", 12, 1).lines)[0];
+        assert_eq!(top, "╭─ ru… · 1 ─");
+        let top = &text_of(&render(&format!("```{long}\nx\n```\n"), 20, 3).lines)[0];
+        assert_eq!(top, "╭─ aaaaaaaaaa… · 3 ─");
+    }
+
     /// The foreground colours of the code lines (inside the box) of a
     /// rendered fence.
     fn code_colours(lang: &str, code: &str) -> std::collections::BTreeSet<String> {

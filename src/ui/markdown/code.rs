@@ -19,7 +19,7 @@ use syntect::parsing::{SyntaxReference, SyntaxSet};
 
 use super::rows::{Run, emit_wrapped_glyph, push_sanitized, runs_line};
 use crate::text::sanitize::sanitize;
-use crate::text::wrap::display_width;
+use crate::text::wrap::{display_width, truncate_to_width};
 use crate::ui::theme;
 
 /// The syntax set and the one theme, loaded together on first need.
@@ -124,11 +124,8 @@ pub(super) fn draw_box(
 ) {
     let outer: usize = rest.iter().map(|(t, _)| display_width(t)).sum();
     let inner_width = width.saturating_sub(outer + 2).max(1);
-    let label = if lang.is_empty() {
-        format!(" {number} ")
-    } else {
-        format!(" {} · {number} ", sanitize(lang).as_str())
-    };
+    // `╭─`, the label, at least one `─`: the label gets what is left.
+    let label = box_label(lang, number, width.saturating_sub(outer + 3));
     let top_fill = width
         .saturating_sub(outer + 2 + display_width(&label))
         .max(1);
@@ -148,6 +145,34 @@ pub(super) fn draw_box(
         theme::code_frame(),
     ));
     out.push(runs_line(bottom));
+}
+
+/// ` rust · 3 ` in at most `room` columns: the language is cut (`ru…`)
+/// before the number (what `c` copies the block by) is.
+fn box_label(lang: &str, number: usize, room: usize) -> String {
+    let plain = format!(" {number} ");
+    if lang.is_empty() {
+        return if display_width(&plain) <= room {
+            plain
+        } else {
+            String::new()
+        };
+    }
+    let tail = format!(" · {number} ");
+    let lang = sanitize(lang);
+    let full = format!(" {}{tail}", lang.as_str());
+    if display_width(&full) <= room {
+        return full;
+    }
+    let lang_room = room.saturating_sub(1 + display_width(&tail));
+    if lang_room >= 2 {
+        return format!(" {}{tail}", truncate_to_width(lang.as_str(), lang_room));
+    }
+    if display_width(&plain) <= room {
+        plain
+    } else {
+        String::new()
+    }
 }
 
 /// Highlight code line by line; each line's runs are sanitised.

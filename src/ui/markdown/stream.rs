@@ -5,11 +5,14 @@
 //! starts a new top-level block) are rendered once and kept; only the open
 //! tail is rendered again, so a long answer costs time linear in its
 //! length. The cache starts over when the width, the reference-link
-//! definitions or the text before the tail change.
+//! definitions or the text before the tail change. A piece resolves a
+//! reference link it does not define (`[a][1]`) by the definitions of the
+//! whole text as pulldown-cmark reads them (in a quote or a list too).
 
+use pulldown_cmark::{Event, Parser, RefDefs};
 use ratatui::text::Line;
 
-use super::{Rendered, render};
+use super::{OPTIONS, Rendered, render_with};
 
 /// Incremental rendering of one message while it streams: the finished
 /// blocks (up to the last blank line outside a code fence) are rendered
@@ -21,8 +24,8 @@ pub struct MarkdownCache {
     /// place, not only growth, is noticed).
     stable_src: String,
     stable: Rendered,
-    /// Reference-link definitions of the whole text, appended to every
-    /// piece parsed, so `[x][1]` renders the same streamed or not.
+    /// The reference-link definitions of the whole text the stable part
+    /// was rendered with (`signature`), so that a change starts over.
     definitions: String,
 }
 
@@ -30,7 +33,11 @@ impl MarkdownCache {
     /// Render `src` at `width`, reusing the finished part from last time
     /// when `src` only grew.
     pub fn render(&mut self, src: &str, width: usize) -> Rendered {
-        let definitions = link_definitions(src);
+        // Parsing the whole text again costs; only a text with a `]:` can
+        // define a link.
+        let whole = src.contains("]:").then(|| Parser::new_ext(src, OPTIONS));
+        let defs = whole.as_ref().map(Parser::reference_definitions);
+        let definitions = defs.map(signature).unwrap_or_default();
         let reusable = self.width == width
             && src.starts_with(self.stable_src.as_str())
             && definitions == self.definitions;
@@ -46,11 +53,7 @@ impl MarkdownCache {
         if boundary > stable_len
             && let Some(chunk) = src.get(stable_len..boundary)
         {
-            let more = render(
-                &self.with_definitions(chunk),
-                width,
-                1 + self.stable.code_blocks.len(),
-            );
+            let more = render_with(chunk, width, 1 + self.stable.code_blocks.len(), defs);
             if !self.stable.lines.is_empty() && !more.lines.is_empty() {
                 self.stable.lines.push(Line::default());
             }
@@ -61,11 +64,7 @@ impl MarkdownCache {
         let tail = src.get(self.stable_src.len()..).unwrap_or("");
         let mut out = self.stable.clone();
         if !tail.trim().is_empty() {
-            let rendered = render(
-                &self.with_definitions(tail),
-                width,
-                1 + out.code_blocks.len(),
-            );
+            let rendered = render_with(tail, width, 1 + out.code_blocks.len(), defs);
             if !out.lines.is_empty() && !rendered.lines.is_empty() {
                 out.lines.push(Line::default());
             }
@@ -74,56 +73,70 @@ impl MarkdownCache {
         }
         out
     }
-
-    fn with_definitions(&self, piece: &str) -> String {
-        if self.definitions.is_empty() {
-            piece.to_string()
-        } else {
-            format!("{piece}\n\n{}", self.definitions)
-        }
-    }
 }
 
-/// The reference-link definitions (`[1]: https://…`) of a text, one a line.
-/// They render as nothing, so adding them to a piece changes only how its
-/// `[text][1]` links resolve.
-fn link_definitions(src: &str) -> String {
-    let mut out = String::new();
-    let mut in_fence = false;
-    for line in src.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        if in_fence || indent > 3 || !trimmed.starts_with('[') || trimmed.starts_with("[^") {
-            continue;
-        }
-        if let Some(close) = trimmed.find("]:")
-            && close > 1
-            && !trimmed
-                .get(1..close)
-                .is_some_and(|label| label.contains(']'))
-        {
-            out.push_str(trimmed);
-            out.push('\n');
-        }
-    }
-    out
+/// The definitions as text (label, address, title; sorted), to notice
+/// when they change.
+fn signature(defs: &RefDefs<'_>) -> String {
+    let mut all: Vec<String> = defs
+        .iter()
+        .map(|(label, def)| format!("{label}\u{0}{}\u{0}{:?}", def.dest, def.title))
+        .collect();
+    all.sort_unstable();
+    all.join("\n")
 }
 
 /// The end of the last blank line after `from` that is outside a code
 /// fence and not inside a list or quote continuation (the next line starts
-/// at column 0 with ordinary text), or `from` when there is none.
+/// at column 0 with ordinary text) and where pulldown-cmark, reading the
+/// text from `from`, starts a top-level block; or `from` when there is
+/// none. The line scan finds the candidates cheaply; the parse has the last
+/// word, so what CommonMark reads differently from the scan (a form feed
+/// before a fence, an HTML comment or `<pre>` over blank lines) is never
+/// cut.
 fn stable_boundary(src: &str, from: usize) -> usize {
     let Some(rest) = src.get(from..) else {
         return from;
     };
+    let candidates = candidates(rest);
+    if candidates.is_empty() {
+        return from;
+    }
+    let starts = top_level_starts(rest);
+    candidates
+        .iter()
+        .rev()
+        .find(|at| starts.binary_search(at).is_ok())
+        .map_or(from, |at| from + at)
+}
+
+/// Offsets (ascending) where a top-level block (or a rule) of `text`
+/// starts, as pulldown-cmark reads it.
+fn top_level_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut depth = 0usize;
+    for (event, range) in Parser::new_ext(text, OPTIONS).into_offset_iter() {
+        match event {
+            Event::Start(_) => {
+                if depth == 0 {
+                    starts.push(range.start);
+                }
+                depth += 1;
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Rule if depth == 0 => starts.push(range.start),
+            _ => {}
+        }
+    }
+    starts
+}
+
+/// The offsets in `rest` of the line scan's candidates, ascending.
+fn candidates(rest: &str) -> Vec<usize> {
     let mut in_fence: Option<(char, usize)> = None;
-    let mut boundary = from;
+    let mut found = Vec::new();
     let mut prev_blank = false;
-    let mut offset = from;
+    let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         let complete = line.ends_with('\n');
         let trimmed = line.trim_start();
@@ -132,7 +145,11 @@ fn stable_boundary(src: &str, from: usize) -> usize {
         if let Some(c) = fence_char {
             let run = trimmed.chars().take_while(|x| *x == c).count();
             if run >= 3 && indent < 4 && complete {
+                // A backtick fence's info string holds no backtick
+                // (CommonMark): "```a`" is a paragraph, not a fence.
+                let info = trimmed.get(run..).unwrap_or_default();
                 match in_fence {
+                    None if c == '`' && info.contains('`') => {}
                     None => in_fence = Some((c, run)),
                     Some((fc, fr))
                         if fc == c && run >= fr && trimmed.trim_end().chars().all(|x| x == c) =>
@@ -153,20 +170,25 @@ fn stable_boundary(src: &str, from: usize) -> usize {
             && complete
             && !is_list_item(trimmed)
         {
-            boundary = offset;
+            found.push(offset);
         }
         prev_blank = blank && in_fence.is_none();
         offset += line.len();
     }
-    boundary
+    found
 }
 
+/// A list item's first line: a marker then a space, or a bare marker (an
+/// empty item, `-` or `1.` alone on its line).
 fn is_list_item(line: &str) -> bool {
-    let bullet = line.starts_with("- ") || line.starts_with("* ") || line.starts_with("+ ");
+    let line = line.trim_end_matches(['\n', '\r']);
+    let after_marker = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t']);
+    let bullet = line.strip_prefix(['-', '*', '+']).is_some_and(after_marker);
     let digits = line.chars().take_while(char::is_ascii_digit).count();
     let numbered = digits > 0
         && line
             .get(digits..)
-            .is_some_and(|r| r.starts_with(". ") || r.starts_with(") "));
+            .and_then(|rest| rest.strip_prefix(['.', ')']))
+            .is_some_and(after_marker);
     bullet || numbered
 }
