@@ -159,6 +159,10 @@ fn render_with(
 /// A reference link or image (`[a][1]`, `[1]`) goes where the whole
 /// answer's first definition of its label says, even when the piece being
 /// rendered holds a later definition of the same label.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "every other event passes through unchanged, whatever pulldown-cmark adds"
+)]
 fn first_definition<'a>(event: Event<'a>, definitions: Option<&RefDefs<'_>>) -> Event<'a> {
     let found = |id: &str| {
         definitions
@@ -419,7 +423,9 @@ impl Writer {
 
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
-            Tag::Paragraph => self.open_block(),
+            // An HTML block is a block like the others: a blank line before
+            // it (the streaming cache joins finished blocks with one).
+            Tag::Paragraph | Tag::HtmlBlock => self.open_block(),
             Tag::Heading { level, .. } => {
                 self.open_block();
                 self.push_style(theme::heading(heading_depth(level)));
@@ -478,9 +484,6 @@ impl Writer {
                 self.open_block();
                 self.text(&format!("[^{name}]: "));
             }
-            // A block like the others: a blank line before it (the
-            // streaming cache joins finished blocks with one).
-            Tag::HtmlBlock => self.open_block(),
             Tag::DefinitionList
             | Tag::DefinitionListTitle
             | Tag::DefinitionListDefinition
