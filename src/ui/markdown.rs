@@ -639,6 +639,17 @@ mod tests {
     use super::code::{find_syntax, highlighting};
     use super::*;
 
+    /// `src` streamed into one cache a character at a time, as deltas
+    /// arrive: the render of the whole, last.
+    fn streamed(src: &str, width: usize) -> Rendered {
+        let mut cache = MarkdownCache::default();
+        let mut last = Rendered::default();
+        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+            last = cache.render(src.get(..end).unwrap_or_default(), width);
+        }
+        last
+    }
+
     fn text_of(lines: &[Line<'_>]) -> Vec<String> {
         lines
             .iter()
@@ -775,11 +786,7 @@ mod tests {
     #[test]
     fn reference_links_resolve_while_streaming() {
         let src = "See [the docs][1].\n\nMore.\n\n[1]: https://x.org\n";
-        let mut cache = MarkdownCache::default();
-        let mut last = Vec::new();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = text_of(&cache.render(src.get(..end).unwrap(), 40).lines);
-        }
+        let last = text_of(&streamed(src, 40).lines);
         assert_eq!(last, text_of(&render(src, 40, 1).lines));
         assert_eq!(last[0], "See the docs (https://x.org).");
     }
@@ -800,11 +807,7 @@ mod tests {
             "[\u{df}]: https://x.org\n\nMore.\n\nSee [a][SS].",
         ] {
             let whole = render(src, 40, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 40).lines;
-            }
+            let last = streamed(src, 40).lines;
             assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
             assert_eq!(last, whole, "{src:?}");
         }
@@ -823,11 +826,7 @@ mod tests {
             "x\n\n+ \n\n2)\n",
         ] {
             let whole = render(src, 40, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 40).lines;
-            }
+            let last = streamed(src, 40).lines;
             assert_eq!(last, whole, "{src:?}");
         }
     }
@@ -840,11 +839,7 @@ mod tests {
     fn a_backtick_in_the_info_string_opens_no_fence_while_streaming() {
         let src = "```a`\n```\n\n|\n\nmore";
         let whole = render(src, 40, 1);
-        let mut cache = MarkdownCache::default();
-        let mut last = Rendered::default();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = cache.render(src.get(..end).unwrap(), 40);
-        }
+        let last = streamed(src, 40);
         assert_eq!(last.lines, whole.lines);
         assert_eq!(last.code_blocks, whole.code_blocks);
         assert_eq!(whole.code_blocks.len(), 1);
@@ -864,11 +859,7 @@ mod tests {
             "<pre>\n\nkept\n\n</pre>\n\nEnd.",
         ] {
             let whole = render(src, 40, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 40).lines;
-            }
+            let last = streamed(src, 40).lines;
             assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
             assert_eq!(last, whole, "{src:?}");
         }
@@ -881,11 +872,7 @@ mod tests {
     fn the_first_of_two_link_definitions_wins_while_streaming() {
         let src = "[1]:x\n\n.\n\n[1]:p\n[1]";
         let whole = render(src, 20, 1).lines;
-        let mut cache = MarkdownCache::default();
-        let mut last = Vec::new();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = cache.render(src.get(..end).unwrap(), 20).lines;
-        }
+        let last = streamed(src, 20).lines;
         assert_eq!(text_of(&last), text_of(&whole));
         assert_eq!(text_of(&whole), [".", "", "1 (x)"]);
     }
@@ -904,11 +891,7 @@ mod tests {
             "x\n\n##\n\n#\n\n- y",
         ] {
             let whole = render(src, 20, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 20).lines;
-            }
+            let last = streamed(src, 20).lines;
             assert_eq!(last, whole, "{src:?}");
         }
         assert_eq!(text_of(&render("x\n\n#\n", 20, 1).lines), ["x"]);
@@ -923,13 +906,9 @@ mod tests {
     fn incremental_equals_whole() {
         let src = "# Head\n\nPara one is here.\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\nAfter code.\n\n- list\n\n- loose\n\nEnd.";
         let whole = text_of(&render(src, 30, 1).lines);
-        let mut cache = MarkdownCache::default();
-        let mut last = Vec::new();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = text_of(&cache.render(src.get(..end).unwrap(), 30).lines);
-        }
+        let last = text_of(&streamed(src, 30).lines);
         assert_eq!(last, whole);
-        assert_eq!(cache.render(src, 30).code_blocks.len(), 1);
+        assert_eq!(streamed(src, 30).code_blocks.len(), 1);
     }
     /// Found by `fuzz/fuzz_targets/markdown.rs`: an HTML block after
     /// another block had no blank line before it when rendered whole, but
@@ -942,11 +921,7 @@ mod tests {
             "- item\n\n<br>\n",
         ] {
             let whole = render(src, 24, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 24).lines;
-            }
+            let last = streamed(src, 24).lines;
             assert_eq!(last, whole, "{src:?}");
         }
         assert_eq!(

@@ -45,6 +45,20 @@ struct Entry {
     markdown: MarkdownCache,
 }
 
+impl Entry {
+    /// An entry not drawn yet: `sync` renders it (no revision matches).
+    fn unrendered(id: MessageId, context: LineContext) -> Self {
+        Self {
+            id,
+            rev: u64::MAX,
+            context,
+            width: 0,
+            lines: Vec::new(),
+            markdown: MarkdownCache::default(),
+        }
+    }
+}
+
 /// The cache and the resolved scroll position.
 #[derive(Debug, Default)]
 pub struct TranscriptView {
@@ -146,14 +160,9 @@ impl TranscriptView {
             self.entries = messages
                 .iter()
                 .map(|m| {
-                    by_id.remove(&m.id).unwrap_or_else(|| Entry {
-                        id: m.id,
-                        rev: u64::MAX,
-                        context: LineContext::default(),
-                        width: 0,
-                        lines: Vec::new(),
-                        markdown: MarkdownCache::default(),
-                    })
+                    by_id
+                        .remove(&m.id)
+                        .unwrap_or_else(|| Entry::unrendered(m.id, LineContext::default()))
                 })
                 .collect();
             self.prefix.clear();
@@ -163,14 +172,7 @@ impl TranscriptView {
         for (i, message) in messages.iter().enumerate() {
             let context = contexts.get(&message.id).copied().unwrap_or_default();
             if self.entries.get(i).is_none() {
-                self.entries.push(Entry {
-                    id: message.id,
-                    rev: u64::MAX,
-                    context,
-                    width: 0,
-                    lines: Vec::new(),
-                    markdown: MarkdownCache::default(),
-                });
+                self.entries.push(Entry::unrendered(message.id, context));
             }
             let Some(entry) = self.entries.get_mut(i) else {
                 continue;
