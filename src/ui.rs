@@ -224,20 +224,22 @@ fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    frame.render_widget(&app.input.composer.textarea, inner);
-    if app.popup.is_none() {
-        // The real cursor sits on the input's cursor so an IME composes there.
-        let cursor = app.input.composer.textarea.screen_cursor();
-        let (top, _) = app.input.composer.textarea.scroll_offset();
-        let row = cursor.row.saturating_sub(usize::from(top));
-        if let (Ok(row), Ok(col)) = (u16::try_from(row), u16::try_from(cursor.col))
-            && row < inner.height
-            && col < inner.width
-        {
-            frame.set_cursor_position(Position {
-                x: inner.x + col,
-                y: inner.y + row,
-            });
+    app.input.composer.with_view(|view| {
+        frame.render_widget(view, inner);
+        if app.popup.is_none() {
+            // The real cursor sits on the input's cursor so an IME composes there.
+            let cursor = view.screen_cursor();
+            let (top, _) = view.scroll_offset();
+            let row = cursor.row.saturating_sub(usize::from(top));
+            if let (Ok(row), Ok(col)) = (u16::try_from(row), u16::try_from(cursor.col))
+                && row < inner.height
+                && col < inner.width
+            {
+                frame.set_cursor_position(Position {
+                    x: inner.x + col,
+                    y: inner.y + row,
+                });
+            }
         }
-    }
+    });
 }

@@ -4,10 +4,26 @@
 //! with kaiwa's (its Ctrl+J deletes text, its Ctrl+N/P move lines).
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::cell::RefCell;
+
 use ratatui::style::{Modifier, Style};
-use ratatui_textarea::{CursorMove, TextArea, WrapMode};
+use ratatui_textarea::{CursorMove, DataCursor, TextArea, WrapMode};
 
 use crate::text::wrap::wrap_line;
+
+/// ratatui-textarea 0.9 keeps its scroll position in a `u16` (its
+/// `widget.rs`, `Viewport`): with the cursor below screen row 65,535 (a
+/// 2 MB paste of short lines) the box shows rows far above it and what is
+/// typed is out of sight. A screen row holds at least one byte of the text
+/// (a tab at most four columns), so with fewer than `WINDOW_FROM` bytes
+/// before the cursor its row is below 65,535 at any width. Past that, the
+/// box draws a window instead: a `TextArea` of the text around the cursor
+/// (`WINDOW_BEFORE` bytes before it, `WINDOW_AFTER` after, whole lines but
+/// the cursor's own), rebuilt when the text or the cursor changes. Editing
+/// and sending always use the whole text.
+const WINDOW_FROM: usize = 16 * 1024;
+const WINDOW_BEFORE: usize = 6 * 1024;
+const WINDOW_AFTER: usize = 2 * 1024;
 
 /// The composer's state.
 #[derive(Debug)]
@@ -16,6 +32,8 @@ pub struct Composer {
     /// Bumped on every change (row-count cache key).
     rev: u64,
     rows_cache: std::cell::Cell<Option<(u64, usize, usize)>>,
+    /// For `rev`: the window drawn for a cursor deep in a long text, if so.
+    window: RefCell<(u64, Option<TextArea<'static>>)>,
 }
 
 impl Default for Composer {
@@ -26,18 +44,28 @@ impl Default for Composer {
 
 impl Composer {
     pub fn new() -> Self {
-        let mut textarea = TextArea::default();
-        textarea.set_wrap_mode(WrapMode::WordOrGlyph);
-        textarea.set_cursor_line_style(Style::default());
-        textarea.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
-        textarea.set_tab_length(4);
-        textarea.set_placeholder_text("Type a message · F1 shows every key");
-        textarea.set_placeholder_style(Style::default().add_modifier(Modifier::DIM));
         Self {
-            textarea,
+            textarea: styled(TextArea::default()),
             rev: 0,
             rows_cache: std::cell::Cell::new(None),
+            window: RefCell::new((u64::MAX, None)),
         }
+    }
+
+    /// What the input box draws: the textarea itself, or, with the cursor
+    /// deep in a long text, a window around it (see `WINDOW_FROM`). The
+    /// real cursor's place is read from it after drawing, in `draw`.
+    pub fn with_view<R>(&self, draw: impl FnOnce(&TextArea<'static>) -> R) -> R {
+        if self.window.borrow().0 != self.rev {
+            let DataCursor(row, col) = self.textarea.cursor();
+            let lines = self.textarea.lines();
+            let before = lines.iter().take(row).map(|l| l.len() + 1).sum::<usize>()
+                + lines.get(row).map_or(0, |line| byte_at(line, col));
+            let view = (before >= WINDOW_FROM).then(|| window(lines, row, col));
+            self.window.replace((self.rev, view));
+        }
+        let window = self.window.borrow();
+        draw(window.1.as_ref().unwrap_or(&self.textarea))
     }
 
     /// The whole text, lines joined with `\n`.
@@ -149,6 +177,70 @@ impl Composer {
     }
 }
 
+/// The composer's look, for the textarea and a window of it alike.
+fn styled(mut textarea: TextArea<'static>) -> TextArea<'static> {
+    textarea.set_wrap_mode(WrapMode::WordOrGlyph);
+    textarea.set_cursor_line_style(Style::default());
+    textarea.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
+    textarea.set_tab_length(4);
+    textarea.set_placeholder_text("Type a message · F1 shows every key");
+    textarea.set_placeholder_style(Style::default().add_modifier(Modifier::DIM));
+    textarea
+}
+
+/// A textarea of the text around `(row, col)` (a char index), with its
+/// cursor there: the cursor's line (cut to `WINDOW_BEFORE` bytes before the
+/// cursor and `WINDOW_AFTER` after it, on char boundaries), whole lines
+/// before it while they fit in `WINDOW_BEFORE`, after it in `WINDOW_AFTER`.
+fn window(lines: &[String], row: usize, col: usize) -> TextArea<'static> {
+    let line = lines.get(row).map_or("", String::as_str);
+    let at = byte_at(line, col);
+    let start = (at.saturating_sub(WINDOW_BEFORE)..=at)
+        .find(|&i| line.is_char_boundary(i))
+        .unwrap_or(at);
+    let end = (at..=(at + WINDOW_AFTER).min(line.len()))
+        .rev()
+        .find(|&i| line.is_char_boundary(i))
+        .unwrap_or(at);
+    let mut shown = Vec::new();
+    let mut room = WINDOW_BEFORE.saturating_sub(at - start);
+    for earlier in lines.iter().take(row).rev() {
+        if earlier.len() >= room {
+            break;
+        }
+        room -= earlier.len() + 1;
+        shown.push(earlier.clone());
+    }
+    shown.reverse();
+    let cursor_row = shown.len();
+    shown.push(line.get(start..end).unwrap_or_default().to_string());
+    let mut room = WINDOW_AFTER.saturating_sub(end - at);
+    for later in lines.iter().skip(row + 1) {
+        if later.len() >= room {
+            break;
+        }
+        room -= later.len() + 1;
+        shown.push(later.clone());
+    }
+    let cursor_col = line.get(start..at).map_or(0, |cut| cut.chars().count());
+    let mut view = styled(TextArea::new(shown));
+    // Both fit in u16: the window holds at most WINDOW_BEFORE + WINDOW_AFTER
+    // bytes, so fewer lines, and the cursor's column is a char index into
+    // at most WINDOW_BEFORE bytes.
+    view.move_cursor(CursorMove::Jump(
+        u16::try_from(cursor_row).unwrap_or(u16::MAX),
+        u16::try_from(cursor_col).unwrap_or(u16::MAX),
+    ));
+    view
+}
+
+/// The byte offset of char `col` in `line` (its length past the end).
+fn byte_at(line: &str, col: usize) -> usize {
+    line.char_indices()
+        .nth(col)
+        .map_or(line.len(), |(at, _)| at)
+}
+
 fn move_to(ta: &mut TextArea<'static>, m: CursorMove) -> bool {
     ta.move_cursor(m);
     true
@@ -195,5 +287,92 @@ mod tests {
         c.paste(&text);
         assert_eq!(c.textarea.lines().len(), 65_537);
         assert_eq!(c.rows(80), 65_537);
+    }
+
+    use std::fmt::Write as _;
+
+    /// The rows the input box shows at `width`×`height`.
+    fn drawn(c: &Composer, width: u16, height: u16) -> Vec<String> {
+        let area = ratatui::layout::Rect::new(0, 0, width, height);
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        c.with_view(|view| ratatui::widgets::Widget::render(view, area, &mut buf));
+        (0..height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_is_typed_after_a_paste_of_100k_lines_is_in_view() {
+        // ratatui-textarea keeps its scroll row in a u16: without the window
+        // the box showed line 34,464 (100,000 mod 65,536) and hid the typing.
+        let mut c = Composer::new();
+        let mut text = String::new();
+        for i in 0..100_000 {
+            let _ = writeln!(text, "line {i} of the paste");
+        }
+        c.paste(&format!("{text}PASTE-END"));
+        for ch in "Z한".chars() {
+            c.edit(&k(KeyCode::Char(ch)));
+        }
+        let rows = drawn(&c, 40, 5);
+        assert_eq!(
+            rows,
+            [
+                "line 99996 of the paste",
+                "line 99997 of the paste",
+                "line 99998 of the paste",
+                "line 99999 of the paste",
+                "PASTE-ENDZ한"
+            ],
+        );
+        assert!(c.text().ends_with("line 99999 of the paste\nPASTE-ENDZ한"));
+        assert_eq!(
+            c.textarea.lines().len(),
+            100_001,
+            "edits act on the whole text"
+        );
+
+        // Back at the top, the whole textarea is drawn again.
+        c.edit(&KeyEvent::new(KeyCode::Home, KeyModifiers::CONTROL));
+        assert_eq!(
+            drawn(&c, 40, 2),
+            ["line 0 of the paste", "line 1 of the paste"]
+        );
+        // Deep in the middle, the cursor's line is in view and Backspace works there.
+        for _ in 0..70_000 {
+            c.edit(&k(KeyCode::Down));
+        }
+        c.edit(&k(KeyCode::End));
+        c.edit(&k(KeyCode::Backspace));
+        let rows = drawn(&c, 40, 3);
+        assert_eq!(
+            rows.last().map(String::as_str),
+            Some("line 70000 of the past")
+        );
+        assert!(
+            c.text()
+                .contains("\nline 70000 of the past\nline 70001 of the paste\n")
+        );
+    }
+
+    #[test]
+    fn the_end_of_one_huge_line_is_in_view_at_any_width() {
+        // 2 MB on one line: 200,000 rows at 10 columns.
+        let text = format!("{}한글 끝", "0123456789".repeat(200_000));
+        for width in [10, 3, 80] {
+            let mut c = Composer::new();
+            c.paste(&text);
+            c.edit(&k(KeyCode::Char('Z')));
+            let rows = drawn(&c, width, 3);
+            // (A wide char's second cell reads as a space here.)
+            let shown = rows.concat().replace(' ', "");
+            assert!(shown.ends_with("끝Z"), "{width}: {rows:?}");
+        }
     }
 }
