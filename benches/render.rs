@@ -1,6 +1,7 @@
 //! Frame cost of the chat screen: `ui::prepare` + `ui::draw` on long
 //! transcripts (it must not grow with the length), one streaming delta,
-//! wrapping a long answer, and a resize (everything re-wrapped once).
+//! wrapping a long answer, a resize (everything re-wrapped once), and
+//! Markdown nested 200 levels deep.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench setup")]
 
 use std::hint::black_box;
@@ -29,8 +30,13 @@ const PARAGRAPH: &str = "ChatGPT는 OpenAI가 개발한 대규모 언어 모델�
 writes code and explains things; 日本語の質問にも答えます。 The quick brown fox jumps over the lazy dog.";
 
 fn app_with(messages: usize) -> App {
+    // gpt-4o-mini: a known window, so the status bar's meter is drawn (and
+    // measured) every frame. A 10,000-message transcript is far past it, so
+    // a send leaves the oldest turns out (`trim`) rather than opening the
+    // "too long" dialog.
     let settings = Settings {
         model: "gpt-4o-mini".into(),
+        context_overflow: kaiwa::config::ContextOverflow::Trim,
         ..Settings::default()
     };
     let mut app = App::new(settings, PriceTable::default());
@@ -112,6 +118,30 @@ fn wrap_long_answer(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("100KB_at_118_cols", |b| {
         b.iter(|| black_box(wrap_text(&text, 118)));
+    });
+    group.finish();
+}
+
+/// Issue 15: an answer nested 200 levels deep (quotes in list items in
+/// quotes…, a paragraph at every level), rendered whole at 118 columns.
+fn deep_markdown(c: &mut Criterion) {
+    use std::fmt::Write as _;
+    let mut src = String::new();
+    let mut prefix = String::new();
+    for i in 0..100 {
+        write!(src, "{prefix}> para {i}\n{prefix}>\n").unwrap();
+        prefix.push_str("> ");
+        write!(src, "{prefix}- item {i}\n{prefix}\n").unwrap();
+        prefix.push_str("  ");
+    }
+    writeln!(src, "{prefix}deepword").unwrap();
+    let one_line = format!("{}deepword", "> - ".repeat(100));
+    let mut group = c.benchmark_group("markdown_nested_200");
+    group.bench_function("paragraph_per_level", |b| {
+        b.iter(|| black_box(ui::markdown::render(&src, 118, 1)));
+    });
+    group.bench_function("one_line", |b| {
+        b.iter(|| black_box(ui::markdown::render(&one_line, 118, 1)));
     });
     group.finish();
 }
@@ -221,6 +251,7 @@ fn long_streaming_answer(c: &mut Criterion) {
 criterion_group!(
     benches,
     frame,
+    deep_markdown,
     streaming_delta,
     wrap_long_answer,
     resize,

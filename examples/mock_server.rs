@@ -2,7 +2,12 @@
 //!
 //! ```text
 //! cargo run --example mock_server -- [--port N] [--delay-ms N] [--no-usage] [--models a,b,c]
+//!                                    [--answer-tokens N]
 //! ```
+//!
+//! With `--answer-tokens N` every chat request gets the same answer instead of the echo: `N`
+//! tokens (` tok`), one per SSE chunk, then usage (the whole-process benchmark,
+//! `scripts/bench-stream.py`, streams 20,000 of them).
 //!
 //! Prints `base_url=http://127.0.0.1:PORT/v1` on stdout, then one line per request on stderr,
 //! and serves (echoing the last user message) until killed.
@@ -31,6 +36,9 @@ struct Args {
     /// Model ids for GET /v1/models, comma-separated.
     #[arg(long, value_delimiter = ',')]
     models: Vec<String>,
+    /// Answer every chat request with this many tokens, one per chunk.
+    #[arg(long)]
+    answer_tokens: Option<usize>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,6 +48,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         delay: Duration::from_millis(args.delay_ms),
         usage: !args.no_usage,
     });
+    if let Some(n) = args.answer_tokens {
+        let text = " tok".repeat(n);
+        let completion = u64::try_from(n).unwrap_or(u64::MAX);
+        let reply = mock::Reply::openai_stream("gpt-4o-mini", &text, 4, Some((10, completion)))
+            .with_delay(Duration::from_millis(args.delay_ms));
+        server.set_default(reply);
+    }
     if !args.models.is_empty() {
         let ids: Vec<&str> = args.models.iter().map(String::as_str).collect();
         server.set_models(&ids);

@@ -14,7 +14,7 @@ mod models;
 mod session;
 mod thinking;
 
-use std::io;
+use std::io::{self, Write};
 use std::time::Duration;
 
 pub use models::run_models;
@@ -22,6 +22,7 @@ pub use models::run_models;
 use crate::api::client::{ApiClient, StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
 use crate::api::types::{ChatMessage, ChatRequest, Role, Usage};
+use crate::chat::conversation::skipped_text;
 use crate::chat::estimate;
 use crate::chat::pricing::PriceTable;
 use crate::chat::usage::{RequestUsage, UsageTotals};
@@ -183,16 +184,22 @@ async fn ask_raw(
             let finish = value
                 .pointer("/choices/0/finish_reason")
                 .and_then(serde_json::Value::as_str);
+            let outcome = Outcome {
+                text: &answer,
+                reasoning: Some(&reasoning),
+                state: MessageState::Done,
+                finish_reason: finish,
+                error: None,
+                skipped: 0,
+            };
             save(
                 config,
                 client.base_url(),
                 request,
-                (&answer, Some(&reasoning)),
-                MessageState::Done,
-                finish,
-                None,
+                &outcome,
                 Some(usage),
                 started,
+                io.stderr,
             );
             let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
             if writeln!(io.stdout, "{pretty}")
@@ -218,16 +225,22 @@ async fn ask_raw(
         Err(e) => {
             let why =
                 context::after_error(config, &request.model, &e).unwrap_or_else(|| e.to_string());
+            let outcome = Outcome {
+                text: "",
+                reasoning: None,
+                state: MessageState::Error,
+                finish_reason: None,
+                error: Some(&why),
+                skipped: 0,
+            };
             save(
                 config,
                 client.base_url(),
                 request,
-                ("", None),
-                MessageState::Error,
-                None,
-                Some(&why),
+                &outcome,
                 None,
                 started,
+                io.stderr,
             );
             io.error_line(&why);
             Exit::Api
@@ -274,41 +287,49 @@ struct Collected {
     stopped: bool,
 }
 
-/// Save the exchange as a conversation of one turn (unless --no-history);
-/// a problem with the history file goes to the log, never fails the answer.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the fields of one exchange, passed through once"
-)]
+/// What came back, as it is saved.
+struct Outcome<'a> {
+    text: &'a str,
+    reasoning: Option<&'a str>,
+    state: MessageState,
+    finish_reason: Option<&'a str>,
+    error: Option<&'a str>,
+    /// Unreadable events skipped (the answer is saved with the mark).
+    skipped: u32,
+}
+
+/// Save the exchange as a conversation of one turn (unless --no-history).
+/// A problem with the history file never fails the answer: it is one
+/// `kaiwa: history: …` line on stderr (not saved and why, a damaged file
+/// moved aside, a newer file left alone), after the answer.
 fn save(
     config: &Config,
     base_url: &str,
     request: &ChatRequest,
-    answer: (&str, Option<&str>),
-    state: MessageState,
-    finish_reason: Option<&str>,
-    error: Option<&str>,
+    outcome: &Outcome<'_>,
     usage: Option<RequestUsage>,
     started: std::time::Instant,
+    stderr: &mut dyn Write,
 ) {
-    let (answer, reasoning) = answer;
     let now_ms = crate::store::now_ms();
     let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
     let exchange = history::AskExchange {
         model: &request.model,
         base_url,
         messages: &request.messages,
-        answer,
-        reasoning: reasoning.filter(|r| !r.is_empty()),
-        state,
-        finish_reason,
-        error,
+        answer: outcome.text,
+        reasoning: outcome.reasoning.filter(|r| !r.is_empty()),
+        state: outcome.state,
+        finish_reason: outcome.finish_reason,
+        error: outcome.error,
+        skipped: outcome.skipped,
         usage,
         started_at_ms: now_ms - elapsed,
         duration_ms: Some(elapsed),
     };
     if let Some(problem) = history::save_ask_exchange(config, &exchange) {
-        tracing::warn!(%problem, "ask exchange not saved");
+        tracing::warn!(%problem, "ask exchange: history");
+        let _ = writeln!(stderr, "kaiwa: {}", sanitize_str(&problem));
     }
 }
 
@@ -327,12 +348,7 @@ async fn ask_stream(
     }
     let end = collected.end.take().unwrap_or_default();
     if end.skipped > 0 {
-        let plural = if end.skipped == 1 { "event" } else { "events" };
-        let _ = writeln!(
-            io.stderr,
-            "kaiwa: {} unreadable {plural} skipped",
-            end.skipped
-        );
+        let _ = writeln!(io.stderr, "kaiwa: {}", skipped_text(end.skipped));
     }
     let answered = !collected.text.is_empty();
     // A request counts when the server billed it: not when it was refused.
@@ -353,16 +369,22 @@ async fn ask_stream(
         _ => MessageState::Error,
     };
     let error_text = end.error.as_ref().map(ToString::to_string);
+    let outcome = Outcome {
+        text: &collected.text,
+        reasoning: Some(&collected.reasoning),
+        state,
+        finish_reason: end.finish_reason.as_deref(),
+        error: error_text.as_deref(),
+        skipped: end.skipped,
+    };
     save(
         config,
         client.base_url(),
         request,
-        (&collected.text, Some(&collected.reasoning)),
-        state,
-        end.finish_reason.as_deref(),
-        error_text.as_deref(),
+        &outcome,
         usage,
         started,
+        io.stderr,
     );
     if collected.stopped {
         io.error_line("stopped (Ctrl+C); the text that arrived was kept");

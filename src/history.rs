@@ -125,8 +125,47 @@ impl History {
         }
     }
 
-    /// Starts the writer for the file at `path`, spooling into `spool_dir`.
+    /// Starts the writer for the file at `path`, spooling into `spool_dir`,
+    /// and waits (at most `OPEN_WAIT`) until it has opened the file.
     pub fn start_at(path: &Path, spool_dir: &Path) -> (Self, Option<String>) {
+        match Self::spawn(path, spool_dir) {
+            Ok(history) => {
+                if let Some(inner) = &history.inner {
+                    inner.shared.wait_for(OPEN_WAIT, |s| s.opened);
+                }
+                let notice = history.take_notice();
+                (history, notice)
+            }
+            Err(notice) => (Self::disabled(), Some(notice)),
+        }
+    }
+
+    /// Like [`History::start`] without waiting for the file to open: the
+    /// TUI's first frame does not wait for the disk (creating a history
+    /// file takes several fsyncs, 7–9 ms). What opening it says comes
+    /// through [`History::opening`].
+    pub fn start_in_background(config: &Config) -> (Self, Option<String>) {
+        match &config.history_path {
+            Some(path) => match Self::spawn(path, &config.state_dir.join("spool")) {
+                Ok(history) => (history, None),
+                Err(notice) => (Self::disabled(), Some(notice)),
+            },
+            None => (Self::disabled(), None),
+        }
+    }
+
+    /// For a thread off the loop: waits (at most `OPEN_WAIT`) until the
+    /// writer has opened the file, then gives what opening it said (a
+    /// damaged file moved aside, history off). None when history is off.
+    pub fn opening(&self) -> Option<impl FnOnce() -> Option<String> + Send + 'static> {
+        let shared = Arc::clone(&self.inner.as_ref()?.shared);
+        Some(move || {
+            shared.wait_for(OPEN_WAIT, |s| s.opened);
+            shared.state.lock().ok()?.notice.take()
+        })
+    }
+
+    fn spawn(path: &Path, spool_dir: &Path) -> Result<Self, String> {
         let shared = Arc::new(Shared::default());
         let (tx, rx) = mpsc::channel::<Cmd>();
         let thread = {
@@ -137,15 +176,8 @@ impl History {
                 .name("kaiwa-history".into())
                 .spawn(move || writer::run(path, spool_dir, &rx, &shared))
         };
-        let thread = match thread {
-            Ok(handle) => handle,
-            Err(e) => {
-                let notice = format!("history off: cannot start its thread ({e})");
-                return (Self::disabled(), Some(notice));
-            }
-        };
-        shared.wait_for(OPEN_WAIT, |s| s.opened);
-        let history = Self {
+        let thread = thread.map_err(|e| format!("history off: cannot start its thread ({e})"))?;
+        Ok(Self {
             inner: Some(Inner {
                 tx,
                 shared,
@@ -154,9 +186,7 @@ impl History {
             }),
             tracker: Tracker::default(),
             path: Some(path.to_path_buf()),
-        };
-        let notice = history.take_notice();
-        (history, notice)
+        })
     }
 
     pub fn is_enabled(&self) -> bool {

@@ -15,6 +15,9 @@ use crate::paths;
 /// The filter used when `KAIWA_LOG` is unset, empty or unreadable.
 const DEFAULT_FILTER: &str = "warn";
 
+/// Lines the log's queue holds before it drops new ones.
+const LOG_QUEUE_LINES: usize = 1024;
+
 /// Starts logging to `state_dir/kaiwa.log` (folder 0700, file 0600,
 /// appended). Keep the guard alive until exit: dropping it flushes the log.
 /// Returns `None`, silently, when anything fails.
@@ -24,7 +27,13 @@ pub fn init(state_dir: &Path) -> Option<WorkerGuard> {
     let filter = paths::non_empty(&paths::real_env, "KAIWA_LOG")
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
-    let (writer, guard) = tracing_appender::non_blocking(file);
+    // The default queue holds 128,000 lines and is allocated whole (4 MB
+    // resident, a fifth of the TUI's memory); at `warn` a few lines a run
+    // is the norm, and a burst past 1,024 drops lines rather than block.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(true)
+        .finish(file);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

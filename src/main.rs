@@ -39,7 +39,17 @@ fn main() -> ExitCode {
         }
     };
     let _log_guard = kaiwa::logging::init(&config.state_dir);
+    // One worker beside the main thread (the TUI's loop runs on the main
+    // thread in `block_on`; requests, the model lists and the history
+    // reader run on the worker): a worker per core (tokio's default) bought
+    // nothing on a 2-core machine but cross-thread wake-ups and another
+    // malloc arena — a 20k-token answer took 0.13 s with two workers and
+    // 0.11 s with one, 18 MiB against 17 (docs/PERFORMANCE.md). The
+    // blocking pool (prompt file, key commands, tokenizer tables) is capped
+    // too; its threads end after 10 s idle.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(8)
         .enable_all()
         .build()
     {

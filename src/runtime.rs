@@ -68,8 +68,13 @@ pub async fn run_with(
     let guard = TerminalGuard::enter(app.mouse_capture)?;
     let result = event_loop(&mut app, &mut ctx, &mut rx, &mut signals, started.effects).await;
     drop(guard);
-    // Everything said is committed before kaiwa goes.
-    ctx.persist(&app, &[]);
+    // Everything said is committed before kaiwa goes, with the requests
+    // still waiting for the tokenizer tables at their rough count.
+    let waiting: Vec<Effect> = std::mem::take(&mut app.usage.pending)
+        .into_iter()
+        .map(|pending| Effect::RecordUsage(pending.finished))
+        .collect();
+    ctx.persist(&app, &waiting);
     ctx.history.shutdown(Duration::from_secs(3));
     result
 }
@@ -130,6 +135,11 @@ async fn event_loop(
                 }
                 draw(&mut terminal, &mut ui, app)?;
                 pacer.drawn(Instant::now());
+                if ui.transcript.settling() {
+                    // After a resize, messages out of view are wrapped again
+                    // a slice per frame; another frame finishes the job.
+                    pacer.mark_dirty();
+                }
                 continue;
             }
             event = events.next() => match event {

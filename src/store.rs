@@ -32,6 +32,7 @@ mod write;
 use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -178,7 +179,7 @@ impl Store {
             return f(self);
         }
         self.writable()?;
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        run(&self.conn, "BEGIN IMMEDIATE")?;
         self.in_tx = true;
         let result = f(self);
         self.in_tx = false;
@@ -224,34 +225,42 @@ impl Store {
     ) -> Result<R, StoreError> {
         self.writable()?;
         if self.in_tx {
-            self.conn.execute_batch("SAVEPOINT kaiwa_step")?;
+            run(&self.conn, "SAVEPOINT kaiwa_step")?;
             let result = f(&self.conn);
             if result.is_err() {
-                let _ = self.conn.execute_batch("ROLLBACK TO kaiwa_step");
+                let _ = run(&self.conn, "ROLLBACK TO kaiwa_step");
             }
-            self.conn.execute_batch("RELEASE kaiwa_step")?;
+            run(&self.conn, "RELEASE kaiwa_step")?;
             return result;
         }
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        run(&self.conn, "BEGIN IMMEDIATE")?;
         let result = f(&self.conn);
         self.end(result)
     }
 
     fn end<R>(&self, result: Result<R, StoreError>) -> Result<R, StoreError> {
         match result {
-            Ok(value) => match self.conn.execute_batch("COMMIT") {
+            Ok(value) => match run(&self.conn, "COMMIT") {
                 Ok(()) => Ok(value),
                 Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                    let _ = run(&self.conn, "ROLLBACK");
                     Err(e.into())
                 }
             },
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = run(&self.conn, "ROLLBACK");
                 Err(e)
             }
         }
     }
+}
+
+/// A statement without results, through the connection's statement cache:
+/// the transaction verbs run several times a frame while an answer
+/// streams, and parsing them every time was a tenth of the history
+/// writer's time (a 20,000-token answer, docs/PERFORMANCE.md).
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// The folder (0700) and an empty 0600 file, before SQLite sees the path.
@@ -292,6 +301,32 @@ fn apply_pragmas(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Caps on history files' size in pages, by path: `cap_pages_for_tests`.
+static PAGE_CAPS: Mutex<Vec<(PathBuf, u32)>> = Mutex::new(Vec::new());
+
+/// For tests of a full disk: every read-write connection opened on `path`
+/// after this call caps the file at `pages` pages (`PRAGMA max_page_count`;
+/// a cap below the file's size counts as its size), so a write that needs
+/// one page more fails as on a full disk: SQLite answers `SQLITE_FULL`,
+/// which is `StoreError::DiskFull`. `None` lifts the cap. kaiwa itself
+/// never calls it; a cap on one path leaves every other file alone, so
+/// tests in one process do not disturb each other.
+#[doc(hidden)]
+pub fn cap_pages_for_tests(path: &Path, pages: Option<u32>) {
+    let mut caps = PAGE_CAPS.lock().unwrap_or_else(PoisonError::into_inner);
+    caps.retain(|(p, _)| p != path);
+    if let Some(pages) = pages {
+        caps.push((path.to_path_buf(), pages));
+    }
+}
+
+fn page_cap(path: &Path) -> Option<u32> {
+    let caps = PAGE_CAPS.lock().unwrap_or_else(PoisonError::into_inner);
+    caps.iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, pages)| *pages)
+}
+
 fn open_rw(path: &Path) -> Result<Opened, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags)?;
@@ -314,6 +349,10 @@ fn open_rw(path: &Path) -> Result<Opened, StoreError> {
         });
     }
     apply_pragmas(&conn)?;
+    if let Some(pages) = page_cap(path) {
+        let _cap: i64 =
+            conn.pragma_update_and_check(None, "max_page_count", pages, |row| row.get(0))?;
+    }
     if let Some(backup) = schema::migrate(&mut conn, Some(path), version, schema::MIGRATIONS)? {
         tracing::info!(backup = %backup.display(), from = version, "history file migrated");
     }

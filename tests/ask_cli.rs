@@ -481,17 +481,62 @@ fn a_stream_that_ends_without_finish_reason_is_an_error() {
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
 }
 
+/// The text of every line `message_lines` gives a message, joined.
+fn lines_text(message: &kaiwa::chat::conversation::Message) -> String {
+    kaiwa::ui::transcript::message_lines(message, 80)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// SPEC: one unreadable event does not end the answer; it is skipped,
+/// counted and said, with the warning that text may be missing (exit 0: the
+/// answer finished). The answer is saved with the count, and a resumed
+/// conversation shows the mark again.
 #[test]
 fn an_unreadable_event_is_reported_and_the_answer_completes() {
     let mock = MockServer::start_blocking();
     mock.enqueue(Reply::fixture("llmock_fault_malformed.sse", 100));
-    let out = run(Sandbox::new().against(&mock, &["ask", "hi"]), None);
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.against(&mock, &["ask", "hi"]), None);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let answer = "Mock response gpt-4o-mini: everything is working as expected.";
+    assert_eq!(stdout(&out), format!("{answer}\n"));
     assert_eq!(
-        stdout(&out),
-        "Mock response gpt-4o-mini: everything is working as expected.\n"
+        stderr(&out),
+        "kaiwa: 1 unreadable event skipped — text may be missing\n"
     );
-    assert_eq!(stderr(&out), "kaiwa: 1 unreadable event skipped\n");
+
+    // Saved, marked.
+    let list = run(sandbox.kaiwa(&["history", "list", "--json"]), None);
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let uid = list[0]["uid"].as_str().unwrap().to_owned();
+    let export = run(
+        sandbox.kaiwa(&["history", "export", &uid, "--format", "json"]),
+        None,
+    );
+    assert_eq!(code(&export), 0, "{}", stderr(&export));
+    let export: Value = serde_json::from_slice(&export.stdout).unwrap();
+    let messages = export["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{export:#}");
+    assert_eq!(messages[1]["content"], answer);
+    assert_eq!(messages[1]["state"], "done");
+    assert_eq!(messages[1]["skipped"], 1, "{export:#}");
+
+    // Resumed: the mark is shown again under the answer.
+    let (mut history, notice) =
+        kaiwa::history::History::start_at(&sandbox.db(), &sandbox.path("state/kaiwa/spool"));
+    assert_eq!(notice, None);
+    let resumed = history.resume(&uid).unwrap();
+    let shown = resumed.conversation.messages();
+    assert_eq!(shown.len(), 2);
+    assert_eq!(shown[1].skipped, 1);
+    let text = lines_text(&shown[1]);
+    assert!(
+        text.contains("⚠ 1 unreadable event skipped — text may be missing"),
+        "{text}"
+    );
 }
 
 #[test]

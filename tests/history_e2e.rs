@@ -823,6 +823,37 @@ fn history_file_is_0600_in_a_0700_folder() {
     assert_eq!(home.list(false).len(), 1);
 }
 
+/// The first frame does not wait for the history file to open, so what opening it says comes
+/// later: it must still reach the screen, before any key is pressed.
+#[test]
+fn a_damaged_history_file_is_reported_on_screen_after_the_first_frame() {
+    let mock = MockServer::start_blocking();
+    let home = Home::new(&mock);
+    std::fs::create_dir_all(home.data_dir()).unwrap();
+    std::fs::write(
+        home.db(),
+        b"this is not a SQLite file, but it is not empty either",
+    )
+    .unwrap();
+    let tui = home.tui(&[]);
+    tui.wait_for("a new one was started");
+    tui.send("still saved?");
+    tui.send(keys::ENTER);
+    wait_answered(&tui, "You said: still saved?");
+    quit(tui);
+    let rows = home.list(false);
+    assert_eq!(
+        rows.len(),
+        1,
+        "the new file holds the new conversation: {rows:?}"
+    );
+    let aside = std::fs::read_dir(home.data_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains(".corrupt-"));
+    assert!(aside, "the damaged file was kept beside the new one");
+}
+
 // -------------------------------------------------------------------------------------------
 // 7. Locked: another process holds the write lock; the turn is spooled, then merged
 // -------------------------------------------------------------------------------------------

@@ -68,7 +68,9 @@ async fn closed_request(mock: &MockServer) -> RecordedRequest {
 fn pieces_of(reply: &Reply) -> Vec<Vec<u8>> {
     match reply {
         Reply::Stream { pieces, .. } => pieces.clone(),
-        other @ (Reply::Raw { .. } | Reply::Hang) => panic!("not a stream: {other:?}"),
+        other @ (Reply::Raw { .. } | Reply::Hang | Reply::Repeated { .. }) => {
+            panic!("not a stream: {other:?}")
+        }
     }
 }
 
@@ -546,4 +548,55 @@ fn blocking_server_serves_synchronous_clients() {
         std::net::TcpStream::connect(addr).is_err(),
         "the port is closed after drop"
     );
+}
+
+#[test]
+fn token_stream_sends_one_event_per_token_grouped_per_write() {
+    let tokens: Vec<String> = ["Hel", "lo", ", ", "世界", "!"].map(str::to_owned).to_vec();
+    let reply = Reply::openai_token_stream("gpt-4o-mini", tokens, 2, Some((3, 5)));
+    let pieces = pieces_of(&reply);
+    // role, 5 tokens, finish, usage, [DONE]: 9 events, 2 a write.
+    assert_eq!(pieces.len(), 5);
+    let sse = String::from_utf8(pieces.concat()).unwrap();
+    assert_eq!(data_lines(&sse).len(), 9);
+    let (text, usage, finish) = stream_text_and_usage(&sse);
+    assert_eq!(text, "Hello, 世界!");
+    assert_eq!(usage.unwrap()["completion_tokens"], 5);
+    assert_eq!(finish, ["stop"]);
+    // The same events as the char-chunked builder gives for one-token chunks.
+    let same = Reply::openai_stream("gpt-4o-mini", "abc", 1, Some((3, 5)));
+    let by_tokens = Reply::openai_token_stream(
+        "gpt-4o-mini",
+        vec!["a".into(), "b".into(), "c".into()],
+        1,
+        Some((3, 5)),
+    );
+    assert_eq!(pieces_of(&same), pieces_of(&by_tokens));
+}
+
+#[tokio::test]
+async fn held_stream_ends_wait_for_release() {
+    let mock = MockServer::start().await;
+    mock.enqueue(Reply::openai_stream("gpt-4o-mini", "held", 2, Some((1, 1))));
+    mock.hold_stream_ends(3);
+    let response = post_chat(&mock, &chat_body("hi", true)).await;
+    let mut stream = response.bytes_stream();
+    let mut body = Vec::new();
+    // role + two content events arrive; the finish, usage and [DONE] wait.
+    while data_lines(&String::from_utf8_lossy(&body)).len() < 3 {
+        body.extend_from_slice(&stream.next().await.unwrap().unwrap());
+    }
+    let more = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
+    assert!(more.is_err(), "the held end was sent: {more:?}");
+    assert!(mock.requests()[0].closed_at.is_none());
+    mock.release_streams();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.unwrap());
+    }
+    let sse = String::from_utf8(body).unwrap();
+    let (text, usage, finish) = stream_text_and_usage(&sse);
+    assert_eq!(text, "held");
+    assert!(usage.is_some());
+    assert_eq!(finish, ["stop"]);
+    assert!(sse.ends_with("data: [DONE]\n\n"));
 }

@@ -373,6 +373,45 @@ fn resume_continues_exactly_where_it_was() {
     assert!(history.resume("01nonexistentnonexistent00").is_err());
 }
 
+/// An answer that lost unreadable events keeps the count in the file, and
+/// a resumed conversation shows the mark under it again.
+#[test]
+fn a_skipped_events_mark_is_saved_and_shown_again_on_resume() {
+    let env = Env::new();
+    let (mut history, _) = env.start();
+    let mut c = Conversation::new(None);
+    c.push(Role::User, "q".into(), MessageStatus::Complete);
+    let answer = c.push(Role::Assistant, "part".into(), MessageStatus::Streaming);
+    sync(&mut history, &c);
+    c.update(answer, |m| {
+        m.content.push_str(" and the rest");
+        m.status = MessageStatus::Complete;
+        m.finish_reason = Some("stop".into());
+        m.skipped = 3;
+    });
+    sync(&mut history, &c);
+    let uid = history.conversation_uid().unwrap().to_string();
+    drop(history);
+
+    let saved = env.only();
+    assert_eq!(saved.messages[1].skipped, 3);
+    assert_eq!(saved.messages[1].state, MessageState::Done);
+    let (mut history, _) = env.start();
+    let resumed = history.resume(&uid).unwrap();
+    let m = &resumed.conversation.messages()[1];
+    assert_eq!((m.content.as_str(), m.skipped), ("part and the rest", 3));
+    let shown: Vec<String> = kaiwa::ui::transcript::message_lines(m, 80)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.trim() == "⚠ 3 unreadable events skipped — text may be missing"),
+        "{shown:#?}"
+    );
+}
+
 #[test]
 fn left_out_turns_and_a_summary_keep_their_marks_across_a_resume() {
     let env = Env::new();
@@ -761,6 +800,7 @@ fn ask_exchanges_are_saved_as_one_turn() {
         state: MessageState::Done,
         finish_reason: Some("stop"),
         error: None,
+        skipped: 0,
         usage: Some(RequestUsage {
             prompt: 12,
             completion: 1,

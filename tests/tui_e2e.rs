@@ -36,7 +36,9 @@ use support::screen::{input_rows, mini_status, transcript_rows, wait_answered};
 fn pieces_of(reply: Reply) -> Vec<Vec<u8>> {
     match reply {
         Reply::Stream { pieces, .. } => pieces,
-        other @ (Reply::Raw { .. } | Reply::Hang) => panic!("not a stream: {other:?}"),
+        other @ (Reply::Raw { .. } | Reply::Hang | Reply::Repeated { .. }) => {
+            panic!("not a stream: {other:?}")
+        }
     }
 }
 

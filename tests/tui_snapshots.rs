@@ -582,7 +582,36 @@ fn skipped_events_and_length_notes() {
         }),
     );
     let terminal = render(&mut app, 60, 10);
-    assert!(screen_text(&terminal).contains("2 unreadable events skipped"));
+    // SPEC: the answer says so, and that text may be missing.
+    assert!(
+        screen_text(&terminal).contains("⚠ 2 unreadable events skipped — text may be missing"),
+        "{}",
+        screen_text(&terminal)
+    );
+    insta::assert_snapshot!(screen(&terminal));
+}
+
+/// Issue 15: an answer nested 200 levels deep (quotes in list items in
+/// quotes…) shows its last word at every width from the smallest terminal
+/// up: the bars stop at 8 levels (fewer when narrow) and a depth marker
+/// (`›200`) says how deep the text is.
+#[test]
+fn a_deeply_nested_answer_shows_its_last_word() {
+    let answer = format!(
+        "Nested:\n\n{}lastword\n\n{}deepest",
+        "> - ".repeat(100),
+        "> ".repeat(200)
+    );
+    let mut app = new_app();
+    exchange(&mut app, "nest", &answer, None);
+    for (width, height) in [(20, 8), (40, 12), (120, 40)] {
+        let terminal = render(&mut app, width, height);
+        let text = screen_text(&terminal);
+        assert!(text.contains("lastword"), "{width}×{height}:\n{text}");
+        assert!(text.contains("›200 deepest"), "{width}×{height}:\n{text}");
+        assert_no_control_in_cells(terminal.backend().buffer());
+    }
+    let terminal = render(&mut app, 40, 12);
     insta::assert_snapshot!(screen(&terminal));
 }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::retry::{self, RetryDecision};
-use super::sse::{SseDecoder, SseItem};
+use super::sse::{MAX_LINE_BYTES, SseDecoder, SseItem};
 use super::types::{ChatRequest, ModelInfo, Payload, Usage, parse_models, parse_payload};
 use crate::config::KeySource;
 use crate::provider::{Auth, Provider};
@@ -68,7 +68,7 @@ pub struct StreamEnd {
 /// when the first request needs it), its auth, headers and query.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    http: SharedHttp,
     provider: Arc<Provider>,
     /// Where errors say the request went.
     base_url: String,
@@ -78,7 +78,25 @@ pub struct ApiClient {
     no_stream_options: Arc<AtomicBool>,
 }
 
-/// The HTTP client every provider's requests share (one connection pool).
+/// The HTTP client every provider's requests share (one connection pool),
+/// built when the first request needs it: building it loads the system's
+/// root certificates (~2 ms, hundreds of files), which the first frame
+/// need not wait for; requests run on the runtime's worker, off the loop.
+#[derive(Debug, Clone, Default)]
+pub struct SharedHttp(Arc<std::sync::OnceLock<reqwest::Client>>);
+
+impl SharedHttp {
+    /// The client, built on first use.
+    pub fn get(&self) -> Result<&reqwest::Client, ApiError> {
+        if let Some(client) = self.0.get() {
+            return Ok(client);
+        }
+        let built = http_client()?;
+        Ok(self.0.get_or_init(|| built))
+    }
+}
+
+/// A new HTTP client (most callers want [`SharedHttp`]).
 pub fn http_client() -> Result<reqwest::Client, ApiError> {
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -101,16 +119,16 @@ impl ApiClient {
             source,
             Vec::new(),
         );
-        Ok(Self::for_provider(&http_client()?, provider, idle_timeout))
+        Ok(Self::for_provider(
+            &SharedHttp::default(),
+            provider,
+            idle_timeout,
+        ))
     }
 
     /// A client for `provider`, sharing `http`'s connections. Its key is
     /// resolved at the first request (`api_key_cmd` runs then, once).
-    pub fn for_provider(
-        http: &reqwest::Client,
-        provider: Provider,
-        idle_timeout: Duration,
-    ) -> Self {
+    pub fn for_provider(http: &SharedHttp, provider: Provider, idle_timeout: Duration) -> Self {
         let key = match &provider.key {
             KeySource::None => tokio::sync::OnceCell::new_with(Some(None)),
             KeySource::Value(key) => tokio::sync::OnceCell::new_with(Some(Some(key.clone()))),
@@ -312,8 +330,12 @@ impl ApiClient {
     pub async fn stream_chat<F: FnMut(StreamEvent)>(&self, request: &ChatRequest, sink: &mut F) {
         let request = &self.wire(request);
         let url = self.provider.chat_url(&request.model);
-        let key = match self.key().await {
-            Ok(key) => key,
+        let http_and_key = match self.http.get() {
+            Ok(http) => self.key().await.map(|key| (http, key)),
+            Err(error) => Err(error),
+        };
+        let (http, key) = match http_and_key {
+            Ok(both) => both,
             Err(error) => {
                 sink(StreamEvent::End(StreamEnd {
                     error: Some(error),
@@ -323,7 +345,7 @@ impl ApiClient {
             }
         };
         let build = |with_options: bool| {
-            self.authorize(self.http.post(&url), key.as_ref())
+            self.authorize(http.post(&url), key.as_ref())
                 .json(&request.to_json(true, with_options))
         };
         let response = {
@@ -387,6 +409,12 @@ impl ApiClient {
             };
             decoder.feed(&bytes, &mut items);
             if self.handle_items(&mut items, &mut acc, &mut end, sink) {
+                break;
+            }
+            if decoder.overflowed() {
+                // An endless line: stop reading (dropping the body hangs up).
+                tracing::warn!("a line or event over the cap; the stream was cut off");
+                end.error = Some(ApiError::LineTooLong(MAX_LINE_BYTES));
                 break;
             }
         }
@@ -462,9 +490,10 @@ impl ApiClient {
     ) -> Result<(String, Value), ApiError> {
         let request = &self.wire(request);
         let url = self.provider.chat_url(&request.model);
+        let http = self.http.get()?;
         let key = self.key().await?;
         let build = |_: bool| {
-            self.authorize(self.http.post(&url), key.as_ref())
+            self.authorize(http.post(&url), key.as_ref())
                 .timeout(NON_STREAM_TIMEOUT)
                 .json(&request.to_json(false, false))
         };
@@ -490,9 +519,10 @@ impl ApiClient {
         let Some(url) = self.provider.models_url() else {
             return Ok(configured(&self.provider.models));
         };
+        let http = self.http.get()?;
         let key = self.key().await?;
         let build = |_: bool| {
-            self.authorize(self.http.get(&url), key.as_ref())
+            self.authorize(http.get(&url), key.as_ref())
                 .timeout(timeout)
         };
         let mut ignore = |_: u32, _: Duration, _: &ApiError| {};

@@ -38,6 +38,14 @@ pub enum ApiError {
     /// The connection broke while the body was being read.
     #[error("the connection broke: {0}")]
     Broken(String),
+    /// A line (or one event) of the stream went past the decoder's cap of
+    /// this many bytes: reading stopped there, so an endless line can
+    /// neither fill memory nor hold the answer open.
+    #[error(
+        "the server sent a line longer than {} MiB; the stream was cut off there",
+        .0 / (1024 * 1024)
+    )]
+    LineTooLong(usize),
     /// The stream ended without a finish reason.
     #[error("the connection ended before the answer was finished")]
     EndedEarly,

@@ -61,6 +61,7 @@ pub fn is_retryable(error: &ApiError) -> bool {
         ApiError::Idle(_)
         | ApiError::Broken(_)
         | ApiError::EndedEarly
+        | ApiError::LineTooLong(_)
         | ApiError::InStream(_)
         | ApiError::Decode(_)
         | ApiError::WaitTooLong { .. }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use super::client::{ApiClient, http_client};
+use super::client::{ApiClient, SharedHttp};
 use super::error::ApiError;
 use super::types::ModelInfo;
 use crate::config::KeySource;
@@ -22,7 +22,7 @@ pub const MODELS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every provider's client.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    http: reqwest::Client,
+    http: SharedHttp,
     providers: Providers,
     idle_timeout: Duration,
     built: HashMap<String, ApiClient>,
@@ -38,7 +38,7 @@ pub struct Listing {
 impl Clients {
     pub fn new(providers: Providers, idle_timeout: Duration) -> Result<Self, ApiError> {
         Ok(Self {
-            http: http_client()?,
+            http: SharedHttp::default(),
             providers,
             idle_timeout,
             built: HashMap::new(),

@@ -9,9 +9,15 @@
 //!
 //! Invariant: the output does not depend on how the input was split into
 //! reads — a split inside a line, inside a UTF-8 character or between `\r`
-//! and `\n` gives the same events (tested at every byte offset).
+//! and `\n` gives the same events (tested at every byte offset). A line
+//! longer than `MAX_LINE_BYTES` ends the decoding there, however it was
+//! split: memory stays bounded and an endless line cannot keep a reader
+//! busy forever (`overflowed`).
 
-/// Longest line kept in memory; a hostile server cannot grow the buffer past it.
+/// Longest line, and longest event's data, kept in memory. Anything longer
+/// (a hostile or broken server, an endless line, endless `data:` lines with
+/// no blank line) stops the decoder: nothing from it or after it becomes an
+/// event, and `overflowed` says so, so the reader can stop reading.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 /// One dispatched event, or a sign of life.
@@ -43,7 +49,8 @@ pub struct SseDecoder {
     pending_cr: bool,
     /// Whether any byte has been seen (the BOM may only be at the very start).
     started: bool,
-    /// Bytes dropped from an over-long line (only the first `MAX_LINE_BYTES` are kept).
+    /// A line or an event went past `MAX_LINE_BYTES`: decoding stopped
+    /// (for good).
     overflow: bool,
     event: String,
     data: String,
@@ -58,7 +65,7 @@ impl SseDecoder {
 
     /// Feed one read; complete items are appended to `out`.
     pub fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<SseItem>) {
-        if bytes.is_empty() {
+        if bytes.is_empty() || self.overflow {
             // Nothing to decode, and a pending `\r` must still meet the next `\n`.
             return;
         }
@@ -86,10 +93,14 @@ impl SseDecoder {
     fn feed_started(&mut self, mut bytes: &[u8], out: &mut Vec<SseItem>) {
         while let Some(pos) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
             let (head, tail) = bytes.split_at(pos);
-            self.push_line_bytes(head);
+            if !self.push_line_bytes(head) {
+                return;
+            }
             let line = std::mem::take(&mut self.line);
-            self.overflow = false;
             self.process_line(&line, out);
+            if self.overflow {
+                return;
+            }
             self.line = line;
             self.line.clear();
             // `tail` starts with the terminator.
@@ -106,19 +117,33 @@ impl SseDecoder {
         self.push_line_bytes(bytes);
     }
 
-    fn push_line_bytes(&mut self, bytes: &[u8]) {
-        let room = MAX_LINE_BYTES.saturating_sub(self.line.len());
-        if bytes.len() > room {
-            self.overflow = true;
+    /// Adds to the current line; false (and the decoder stopped, the line
+    /// dropped) when that would make it longer than `MAX_LINE_BYTES`.
+    fn push_line_bytes(&mut self, bytes: &[u8]) -> bool {
+        if bytes.len() > MAX_LINE_BYTES.saturating_sub(self.line.len()) {
+            self.stop();
+            return false;
         }
-        self.line
-            .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        self.line.extend_from_slice(bytes);
+        true
+    }
+
+    /// Past the cap: stop for good and let go of what was kept.
+    fn stop(&mut self) {
+        self.overflow = true;
+        self.line = Vec::new();
+        self.data = String::new();
+        self.error_field = None;
     }
 
     /// End of input: a partial line is processed and a pending event with
     /// data is dispatched (more lenient than the spec, so that a final
     /// `data: [DONE]` without its blank line still counts).
     pub fn finish(&mut self, out: &mut Vec<SseItem>) {
+        if self.overflow {
+            // The event being built was cut off: nothing of it is sent.
+            return;
+        }
         if !self.started && !self.line.is_empty() {
             // Only part of a BOM arrived: nothing to decode.
             self.line.clear();
@@ -126,6 +151,9 @@ impl SseDecoder {
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             self.process_line(&line, out);
+            if self.overflow {
+                return;
+            }
         }
         self.dispatch(out);
     }
@@ -145,6 +173,12 @@ impl SseDecoder {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
             None => (text.as_ref(), ""),
         };
+        let kept = self.data.len() + self.error_field.as_ref().map_or(0, String::len);
+        if kept + value.len() >= MAX_LINE_BYTES {
+            // One event of endless `data:` lines: cut off like a long line.
+            self.stop();
+            return;
+        }
         match field {
             "data" => {
                 if self.has_data {
@@ -179,7 +213,9 @@ impl SseDecoder {
         self.has_data = false;
     }
 
-    /// Whether the current line was cut at `MAX_LINE_BYTES`.
+    /// Whether a line went past `MAX_LINE_BYTES`: decoding stopped there
+    /// (the events before it were all given out), and the reader should
+    /// stop reading.
     pub fn overflowed(&self) -> bool {
         self.overflow
     }
@@ -294,20 +330,70 @@ mod tests {
     }
 
     #[test]
-    fn overlong_line_is_capped() {
+    fn an_overlong_line_stops_the_decoder_whatever_the_split() {
+        let mut bytes = b"data: before\n\ndata: ".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES));
+        bytes.extend_from_slice(b"\n\ndata: after\n\n");
+        let before = vec![SseItem::Event(SseEvent {
+            data: "before".into(),
+            ..SseEvent::default()
+        })];
+        let len = bytes.len();
+        for cuts in [
+            vec![],
+            vec![20],
+            vec![len - 15],
+            vec![13, 14, len - 20, len - 1],
+        ] {
+            assert_eq!(decode_split(&bytes, &cuts), before, "cuts {cuts:?}");
+        }
+        // Fed in 1 MiB reads: memory stays at the cap, then the decoder stops.
         let mut decoder = SseDecoder::new();
         let mut out = Vec::new();
         decoder.feed(b"data: ", &mut out);
         let chunk = vec![b'x'; 1024 * 1024];
-        for _ in 0..10 {
+        for _ in 0..7 {
+            decoder.feed(&chunk, &mut out);
+        }
+        assert!(!decoder.overflowed(), "7 MiB is under the cap");
+        for _ in 0..3 {
             decoder.feed(&chunk, &mut out);
         }
         assert!(decoder.overflowed());
-        decoder.feed(b"\n\n", &mut out);
-        assert_eq!(out.len(), 1);
-        match &out[0] {
-            SseItem::Event(e) => assert_eq!(e.data.len(), MAX_LINE_BYTES - 6),
-            SseItem::Comment => panic!("expected an event"),
+        assert_eq!(decoder.line.capacity(), 0, "the cut line is let go");
+        decoder.feed(b"\n\ndata: more\n\n", &mut out);
+        decoder.finish(&mut out);
+        assert_eq!(out, []);
+        assert!(decoder.overflowed(), "for good");
+        // A line of exactly the cap is still a line.
+        let mut exact = b"data: ".to_vec();
+        exact.extend(std::iter::repeat_n(b'y', MAX_LINE_BYTES - 6));
+        exact.extend_from_slice(b"\n\n");
+        match decode_all(&exact).as_slice() {
+            [SseItem::Event(e)] => assert_eq!(e.data.len(), MAX_LINE_BYTES - 6),
+            other => panic!("expected one event, got {} items", other.len()),
         }
+    }
+
+    #[test]
+    fn endless_data_lines_without_a_blank_line_stop_the_decoder_too() {
+        let mut decoder = SseDecoder::new();
+        let mut out = Vec::new();
+        decoder.feed(b"data: before\n\n", &mut out);
+        let mut line = b"data: ".to_vec();
+        line.extend(std::iter::repeat_n(b'z', 1024 * 1024));
+        line.push(b'\n');
+        for _ in 0..7 {
+            decoder.feed(&line, &mut out);
+        }
+        assert!(!decoder.overflowed());
+        for _ in 0..2 {
+            decoder.feed(&line, &mut out);
+        }
+        assert!(decoder.overflowed());
+        assert_eq!(decoder.data.capacity(), 0);
+        decoder.feed(b"\n", &mut out);
+        decoder.finish(&mut out);
+        assert_eq!(out.len(), 1, "only the event before");
     }
 }

@@ -83,8 +83,8 @@ pub fn run(app: &mut App, command: Command) -> Update {
         Command::ToggleThinking => return toggle_thinking(app, selected.as_ref()),
         Command::StartSearch => {
             app.browse.search = Some(Search {
-                query: String::new(),
                 editing: true,
+                ..Search::default()
             });
         }
         Command::NextMatch | Command::PrevMatch => {
@@ -354,22 +354,38 @@ pub fn matches(message: &Message, query_lower: &str) -> bool {
 /// Select the next (or previous) message that matches the search;
 /// `include_current` lets the selected message itself count (on Enter).
 fn jump_to_match(app: &mut App, forward: bool, include_current: bool) {
-    let Some(query) = app.browse.search.as_ref().map(|s| s.query.to_lowercase()) else {
+    let Some(search) = app.browse.search.as_mut() else {
         app.say(Notice::info("no search: / starts one"));
         return;
     };
+    let query = search.query.to_lowercase();
+    // Ids are unique within one conversation only.
+    let shown = (query, app.transcript.generation);
+    if search.matched_for != shown {
+        search.matched.clear();
+        search.matched_for.clone_from(&shown);
+    }
+    let query = shown.0;
     let messages = app.conversation.messages();
     let count = messages.len();
     if count == 0 {
         return;
     }
+    let mut hits: Vec<usize> = Vec::new();
+    for (i, message) in messages.iter().enumerate() {
+        let hit = match search.matched.get(&message.id) {
+            Some(&(rev, hit)) if rev == message.rev => hit,
+            _ => {
+                let hit = matches(message, &query);
+                search.matched.insert(message.id, (message.rev, hit));
+                hit
+            }
+        };
+        if hit {
+            hits.push(i);
+        }
+    }
     let start = app.selected_index().unwrap_or(count - 1);
-    let hits: Vec<usize> = messages
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| matches(m, &query))
-        .map(|(i, _)| i)
-        .collect();
     let total = hits.len();
     let next = if forward {
         hits.iter()

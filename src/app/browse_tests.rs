@@ -938,6 +938,29 @@ fn slash_types_a_query_enter_finds_n_and_shift_n_cycle_and_wrap() {
 }
 
 #[test]
+fn n_sees_a_message_changed_since_the_last_press_and_korean_queries() {
+    let mut app = two_turns();
+    keys(&mut app, "<Tab>/Q<Enter>");
+    assert_eq!(selected_text(&app), "q1");
+    assert_eq!(app.notice, info("match 1/2 · n next · N previous"));
+    // a1 changes after the first press (an edit, a stream): the next press
+    // must look at its new text, not at what it remembered.
+    let a1 = id_at(&app, 2);
+    app.conversation
+        .update(a1, |m| m.content = "a quiet answer".into());
+    keys(&mut app, "n");
+    assert_eq!(selected_text(&app), "a quiet answer");
+    assert_eq!(app.notice, info("match 2/3 · n next · N previous"));
+    let q2 = id_at(&app, 3);
+    // Case-blind beyond ASCII, and a changed query starts afresh.
+    app.conversation
+        .update(q2, |m| m.content = "스시는 ÉTÉ에 먹어요".into());
+    keys(&mut app, "<Esc><Tab>/été<Enter>");
+    assert_eq!(selected_text(&app), "스시는 ÉTÉ에 먹어요");
+    assert_eq!(app.notice, info("match 1/1 · n next · N previous"));
+}
+
+#[test]
 fn esc_cancels_a_search_being_typed_and_no_match_is_said() {
     let mut app = two_turns();
     keys(&mut app, "<Tab>/q1<Esc>");

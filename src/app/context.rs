@@ -139,7 +139,7 @@ impl App {
     /// The status bar's `ctx N%`; None when the window is unknown.
     pub fn context_meter(&self) -> Option<Meter> {
         let window = self.window()?;
-        let (used, estimated) = self.next_request(rough);
+        let (used, estimated) = self.next_request();
         Some(Meter {
             used,
             window,
@@ -149,10 +149,33 @@ impl App {
 
     /// Tokens of the next request: the last request as the server counted
     /// it when it is still the start of this one, everything else counted
-    /// by `count`; and whether any of it is an estimate.
-    fn next_request(&self, count: impl Fn(&str) -> u64) -> (u64, bool) {
+    /// by [`rough`]; and whether any of it is an estimate.
+    fn next_request(&self) -> (u64, bool) {
+        let (mut used, mut estimated) = self.sent_part();
+        if !self.input.composer.is_blank() {
+            used += rough(&self.input.composer.text());
+            estimated = true;
+        }
+        (used, estimated)
+    }
+
+    /// `next_request` without the draft, remembered until the conversation
+    /// or the last count changes: the status bar asks every frame, and
+    /// counting a long conversation's text each time cost a frame's worth
+    /// at 10,000 messages.
+    fn sent_part(&self) -> (u64, bool) {
+        let base = self.usage.context.as_ref();
+        let key = MeterKey {
+            version: self.conversation.version(),
+            base: base.map(|b| (b.tokens, b.estimated, b.ids.len(), b.ids.last().copied())),
+        };
+        if let Some((seen, part)) = self.usage.meter_memo.get()
+            && seen == key
+        {
+            return part;
+        }
         let ids = self.conversation.request_ids();
-        let (mut used, mut estimated, counted) = match &self.usage.context {
+        let (mut used, mut estimated, counted) = match base {
             Some(base) if ids.starts_with(&base.ids) => {
                 (base.tokens, base.estimated, base.ids.len())
             }
@@ -160,16 +183,20 @@ impl App {
         };
         for id in ids.iter().skip(counted) {
             if let Some(message) = self.conversation.get(*id) {
-                used += count(&message.content);
+                used += rough(&message.content);
                 estimated = true;
             }
         }
-        if !self.input.composer.is_blank() {
-            used += count(&self.input.composer.text());
-            estimated = true;
-        }
+        self.usage.meter_memo.set(Some((key, (used, estimated))));
         (used, estimated)
     }
+}
+
+/// What the remembered part of the meter was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterKey {
+    version: u64,
+    base: Option<(u64, bool, usize, Option<MessageId>)>,
 }
 
 /// The conversation (with the question back in the input) is at 90 % of
@@ -182,7 +209,7 @@ pub(super) fn near_full(app: &App) -> bool {
 /// What the request for the message in the input would need, with
 /// `max_tokens`.
 fn needed(app: &App) -> u64 {
-    let (tokens, _) = app.next_request(rough);
+    let (tokens, _) = app.next_request();
     tokens + u64::from(app.settings.max_tokens.unwrap_or(0))
 }
 

@@ -21,6 +21,11 @@ pub enum Effect {
         model: String,
         tokens: u64,
     },
+    /// Build the tokenizer tables of `model` off the loop (an answer ended
+    /// without the server's usage); `Msg::TokenizerReady` when done.
+    WarmTokenizer {
+        model: String,
+    },
     /// Fetch every provider's `GET /models` in the background.
     FetchModels,
     /// Add a provider for this run (a local server chosen on the first-run

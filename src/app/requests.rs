@@ -11,12 +11,14 @@ use std::time::Instant;
 
 use super::effect::Effect;
 use super::msg::RequestId;
-use super::state::{App, EditTarget, FinishedRequest, InFlight, Notice, RetryWait};
+use super::state::{
+    App, EditTarget, FinishedRequest, InFlight, Notice, PendingEstimate, RetryWait,
+};
 use super::update::Update;
 use crate::api::client::{StreamEnd, StreamEvent};
 use crate::api::error::ApiError;
 use crate::api::types::{ChatMessage, ChatRequest, Role};
-use crate::chat::conversation::{Exchange, MessageId, MessageStatus};
+use crate::chat::conversation::{Exchange, MessageId, MessageStatus, skipped_text};
 use crate::chat::estimate;
 use crate::chat::usage::{RequestOutcome, RequestUsage};
 
@@ -265,19 +267,29 @@ fn end_early(app: &mut App, status: MessageStatus, why: Option<&str>) -> Update 
         } else {
             RequestOutcome::Interrupted
         };
-        out.effects.push(count_usage(app, &flight, &text, outcome));
+        out.effects
+            .extend(count_usage(app, &flight, &text, outcome));
     }
     out
 }
 
 /// Adds the request's usage (the server's, else an estimate) to the totals;
-/// the effect that records it in the ledger.
-fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestOutcome) -> Effect {
+/// the effect that records it in the ledger. An estimate made before the
+/// tokenizer tables exist is the rough count, shown at once; the tables are
+/// built off the loop (`Effect::WarmTokenizer`, once) and the request is
+/// counted again and recorded when they land (`tokenizer_ready`).
+fn count_usage(
+    app: &mut App,
+    flight: &InFlight,
+    answer: &str,
+    outcome: RequestOutcome,
+) -> Vec<Effect> {
+    let ready = app.usage.tokenizer_ready;
     let usage = match &flight.usage {
         Some(u) => RequestUsage::from_server(u, &flight.model, &app.usage.prices),
         None => RequestUsage::estimated(
-            estimate::prompt_tokens_now(&flight.model, &flight.sent, app.usage.tokenizer_ready),
-            estimate::text_tokens_now(&flight.model, answer, app.usage.tokenizer_ready),
+            estimate::prompt_tokens_now(&flight.model, &flight.sent, ready),
+            estimate::text_tokens_now(&flight.model, answer, ready),
             &flight.model,
             &app.usage.prices,
         ),
@@ -290,7 +302,7 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestO
         .map(|exchange| exchange.sent.clone())
         .unwrap_or_default();
     super::context::counted(app, sent, flight.message, &usage);
-    Effect::RecordUsage(FinishedRequest {
+    let finished = FinishedRequest {
         message: flight.message,
         model: flight.model.clone(),
         usage: Some(usage),
@@ -298,7 +310,64 @@ fn count_usage(app: &mut App, flight: &InFlight, answer: &str, outcome: RequestO
         started: flight.started,
         first_text: flight.first_text,
         ended: flight.last_event,
-    })
+    };
+    if flight.usage.is_some() || ready {
+        return vec![Effect::RecordUsage(finished)];
+    }
+    app.usage.pending.push(PendingEstimate {
+        finished,
+        sent: flight.sent.clone(),
+        answer: answer.to_string(),
+    });
+    if std::mem::replace(&mut app.usage.tokenizer_wanted, true) {
+        Vec::new()
+    } else {
+        vec![Effect::WarmTokenizer {
+            model: flight.model.clone(),
+        }]
+    }
+}
+
+/// The tokenizer tables are built: the requests counted roughly meanwhile
+/// are counted with them, and recorded.
+pub fn tokenizer_ready(app: &mut App) -> Update {
+    app.usage.tokenizer_ready = true;
+    let pending = std::mem::take(&mut app.usage.pending);
+    if pending.is_empty() {
+        return Update::unchanged();
+    }
+    let mut effects = Vec::new();
+    for PendingEstimate {
+        mut finished,
+        sent,
+        answer,
+    } in pending
+    {
+        let exact = RequestUsage::estimated(
+            estimate::prompt_tokens(&finished.model, &sent),
+            estimate::text_tokens(&finished.model, &answer),
+            &finished.model,
+            &app.usage.prices,
+        );
+        if let Some(rough) = &finished.usage {
+            app.usage.totals.remove(rough);
+        }
+        app.usage.totals.add(&exact);
+        if let Some(base) = app
+            .usage
+            .context
+            .as_mut()
+            .filter(|base| base.ids.last() == Some(&finished.message))
+        {
+            base.tokens = (exact.prompt + exact.completion).saturating_sub(exact.reasoning);
+        }
+        finished.usage = Some(exact);
+        effects.push(Effect::RecordUsage(finished));
+    }
+    Update {
+        changed: true,
+        effects,
+    }
 }
 
 /// An event from the request task `id`.
@@ -390,7 +459,10 @@ fn finish(app: &mut App, end: StreamEnd) -> Update {
         (None, 0) => None,
         (None, n) => Some(Notice::info(skipped_text(n))),
     };
-    let mut out = Update::with(record);
+    let mut out = Update {
+        changed: true,
+        effects: record,
+    };
     if let Some(after) = summary_ended(app, flight.message, complete) {
         out.effects.extend(after.effects);
     }
@@ -440,7 +512,7 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
         count_usage(app, flight, "", RequestOutcome::Error)
     } else {
         // Refused before billing: in the ledger, with nothing counted.
-        Effect::RecordUsage(FinishedRequest {
+        vec![Effect::RecordUsage(FinishedRequest {
             message: flight.message,
             model: flight.model.clone(),
             usage: None,
@@ -448,14 +520,14 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
             started: flight.started,
             first_text: None,
             ended: flight.last_event,
-        })
+        })]
     };
     if let Some(overflow) = end
         .error
         .as_ref()
         .and_then(|error| super::context::after_overflow(app, error))
     {
-        let mut effects = vec![record];
+        let mut effects = record;
         effects.extend(overflow.effects);
         return Update {
             changed: true,
@@ -478,11 +550,8 @@ fn failed_before_text(app: &mut App, flight: &InFlight, end: StreamEnd) -> Updat
     );
     app.say(Notice::error(why));
     summary_ended(app, flight.message, false);
-    Update::with(record)
-}
-
-/// "1 unreadable event skipped" / "3 unreadable events skipped".
-pub fn skipped_text(n: u32) -> String {
-    let plural = if n == 1 { "event" } else { "events" };
-    format!("{n} unreadable {plural} skipped")
+    Update {
+        changed: true,
+        effects: record,
+    }
 }

@@ -70,6 +70,16 @@ pub struct FinishedRequest {
     pub ended: Option<Instant>,
 }
 
+/// A request without the server's usage, waiting for the tokenizer tables
+/// to be counted exactly and recorded (`usage` holds the rough count shown
+/// meanwhile).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEstimate {
+    pub finished: FinishedRequest,
+    pub sent: Vec<crate::api::types::ChatMessage>,
+    pub answer: String,
+}
+
 /// The raw view's content (plain text, sanitised when drawn).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawView {
@@ -92,6 +102,14 @@ pub struct Search {
     pub query: String,
     /// The query is being typed (keys go to it).
     pub editing: bool,
+    /// Whether each message matched `query`, by id, with the message's
+    /// `rev` then: `n` and `N` look a message's text over again only when
+    /// it changed (lower-casing 10,000 messages on every press cost more
+    /// than a frame).
+    pub matched: std::collections::HashMap<crate::chat::conversation::MessageId, (u64, bool)>,
+    /// The query (lower-cased) and the conversation (`generation`)
+    /// `matched` holds.
+    pub matched_for: (String, u64),
 }
 
 /// A message being edited in the input box.
@@ -207,6 +225,14 @@ pub struct UsageState {
     pub budget_confirmed: bool,
     /// The tokenizer tables are built: estimates are exact and cheap.
     pub tokenizer_ready: bool,
+    /// `Effect::WarmTokenizer` was asked for (once per run).
+    pub tokenizer_wanted: bool,
+    /// Requests counted roughly while the tables were being built; counted
+    /// again and recorded when they are (`Msg::TokenizerReady`).
+    pub pending: Vec<PendingEstimate>,
+    /// The meter's count of what is sent, with what it was computed from
+    /// (`App::context_meter`; a memo, not state).
+    pub meter_memo: std::cell::Cell<Option<(super::context::MeterKey, (u64, bool))>>,
     /// The last request as the server counted it (the meter's exact part).
     pub context: Option<super::context::ContextBase>,
     /// The server cut history silently (a status-bar warning).

@@ -107,10 +107,7 @@ fn route(app: &mut App, msg: Msg) -> Update {
         }
         Msg::Terminated(signal) => terminated(app, signal),
         Msg::Started(state) => started(app, state),
-        Msg::TokenizerReady => {
-            app.usage.tokenizer_ready = true;
-            Update::unchanged()
-        }
+        Msg::TokenizerReady => super::requests::tokenizer_ready(app),
         Msg::HistoryStatus(status) => {
             if app.history.status == status {
                 return Update::unchanged();
@@ -483,4 +480,4 @@ fn toggle_mouse(app: &mut App) -> Update {
     Update::with(Effect::SetMouseCapture(app.mouse_capture))
 }
 
-pub use super::requests::skipped_text;
+pub use crate::chat::conversation::skipped_text;

@@ -1079,7 +1079,10 @@ fn skipped_events_are_counted_and_said() {
         }),
     );
     assert_eq!(app.conversation.messages()[2].skipped, 1);
-    assert_eq!(app.notice, notice("1 unreadable event skipped", false));
+    assert_eq!(
+        app.notice,
+        notice("1 unreadable event skipped — text may be missing", false)
+    );
     ask(&mut app, "again");
     api(
         &mut app,
@@ -1090,7 +1093,10 @@ fn skipped_events_are_counted_and_said() {
             ..StreamEnd::default()
         }),
     );
-    assert_eq!(app.notice, notice("3 unreadable events skipped", false));
+    assert_eq!(
+        app.notice,
+        notice("3 unreadable events skipped — text may be missing", false)
+    );
 }
 
 #[test]
@@ -1326,6 +1332,13 @@ fn resize_keeps_the_same_message_at_the_top() {
     for width in [100, 20, 60, 30] {
         ui::prepare(&mut ui, &app, Rect { width, ..SMALL });
         assert_eq!(ui.transcript.anchor(), anchor, "width {width}");
+        // Messages out of view are re-wrapped over the next frames (4 ms
+        // each, so how many per frame depends on the machine); rows count
+        // from the top of the transcript once they all are.
+        while ui.transcript.settling() {
+            ui::prepare(&mut ui, &app, Rect { width, ..SMALL });
+        }
+        assert_eq!(ui.transcript.anchor(), anchor, "width {width}, settled");
         let (start, rows) = message_span(&app, message, width);
         let top = ui.transcript.top();
         assert!(
@@ -1354,4 +1367,118 @@ fn ctrl_n_and_a_new_question_in_one_batch_show_the_new_question() {
     assert!(screen.contains("bye"), "{screen}");
     assert!(!screen.contains("hello"), "{screen}");
     assert!(!screen.contains("first answer"), "{screen}");
+}
+
+// ---------------------------------------------------------------- tokenizer
+
+/// The effects of the request `id` ending after `text`, with the server's
+/// usage or without.
+fn answer_and_end(app: &mut App, id: RequestId, text: &str, with_usage: bool) -> Vec<Effect> {
+    api(app, id.0, delta(text));
+    if with_usage {
+        api(app, id.0, StreamEvent::Usage(usage(12, 3)));
+    }
+    api(app, id.0, end(Some("stop"), None)).effects
+}
+
+fn recorded(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::RecordUsage(_)))
+        .count()
+}
+
+fn warms(effects: &[Effect]) -> Vec<&str> {
+    effects
+        .iter()
+        .filter_map(|e| {
+            if let Effect::WarmTokenizer { model } = e {
+                Some(model.as_str())
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_tokenizer_is_built_when_an_answer_lacks_usage_and_counts_it_when_ready() {
+    // A cold kaiwa: no tables at start.
+    let mut app = App::new(settings(), PriceTable::default());
+    let id = ask(&mut app, "hello");
+    let effects = answer_and_end(&mut app, id, "Hello there", true);
+    assert_eq!(warms(&effects), Vec::<&str>::new(), "usage came: no tables");
+    assert_eq!(recorded(&effects), 1);
+    let after_first = app.usage.totals;
+
+    let id = ask(&mut app, "again");
+    let sent = app.in_flight.as_ref().unwrap().sent.clone();
+    let effects = answer_and_end(&mut app, id, "Hello again, 안녕하세요", false);
+    assert_eq!(warms(&effects), ["gpt-4o-mini"], "no usage: build them");
+    assert_eq!(recorded(&effects), 0, "recorded once counted");
+    // Until they land the count is rough, shown, and marked.
+    let rough = app.usage.totals.completion;
+    assert!(rough.estimated, "{rough:?}");
+    assert_eq!(
+        rough.value,
+        3 + estimate::rough_tokens("Hello again, 안녕하세요")
+    );
+
+    let id = ask(&mut app, "once more");
+    let effects = answer_and_end(&mut app, id, "Hi", false);
+    assert_eq!(warms(&effects), Vec::<&str>::new(), "asked for once");
+
+    estimate::warm_up("gpt-4o-mini");
+    let out = update(&mut app, Msg::TokenizerReady);
+    assert_eq!(records(&out).len(), 2, "both waiting requests recorded");
+    let exact = RequestUsage::estimated(
+        estimate::prompt_tokens("gpt-4o-mini", &sent),
+        estimate::text_tokens("gpt-4o-mini", "Hello again, 안녕하세요"),
+        "gpt-4o-mini",
+        &PriceTable::default(),
+    );
+    let Some(Effect::RecordUsage(first)) = out.effects.first() else {
+        panic!("{:?}", out.effects);
+    };
+    assert_eq!(first.usage.as_ref(), Some(&exact), "the tokenizer's count");
+    assert_ne!(
+        exact.completion,
+        rough.value - 3,
+        "the rough count was replaced"
+    );
+    assert!(app.usage.totals.completion.value > after_first.completion.value);
+    assert!(app.usage.totals.status_text().contains("completion ~"));
+
+    // From now on, counted at once.
+    let before = app.usage.totals.completion.value;
+    let id = ask(&mut app, "last");
+    let effects = answer_and_end(&mut app, id, "Hello world", false);
+    assert_eq!(warms(&effects), Vec::<&str>::new());
+    assert_eq!(recorded(&effects), 1);
+    assert_eq!(
+        app.usage.totals.completion.value - before,
+        estimate::text_tokens("gpt-4o-mini", "Hello world"),
+    );
+}
+
+#[test]
+fn a_llama_answer_without_usage_is_counted_with_o200k_marked_estimated() {
+    let mut app = App::new(
+        Settings {
+            model: "llama3.2:3b".into(),
+            ..settings()
+        },
+        PriceTable::default(),
+    );
+    let id = ask(&mut app, "hello");
+    let effects = answer_and_end(&mut app, id, "Hello there, friend", false);
+    assert_eq!(warms(&effects), ["llama3.2:3b"]);
+    estimate::warm_up("llama3.2:3b");
+    let out = update(&mut app, Msg::TokenizerReady);
+    assert_eq!(records(&out).len(), 1);
+    assert_eq!(
+        app.usage.totals.completion.value,
+        estimate::text_tokens("gpt-4o", "Hello there, friend")
+    );
+    assert!(app.usage.totals.status_text().contains("completion ~"));
 }

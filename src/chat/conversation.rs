@@ -67,6 +67,15 @@ pub struct Message {
     pub reasoning_tokens: Option<u64>,
 }
 
+/// What an answer that lost events says, under it in the TUI, in the
+/// notice when it ends and on `kaiwa ask`'s stderr (SPEC: "1 unreadable
+/// event skipped — text may be missing"): a skipped event may have carried
+/// text, so the answer may not be whole.
+pub fn skipped_text(n: u32) -> String {
+    let plural = if n == 1 { "event" } else { "events" };
+    format!("{n} unreadable {plural} skipped — text may be missing")
+}
+
 /// The request behind an answer and the response it got. The request is
 /// kept as the ids of the messages sent plus the parameters (rebuilt into
 /// JSON on demand), so memory does not grow with the square of the
@@ -87,6 +96,10 @@ pub struct Exchange {
 /// branches off it.
 #[derive(Debug, Clone, Default)]
 pub struct Conversation {
+    /// A stamp that changes with every change to the conversation, unique
+    /// across conversations of this process (0: an empty new one), for
+    /// caches of what is computed from the whole of it.
+    version: u64,
     messages: Vec<Message>,
     /// Messages on other branches (alternatives), in id order.
     off_path: Vec<Message>,
@@ -104,7 +117,20 @@ struct Deleted {
     children: Vec<MessageId>,
 }
 
+/// The last version stamp handed out.
+static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Conversation {
+    /// Changes `version`: every method that changes the conversation calls it.
+    fn stamp(&mut self) {
+        self.version = VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    }
+
+    /// The version stamp: equal stamps mean the same messages.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// A new conversation, starting with the system prompt when there is one.
     pub fn new(system: Option<&str>) -> Self {
         let mut conversation = Self::default();
@@ -129,6 +155,7 @@ impl Conversation {
     /// Start over with only the system prompt; ids keep growing (display
     /// caches key on them).
     pub fn clear(&mut self, system: Option<&str>) {
+        self.stamp();
         self.messages.clear();
         self.off_path.clear();
         self.deleted.clear();
@@ -139,6 +166,7 @@ impl Conversation {
 
     /// Append a message to the current path; returns its id.
     pub fn push(&mut self, role: Role, content: String, status: MessageStatus) -> MessageId {
+        self.stamp();
         self.next_id += 1;
         let id = MessageId(self.next_id);
         let parent = self.messages.last().map(|m| m.id);
@@ -183,6 +211,7 @@ impl Conversation {
 
     /// Change a message; its revision is bumped.
     pub fn update(&mut self, id: MessageId, f: impl FnOnce(&mut Message)) -> bool {
+        self.stamp();
         let Some(message) = self.index_of(id).and_then(|i| self.messages.get_mut(i)) else {
             return false;
         };
@@ -193,6 +222,7 @@ impl Conversation {
 
     /// Remove a message, returning it.
     pub fn remove(&mut self, id: MessageId) -> Option<Message> {
+        self.stamp();
         let index = self.index_of(id)?;
         Some(self.messages.remove(index))
     }
@@ -200,6 +230,7 @@ impl Conversation {
     /// Move the path from `index` on off the path (kept as a branch), so the
     /// next `push` starts an alternative to the message at `index`.
     pub fn branch_at(&mut self, index: usize) {
+        self.stamp();
         if index >= self.messages.len() {
             return;
         }
@@ -235,6 +266,7 @@ impl Conversation {
     /// Show the previous (`-1`) or next (`+1`) alternative of the message at
     /// `index`; the path below follows that alternative's newest branch.
     pub fn switch_alternative(&mut self, index: usize, delta: isize) -> bool {
+        self.stamp();
         let siblings = self.siblings(index);
         let Some(current) = self.messages.get(index).map(|m| m.id) else {
             return false;
@@ -257,6 +289,7 @@ impl Conversation {
     /// Delete the message at `index` from the path (its children now follow
     /// its parent). `undo_delete` puts it back.
     pub fn delete(&mut self, index: usize) -> Option<MessageId> {
+        self.stamp();
         if index >= self.messages.len() {
             return None;
         }
@@ -282,6 +315,7 @@ impl Conversation {
     /// None when the path has changed since and it went back onto its branch
     /// (or there was nothing to undo: see `can_undo`).
     pub fn undo_delete(&mut self) -> Option<usize> {
+        self.stamp();
         let Deleted {
             index,
             message,
@@ -382,6 +416,7 @@ impl Conversation {
     /// Put the branch starting at `id` (an off-path child of the path's last
     /// message) back onto the path, following its newest children.
     pub fn extend_with_branch(&mut self, id: MessageId) {
+        self.stamp();
         let mut next = Some(id);
         while let Some(id) = next {
             let Ok(at) = self.off_path.binary_search_by_key(&id, |m| m.id) else {
@@ -437,12 +472,14 @@ impl Conversation {
         let (messages, off_path): (Vec<Message>, Vec<Message>) = all
             .into_iter()
             .partition(|m| path_ids.binary_search(&m.id).is_ok());
-        Self {
+        let mut conversation = Self {
             messages,
             off_path,
             next_id,
             ..Self::default()
-        }
+        };
+        conversation.stamp();
+        conversation
     }
 }
 

@@ -156,6 +156,25 @@ impl UsageTotals {
         }
     }
 
+    /// Takes back what `add` added for `usage` (a rough estimate replaced
+    /// by the tokenizer's); whether anything was estimated stays known.
+    pub fn remove(&mut self, usage: &RequestUsage) {
+        let take = |count: &mut Count, n: u64| count.value = count.value.saturating_sub(n);
+        take(&mut self.prompt, usage.prompt);
+        take(&mut self.completion, usage.completion);
+        take(&mut self.total, usage.total());
+        if usage.price_source == Some(PriceSource::Local) {
+            return;
+        }
+        match usage.cost {
+            Some(cost) => {
+                self.cost = (self.cost - cost).max(0.0);
+                self.priced_requests = self.priced_requests.saturating_sub(1);
+            }
+            None => self.unpriced_requests = self.unpriced_requests.saturating_sub(1),
+        }
+    }
+
     /// `prompt 17 · completion 188 · total 205`, plus ` · $0.0001` when a
     /// price is known (`~$` when estimated; `≥$` when some requests had no price).
     pub fn status_text(&self) -> String {

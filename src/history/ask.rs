@@ -27,6 +27,9 @@ pub struct AskExchange<'a> {
     pub state: MessageState,
     pub finish_reason: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// Unreadable events skipped while the answer streamed (saved with it:
+    /// the answer may be missing text).
+    pub skipped: u32,
     /// What was counted for the request, if anything.
     pub usage: Option<RequestUsage>,
     pub started_at_ms: i64,
@@ -110,7 +113,7 @@ fn ask_ops(x: &AskExchange<'_>) -> Vec<Op> {
         model: Some(x.model.to_string()),
         finish_reason: x.finish_reason.map(str::to_string),
         error: x.error.map(str::to_string),
-        skipped: 0,
+        skipped: x.skipped,
         at: end,
         reasoning: x.reasoning.map(str::to_string),
     }));

@@ -94,11 +94,6 @@ impl EffectContext {
         let tx = &self.tx;
         match effect {
             Effect::StartChat { id, request } => {
-                // The syntax set is loaded while the server thinks, not at
-                // start-up: a session that never sees code never loads it.
-                if !crate::ui::markdown::highlighting_loaded() {
-                    tokio::task::spawn_blocking(crate::ui::markdown::warm_up);
-                }
                 self.tasks.retain(|_, handle| !handle.is_finished());
                 match self.clients.route(&request.model) {
                     Ok(client) => {
@@ -124,6 +119,13 @@ impl EffectContext {
                 }
             }
             Effect::FetchModels => self.fetch_models(),
+            Effect::WarmTokenizer { model } => {
+                let tx = tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::chat::estimate::warm_up(&model);
+                    let _ = tx.send(Msg::TokenizerReady);
+                });
+            }
             Effect::LearnLimit { model, tokens } => {
                 self.facts.learn(&model, tokens);
                 self.history.learn_limit(&model, tokens);

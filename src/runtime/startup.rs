@@ -1,7 +1,7 @@
 //! Start-up of the chat TUI: the app built from the configuration and what
 //! the history knows (budget spent, a conversation to reopen), and the
-//! background work that starts with it (the model list, the tokenizer
-//! tables, the prompt file). Nothing here touches the terminal.
+//! background work that starts with it (the model list, the learned
+//! windows, the prompt file). Nothing here touches the terminal.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,7 +15,6 @@ use crate::app::first_run::{FirstRun, LocalServer};
 use crate::app::msg::{OpenError, OpenedConversation, StartupState};
 use crate::app::state::{Budget, Settings};
 use crate::app::{App, Effect, Msg, update};
-use crate::chat::estimate;
 use crate::chat::pricing::PriceTable;
 use crate::config::Config;
 use crate::history::prompts::PromptFile;
@@ -60,7 +59,17 @@ pub(super) fn start(
     }
     let facts = PriceTable::for_config(config);
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
-    let (history, history_notice) = History::start(config);
+    let (history, history_notice) = History::start_in_background(config);
+    if let Some(opening) = history.opening() {
+        // What opening the file says (a damaged file moved aside…) reaches
+        // the status bar when it is open; the first frame does not wait.
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Some(text) = opening() {
+                let _ = tx.send(Msg::Notice(crate::app::state::Notice::info(text)));
+            }
+        });
+    }
     let budget = config.budget_monthly_usd.map(|limit| Budget {
         limit_usd: limit,
         spent_before_usd: history
@@ -164,19 +173,14 @@ fn reopen(app: &mut App, ctx: &mut EffectContext, uid: &str) -> Vec<Effect> {
     update(app, Msg::ConversationOpened(opened)).effects
 }
 
-/// Work that starts with the TUI, off the loop: the model list, the
-/// tokenizer tables (~100 ms, so a first estimate costs nothing later), the
-/// prompt file. (The highlighter loads with the first question.)
+/// Work that starts with the TUI, off the loop: the model list, the learned
+/// windows, the prompt file. (The tokenizer tables are built only when an
+/// answer ends without the server's usage, the highlighter only for the
+/// first code block.)
 fn background(app: &App, ctx: &mut EffectContext) {
     if !app.settings.needs_key || app.settings.providers.len() > 1 {
         ctx.fetch_models();
     }
-    let model = app.settings.model.clone();
-    let tx = ctx.tx.clone();
-    tokio::task::spawn_blocking(move || {
-        estimate::warm_up(&model);
-        let _ = tx.send(Msg::TokenizerReady);
-    });
     if let Ok(store) = ctx.history.reader() {
         let tx = ctx.tx.clone();
         tokio::task::spawn_blocking(move || {

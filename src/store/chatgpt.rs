@@ -46,7 +46,7 @@ fn seconds_to_ms(value: Option<&Value>) -> Option<i64> {
 }
 
 /// One conversation; `Ok(None)` when nothing in it is visible.
-pub(crate) fn parse<'a>(value: &'a Value) -> Result<Option<Incoming>, String> {
+pub(crate) fn parse(value: &Value) -> Result<Option<Incoming>, String> {
     let id = value
         .get("conversation_id")
         .and_then(Value::as_str)
@@ -75,7 +75,11 @@ pub(crate) fn parse<'a>(value: &'a Value) -> Result<Option<Incoming>, String> {
         return Ok(None);
     }
 
-    let nearest_kept = |start: Option<&'a str>| nearest(start, &kept, &parent_of, mapping.len());
+    let mut nearest = Nearest {
+        kept: &kept,
+        parent_of: &parent_of,
+        found: HashMap::new(),
+    };
 
     let conv_ms = create
         .or_else(|| kept.values().filter_map(|v| v.time).min())
@@ -83,14 +87,14 @@ pub(crate) fn parse<'a>(value: &'a Value) -> Result<Option<Incoming>, String> {
         .unwrap_or(0);
     let uid_of = |node: &str, ms: i64| derived_uid(ms, &format!("chatgpt:{id}:{node}"));
 
-    let times = fill_times(&order, &kept, &parent_of, conv_ms);
+    let times = fill_times(&order, &mut nearest, conv_ms);
 
     let mut messages = Vec::new();
     let mut seen = HashSet::new();
     for key in order {
         let Some(v) = kept.get(key) else { continue };
         let time = times.get(key).copied().unwrap_or(conv_ms);
-        let parent = nearest_kept(parent_of.get(key).copied().flatten());
+        let parent = nearest.of(parent_of.get(key).copied().flatten());
         let parent_uid = parent.map(|p| uid_of(p, times.get(p).copied().unwrap_or(conv_ms)));
         let uid = uid_of(key, time);
         if !seen.insert(uid.clone()) {
@@ -114,7 +118,7 @@ pub(crate) fn parse<'a>(value: &'a Value) -> Result<Option<Incoming>, String> {
         .get("current_node")
         .and_then(Value::as_str)
         .filter(|n| mapping.contains_key(*n))
-        .and_then(|n| nearest_kept(Some(n)))
+        .and_then(|n| nearest.of(Some(n)))
         .map(|n| uid_of(n, times.get(n).copied().unwrap_or(conv_ms)));
     let last = messages
         .iter()
@@ -173,69 +177,79 @@ fn tree<'a>(mapping: &'a serde_json::Map<String, Value>, default_model: Option<&
 }
 
 /// Every kept node's time: its own, else its kept parent's, else the
-/// conversation's (ChatGPT exports may have null times).
+/// conversation's (ChatGPT exports may have null times). Each node is
+/// settled once, walking up to the first ancestor whose time is known, so
+/// a 50,000-deep chain listed leaf first costs linear time; a loop of kept
+/// nodes without times takes the conversation's.
 fn fill_times<'a>(
     order: &[&'a str],
-    kept: &HashMap<&'a str, Visible>,
-    parent_of: &HashMap<&'a str, Option<&'a str>>,
+    nearest: &mut Nearest<'a, '_>,
     conv_ms: i64,
 ) -> HashMap<&'a str, i64> {
     let mut times: HashMap<&str, i64> = HashMap::new();
-    let mut pending: Vec<&str> = order
-        .iter()
-        .copied()
-        .filter(|k| kept.contains_key(k))
-        .collect();
-    let limit = order.len();
-    let mut rounds = 0;
-    while !pending.is_empty() && rounds <= limit {
-        rounds += 1;
-        pending.retain(|key| {
-            let own = kept.get(key).and_then(|v| v.time);
-            let parent = nearest(
-                parent_of.get(key).copied().flatten(),
-                kept,
-                parent_of,
-                limit,
-            );
-            let time = match (own, parent) {
-                (Some(t), _) => Some(t),
-                (None, None) => Some(conv_ms),
-                (None, Some(p)) => times.get(p).copied(),
-            };
-            match time {
-                Some(t) => {
-                    times.insert(key, t);
-                    false
-                }
-                None => true,
+    for &start in order {
+        if times.contains_key(start) || !nearest.kept.contains_key(start) {
+            continue;
+        }
+        // The kept nodes from `start` up to one with a time, none with one.
+        let mut chain: Vec<&str> = Vec::new();
+        let mut on_chain: HashSet<&str> = HashSet::new();
+        let mut node = Some(start);
+        let time = loop {
+            let Some(n) = node else { break conv_ms };
+            if let Some(t) = times.get(n) {
+                break *t;
             }
-        });
+            if let Some(t) = nearest.kept.get(n).and_then(|v| v.time) {
+                times.insert(n, t);
+                break t;
+            }
+            if !on_chain.insert(n) {
+                break conv_ms; // a loop
+            }
+            chain.push(n);
+            node = nearest.of(nearest.parent_of.get(n).copied().flatten());
+        };
+        for n in chain {
+            times.insert(n, time);
+        }
     }
     times
 }
 
-/// The nearest kept node at or above `start` (cycle-safe: at most `limit`
-/// steps).
-fn nearest<'a>(
-    start: Option<&'a str>,
-    kept: &HashMap<&'a str, Visible>,
-    parent_of: &HashMap<&'a str, Option<&'a str>>,
-    limit: usize,
-) -> Option<&'a str> {
-    let mut node = start;
-    let mut steps = 0;
-    while let Some(n) = node {
-        if kept.contains_key(n) {
-            return Some(n);
+/// The nearest kept node at or above a node. What a walk up through hidden
+/// nodes found is remembered for each of them, so any shape of file costs
+/// linear time; a loop of hidden nodes ends the walk (cycle-safe).
+struct Nearest<'a, 'm> {
+    kept: &'m HashMap<&'a str, Visible>,
+    parent_of: &'m HashMap<&'a str, Option<&'a str>>,
+    found: HashMap<&'a str, Option<&'a str>>,
+}
+
+impl<'a> Nearest<'a, '_> {
+    fn of(&mut self, start: Option<&'a str>) -> Option<&'a str> {
+        let mut walked: Vec<&'a str> = Vec::new();
+        let mut seen: HashSet<&'a str> = HashSet::new();
+        let mut node = start;
+        let answer = loop {
+            let Some(n) = node else { break None };
+            if self.kept.contains_key(n) {
+                break Some(n);
+            }
+            if let Some(known) = self.found.get(n) {
+                break *known;
+            }
+            if !seen.insert(n) {
+                break None; // a loop of hidden nodes
+            }
+            walked.push(n);
+            node = self.parent_of.get(n).copied().flatten();
+        };
+        for n in walked {
+            self.found.insert(n, answer);
         }
-        steps += 1;
-        if steps > limit {
-            return None;
-        }
-        node = parent_of.get(n).copied().flatten();
+        answer
     }
-    None
 }
 
 /// What a kept node contributes.
@@ -375,5 +389,135 @@ fn part_text(part: &Value) -> Option<String> {
             })
         }
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn node(id: &str, parent: Option<&str>, role: &str, hidden: bool, time: Option<f64>) -> Value {
+        json!({
+            "id": id,
+            "parent": parent,
+            "message": {
+                "author": {"role": role},
+                "create_time": time,
+                "content": {"content_type": "text", "parts": [id]},
+                "metadata": {"is_visually_hidden_from_conversation": hidden}
+            }
+        })
+    }
+
+    fn conversation(nodes: Vec<(String, Value)>) -> Value {
+        let mapping: serde_json::Map<String, Value> = nodes.into_iter().collect();
+        json!({"conversation_id": "c", "mapping": mapping})
+    }
+
+    /// Each message's parent's text, by its own text.
+    fn parents(incoming: &Incoming) -> HashMap<String, Option<String>> {
+        let text: HashMap<&str, &str> = incoming
+            .messages
+            .iter()
+            .map(|m| (m.uid.as_str(), m.content.as_str()))
+            .collect();
+        incoming
+            .messages
+            .iter()
+            .map(|m| {
+                let parent = m.parent_uid.as_deref().and_then(|p| text.get(p));
+                (m.content.clone(), parent.map(|p| (*p).to_string()))
+            })
+            .collect()
+    }
+
+    /// Linear in the size of the tree whatever its shape: a 20,000-deep
+    /// chain listed leaf first whose times are all null but the root's (a
+    /// pass per level took minutes), and 20,000 answers under a 20,000-long
+    /// chain of hidden nodes (a walk up per answer took as long).
+    #[test]
+    fn a_deep_chain_and_a_long_hidden_chain_take_one_pass() {
+        let nodes = (0..20_000)
+            .rev()
+            .map(|i: usize| {
+                let parent = (i > 0).then(|| format!("n{}", i - 1));
+                let time = (i == 0).then_some(1_000.0);
+                let role = if i.is_multiple_of(2) {
+                    "user"
+                } else {
+                    "assistant"
+                };
+                let id = format!("n{i}");
+                let value = node(&id, parent.as_deref(), role, false, time);
+                (id, value)
+            })
+            .collect();
+        let chain = parse(&conversation(nodes)).unwrap().unwrap();
+        assert_eq!(chain.messages.len(), 20_000);
+        assert!(chain.messages.iter().all(|m| m.created_at_ms == 1_000_000));
+        let up = parents(&chain);
+        assert_eq!(up.get("n0"), Some(&None));
+        assert_eq!(up.get("n19999"), Some(&Some("n19998".to_string())));
+
+        let mut nodes = vec![("r".to_string(), node("r", None, "user", false, Some(5.0)))];
+        for i in 0..20_000 {
+            let parent = if i == 0 {
+                "r".to_string()
+            } else {
+                format!("h{}", i - 1)
+            };
+            let id = format!("h{i}");
+            nodes.push((id.clone(), node(&id, Some(&parent), "user", true, None)));
+        }
+        for i in 0..20_000 {
+            let id = format!("l{i}");
+            nodes.push((
+                id.clone(),
+                node(&id, Some("h19999"), "assistant", false, None),
+            ));
+        }
+        let star = parse(&conversation(nodes)).unwrap().unwrap();
+        assert_eq!(star.messages.len(), 20_001);
+        let up = parents(&star);
+        assert!((0..20_000).all(|i| up.get(&format!("l{i}")) == Some(&Some("r".to_string()))));
+        assert!(star.messages.iter().all(|m| m.created_at_ms == 5_000));
+    }
+
+    /// Loops end: kept messages in a loop without times take the
+    /// conversation's time (the store refuses the loop itself), and the
+    /// children of a loop of hidden nodes become roots.
+    #[test]
+    fn loops_of_kept_or_hidden_nodes_end() {
+        let nodes = vec![
+            ("a".to_string(), node("a", Some("c"), "user", false, None)),
+            (
+                "b".to_string(),
+                node("b", Some("a"), "assistant", false, None),
+            ),
+            ("c".to_string(), node("c", Some("b"), "user", false, None)),
+            ("x".to_string(), node("x", Some("y"), "user", true, None)),
+            ("y".to_string(), node("y", Some("x"), "user", true, None)),
+            (
+                "k".to_string(),
+                node("k", Some("x"), "assistant", false, Some(7.0)),
+            ),
+        ];
+        let mut value = conversation(nodes);
+        value["create_time"] = json!(3.0);
+        let parsed = parse(&value).unwrap().unwrap();
+        assert_eq!(parsed.messages.len(), 4);
+        let up = parents(&parsed);
+        assert_eq!(up.get("a"), Some(&Some("c".to_string())));
+        assert_eq!(up.get("k"), Some(&None));
+        let time: HashMap<&str, i64> = parsed
+            .messages
+            .iter()
+            .map(|m| (m.content.as_str(), m.created_at_ms))
+            .collect();
+        assert_eq!((time["a"], time["b"], time["k"]), (3_000, 3_000, 7_000));
     }
 }

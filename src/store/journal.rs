@@ -17,10 +17,10 @@ impl Store {
     /// Journals `text` as piece `seq` of the streaming answer `message`.
     pub fn append_chunk(&mut self, message: i64, seq: i64, text: &str) -> Result<(), StoreError> {
         self.atomic(|conn| {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO stream_chunks (message_id, seq, text) VALUES (?1, ?2, ?3)",
-                params![message, seq, text],
-            )?;
+            )?
+            .execute(params![message, seq, text])?;
             Ok(())
         })
     }

@@ -9,7 +9,10 @@
 //! sent; lines are wrapped with `text::wrap`, the same measure ratatui draws
 //! with. Streaming is incremental: `MarkdownCache` keeps the lines of the
 //! finished blocks of a message and re-renders only the open last block, so
-//! a long answer costs time linear in its length.
+//! a long answer costs time linear in its length. Quotes and list items
+//! are drawn as bars and indents at most `MAX_DRAWN_LEVELS` deep and in at
+//! most half the width; deeper text is shown after a depth marker (`›12 `),
+//! so no nesting pushes text off the row.
 
 mod code;
 mod rows;
@@ -25,7 +28,7 @@ use ratatui::text::{Line, Span};
 
 use super::theme;
 use crate::text::wrap::display_width;
-pub use code::{highlighting_loaded, warm_up};
+pub use code::warm_up;
 use rows::{Run, emit_wrapped, push_sanitized};
 pub use stream::MarkdownCache;
 use table::TableBuilder;
@@ -43,6 +46,35 @@ pub struct Rendered {
 enum Container {
     Quote,
     Item { marker: String, used: bool },
+}
+
+impl Container {
+    /// Columns its bar or indent takes on a row.
+    fn width(&self) -> usize {
+        match self {
+            Self::Quote => 2,
+            Self::Item { marker, .. } => display_width(marker),
+        }
+    }
+}
+
+/// How deep quotes and list items are drawn as bars and indents; deeper
+/// text gets a depth marker instead (`Writer::drawn`).
+const MAX_DRAWN_LEVELS: usize = 8;
+
+/// The most columns the bars and indents of a row may take: half the
+/// width, so nested text always keeps the other half.
+fn prefix_budget(width: usize) -> usize {
+    width / 2
+}
+
+/// What `Writer::drawn` decided for the current line: the outermost
+/// `outer` containers are drawn, then `marker` (`›N `) when some are not,
+/// then the innermost list item's marker when `innermost`.
+struct Drawn {
+    outer: usize,
+    marker: Option<String>,
+    innermost: bool,
 }
 
 struct Writer {
@@ -127,6 +159,10 @@ fn render_with(
 /// A reference link or image (`[a][1]`, `[1]`) goes where the whole
 /// answer's first definition of its label says, even when the piece being
 /// rendered holds a later definition of the same label.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "every other event passes through unchanged, whatever pulldown-cmark adds"
+)]
 fn first_definition<'a>(event: Event<'a>, definitions: Option<&RefDefs<'_>>) -> Event<'a> {
     let found = |id: &str| {
         definitions
@@ -203,29 +239,88 @@ impl Writer {
         push_sanitized(&mut self.runs, text, style);
     }
 
-    /// Prefixes for the first and later rows of the current line.
+    /// Prefixes for the first and later rows of the current line: the
+    /// bars and indents of the containers around it (see `Drawn`). Every
+    /// list item around it has shown its marker once this row is drawn.
     fn prefixes(&mut self) -> (Vec<Run>, Vec<Run>) {
+        let drawn = self.drawn();
         let mut first = Vec::new();
         let mut rest = Vec::new();
-        for container in &mut self.containers {
+        let depth = self.containers.len();
+        for (level, container) in self.containers.iter_mut().enumerate() {
+            let shown = level < drawn.outer || (drawn.innermost && level + 1 == depth);
+            if level == drawn.outer
+                && let Some(marker) = &drawn.marker
+            {
+                first.push((marker.clone(), theme::dim()));
+                rest.push((marker.clone(), theme::dim()));
+            }
             match container {
-                Container::Quote => {
+                Container::Quote if shown => {
                     first.push(("│ ".to_string(), theme::dim()));
                     rest.push(("│ ".to_string(), theme::dim()));
                 }
+                Container::Quote => {}
                 Container::Item { marker, used } => {
-                    let blank = " ".repeat(display_width(marker));
-                    if *used {
-                        first.push((blank.clone(), Style::default()));
-                    } else {
-                        first.push((marker.clone(), theme::list_marker()));
-                        *used = true;
+                    if shown {
+                        let blank = " ".repeat(display_width(marker));
+                        if *used {
+                            first.push((blank.clone(), Style::default()));
+                        } else {
+                            first.push((marker.clone(), theme::list_marker()));
+                        }
+                        rest.push((blank, Style::default()));
                     }
-                    rest.push((blank, Style::default()));
+                    *used = true;
                 }
             }
         }
         (first, rest)
+    }
+
+    /// Which of the containers around the current line are drawn: all of
+    /// them while they are at most `MAX_DRAWN_LEVELS` deep and take at most
+    /// `prefix_budget` columns; else the outermost ones that fit, then a
+    /// dim depth marker `›N ` (N: how deep the text is, counting quotes and
+    /// list items), then the innermost list item's marker, so the text of
+    /// an answer nested 200 levels deep still has half the row.
+    fn drawn(&self) -> Drawn {
+        let depth = self.containers.len();
+        let budget = prefix_budget(self.width);
+        let full: usize = self.containers.iter().map(Container::width).sum();
+        if depth <= MAX_DRAWN_LEVELS && full <= budget {
+            return Drawn {
+                outer: depth,
+                marker: None,
+                innermost: false,
+            };
+        }
+        let marker = format!("›{depth} ");
+        let marker_width = display_width(&marker);
+        let inner_width = match self.containers.last() {
+            Some(c @ Container::Item { .. }) => c.width(),
+            _ => 0,
+        };
+        let innermost = inner_width > 0 && marker_width + inner_width <= budget;
+        let room = budget.saturating_sub(marker_width + if innermost { inner_width } else { 0 });
+        let mut outer = 0;
+        let mut used = 0;
+        for container in self
+            .containers
+            .iter()
+            .take(MAX_DRAWN_LEVELS.min(depth.saturating_sub(1)))
+        {
+            used += container.width();
+            if used > room {
+                break;
+            }
+            outer += 1;
+        }
+        Drawn {
+            outer,
+            marker: Some(marker),
+            innermost,
+        }
     }
 
     fn blank_if_needed(&mut self) {
@@ -235,15 +330,20 @@ impl Writer {
             self.out.pop();
         }
         if self.need_blank && !self.out.is_empty() {
-            let quote_bars = self
+            // The quote bars go on through the blank line; the rest of the
+            // prefix (indents, the depth marker) does not.
+            let drawn = self.drawn();
+            let bars: String = self
                 .containers
                 .iter()
-                .filter(|c| matches!(c, Container::Quote))
-                .count();
-            let line = if quote_bars > 0 {
-                Line::styled("│ ".repeat(quote_bars).trim_end().to_string(), theme::dim())
-            } else {
+                .enumerate()
+                .filter(|(level, c)| matches!(c, Container::Quote) && *level < drawn.outer)
+                .map(|_| "│ ")
+                .collect();
+            let line = if bars.is_empty() {
                 Line::default()
+            } else {
+                Line::styled(bars.trim_end().to_string(), theme::dim())
             };
             self.out.push(line);
             self.blank_line = Some(self.out.len() - 1);
@@ -323,7 +423,9 @@ impl Writer {
 
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
-            Tag::Paragraph => self.open_block(),
+            // An HTML block is a block like the others: a blank line before
+            // it (the streaming cache joins finished blocks with one).
+            Tag::Paragraph | Tag::HtmlBlock => self.open_block(),
             Tag::Heading { level, .. } => {
                 self.open_block();
                 self.push_style(theme::heading(heading_depth(level)));
@@ -382,9 +484,6 @@ impl Writer {
                 self.open_block();
                 self.text(&format!("[^{name}]: "));
             }
-            // A block like the others: a blank line before it (the
-            // streaming cache joins finished blocks with one).
-            Tag::HtmlBlock => self.open_block(),
             Tag::DefinitionList
             | Tag::DefinitionListTitle
             | Tag::DefinitionListDefinition
@@ -535,8 +634,21 @@ fn heading_depth(level: HeadingLevel) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::code::{find_syntax, highlighting};
     use super::*;
+
+    /// `src` streamed into one cache a character at a time, as deltas
+    /// arrive: the render of the whole, last.
+    fn streamed(src: &str, width: usize) -> Rendered {
+        let mut cache = MarkdownCache::default();
+        let mut last = Rendered::default();
+        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
+            last = cache.render(src.get(..end).unwrap_or_default(), width);
+        }
+        last
+    }
 
     fn text_of(lines: &[Line<'_>]) -> Vec<String> {
         lines
@@ -674,11 +786,7 @@ mod tests {
     #[test]
     fn reference_links_resolve_while_streaming() {
         let src = "See [the docs][1].\n\nMore.\n\n[1]: https://x.org\n";
-        let mut cache = MarkdownCache::default();
-        let mut last = Vec::new();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = text_of(&cache.render(src.get(..end).unwrap(), 40).lines);
-        }
+        let last = text_of(&streamed(src, 40).lines);
         assert_eq!(last, text_of(&render(src, 40, 1).lines));
         assert_eq!(last[0], "See the docs (https://x.org).");
     }
@@ -699,11 +807,7 @@ mod tests {
             "[\u{df}]: https://x.org\n\nMore.\n\nSee [a][SS].",
         ] {
             let whole = render(src, 40, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 40).lines;
-            }
+            let last = streamed(src, 40).lines;
             assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
             assert_eq!(last, whole, "{src:?}");
         }
@@ -722,11 +826,7 @@ mod tests {
             "x\n\n+ \n\n2)\n",
         ] {
             let whole = render(src, 40, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 40).lines;
-            }
+            let last = streamed(src, 40).lines;
             assert_eq!(last, whole, "{src:?}");
         }
     }
@@ -739,11 +839,7 @@ mod tests {
     fn a_backtick_in_the_info_string_opens_no_fence_while_streaming() {
         let src = "```a`\n```\n\n|\n\nmore";
         let whole = render(src, 40, 1);
-        let mut cache = MarkdownCache::default();
-        let mut last = Rendered::default();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = cache.render(src.get(..end).unwrap(), 40);
-        }
+        let last = streamed(src, 40);
         assert_eq!(last.lines, whole.lines);
         assert_eq!(last.code_blocks, whole.code_blocks);
         assert_eq!(whole.code_blocks.len(), 1);
@@ -763,11 +859,7 @@ mod tests {
             "<pre>\n\nkept\n\n</pre>\n\nEnd.",
         ] {
             let whole = render(src, 40, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 40).lines;
-            }
+            let last = streamed(src, 40).lines;
             assert_eq!(text_of(&last), text_of(&whole), "{src:?}");
             assert_eq!(last, whole, "{src:?}");
         }
@@ -780,11 +872,7 @@ mod tests {
     fn the_first_of_two_link_definitions_wins_while_streaming() {
         let src = "[1]:x\n\n.\n\n[1]:p\n[1]";
         let whole = render(src, 20, 1).lines;
-        let mut cache = MarkdownCache::default();
-        let mut last = Vec::new();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = cache.render(src.get(..end).unwrap(), 20).lines;
-        }
+        let last = streamed(src, 20).lines;
         assert_eq!(text_of(&last), text_of(&whole));
         assert_eq!(text_of(&whole), [".", "", "1 (x)"]);
     }
@@ -803,11 +891,7 @@ mod tests {
             "x\n\n##\n\n#\n\n- y",
         ] {
             let whole = render(src, 20, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 20).lines;
-            }
+            let last = streamed(src, 20).lines;
             assert_eq!(last, whole, "{src:?}");
         }
         assert_eq!(text_of(&render("x\n\n#\n", 20, 1).lines), ["x"]);
@@ -822,13 +906,9 @@ mod tests {
     fn incremental_equals_whole() {
         let src = "# Head\n\nPara one is here.\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\nAfter code.\n\n- list\n\n- loose\n\nEnd.";
         let whole = text_of(&render(src, 30, 1).lines);
-        let mut cache = MarkdownCache::default();
-        let mut last = Vec::new();
-        for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-            last = text_of(&cache.render(src.get(..end).unwrap(), 30).lines);
-        }
+        let last = text_of(&streamed(src, 30).lines);
         assert_eq!(last, whole);
-        assert_eq!(cache.render(src, 30).code_blocks.len(), 1);
+        assert_eq!(streamed(src, 30).code_blocks.len(), 1);
     }
     /// Found by `fuzz/fuzz_targets/markdown.rs`: an HTML block after
     /// another block had no blank line before it when rendered whole, but
@@ -841,11 +921,7 @@ mod tests {
             "- item\n\n<br>\n",
         ] {
             let whole = render(src, 24, 1).lines;
-            let mut cache = MarkdownCache::default();
-            let mut last = Vec::new();
-            for end in (0..=src.len()).filter(|i| src.is_char_boundary(*i)) {
-                last = cache.render(src.get(..end).unwrap(), 24).lines;
-            }
+            let last = streamed(src, 24).lines;
             assert_eq!(last, whole, "{src:?}");
         }
         assert_eq!(
@@ -945,6 +1021,152 @@ mod tests {
             "output \"id\" {\n  value = aws_instance.a.id\n}";
         highlights_capitalised_and_rustdoc_tags: "Rust,ignore" => "Rust",
             "fn main() { let x = \"s\"; }";
+    }
+
+    /// Renders `src` at 20, 40 and 120 columns: `word` is on a row, the
+    /// depth marker says how deep, and no row is wider than the width.
+    fn assert_deep_text_shown(src: &str, word: &str, depth: usize) {
+        for width in [20, 40, 120] {
+            let lines = render(src, width, 1).lines;
+            let text = text_of(&lines);
+            for (line, t) in lines.iter().zip(&text) {
+                assert!(line.width() <= width, "{} > {width}: {t:?}", line.width());
+            }
+            assert!(
+                text.iter().any(|t| t.ends_with(word)),
+                "{word:?} missing at {width}: {text:#?}"
+            );
+            let marker = format!("›{depth} ");
+            assert!(
+                text.iter()
+                    .any(|t| t.contains(&marker) && t.ends_with(word)),
+                "no {marker:?} before {word:?} at {width}: {text:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_hundred_nested_quotes_keep_their_last_word() {
+        let src = format!("{}deepword", "> ".repeat(200));
+        assert_deep_text_shown(&src, "deepword", 200);
+        let t = text_of(&render(&src, 120, 1).lines);
+        assert_eq!(
+            t,
+            ["│ │ │ │ │ │ │ │ ›200 deepword"],
+            "8 bars, then the depth"
+        );
+    }
+
+    #[test]
+    fn two_hundred_nested_lists_keep_their_last_word() {
+        // One item inside the other on one line, and by indentation.
+        let one_line = format!("{}deepword", "- ".repeat(200));
+        assert_deep_text_shown(&one_line, "deepword", 200);
+        let mut indented = String::new();
+        for i in 0..200 {
+            let indent = "  ".repeat(i);
+            if i == 199 {
+                writeln!(indented, "{indent}- deepword").unwrap();
+            } else {
+                writeln!(indented, "{indent}- level {i}").unwrap();
+            }
+        }
+        assert_deep_text_shown(&indented, "deepword", 200);
+        let t = text_of(&render(&indented, 40, 1).lines);
+        assert_eq!(t.len(), 200, "one row per item: {t:#?}");
+        assert_eq!(t[0], "• level 0");
+        assert_eq!(t[1], "  ◦ level 1");
+        let mut numbered = String::new();
+        for i in 0..200 {
+            writeln!(numbered, "{}1. n{i}", "   ".repeat(i)).unwrap();
+        }
+        writeln!(numbered, "{}1. deepword", "   ".repeat(200)).unwrap();
+        assert_deep_text_shown(&numbered, "deepword", 201);
+    }
+
+    #[test]
+    fn quotes_and_lists_alternating_a_hundred_times_keep_their_last_word() {
+        let src = format!("{}deepword", "> - ".repeat(100));
+        assert_deep_text_shown(&src, "deepword", 200);
+        let src = format!("{}deepword", "- > ".repeat(100));
+        assert_deep_text_shown(&src, "deepword", 200);
+        // Paragraphs at every level, a blank line between them.
+        let mut src = String::new();
+        let mut prefix = String::new();
+        for i in 0..100 {
+            write!(src, "{prefix}> para {i}\n{prefix}>\n").unwrap();
+            prefix.push_str("> ");
+            write!(src, "{prefix}- item {i}\n{prefix}\n").unwrap();
+            prefix.push_str("  ");
+        }
+        writeln!(src, "{prefix}deepword").unwrap();
+        assert_deep_text_shown(&src, "deepword", 200);
+    }
+
+    #[test]
+    fn nesting_up_to_eight_levels_is_drawn_in_full() {
+        let src = format!("{}eight", "> ".repeat(8));
+        assert_eq!(
+            text_of(&render(&src, 40, 1).lines),
+            ["│ │ │ │ │ │ │ │ eight"]
+        );
+        let src = format!("{}nine", "> ".repeat(9));
+        assert_eq!(
+            text_of(&render(&src, 40, 1).lines),
+            ["│ │ │ │ │ │ │ │ ›9 nine"]
+        );
+        // Too wide for a narrow row: fewer bars, the depth said.
+        let src = format!("{}six", "> ".repeat(6));
+        assert_eq!(text_of(&render(&src, 12, 1).lines), ["│ ›6 six"]);
+        let src = format!("{}six", "- ".repeat(6));
+        assert_eq!(text_of(&render(&src, 40, 1).lines), ["• ◦ ▪ ▪ ▪ ▪ six"]);
+    }
+
+    #[test]
+    fn deep_text_wraps_beside_the_depth_marker() {
+        let src = format!("{}alpha beta gamma delta epsilon zeta", "> ".repeat(50));
+        let t = text_of(&render(&src, 20, 1).lines);
+        assert_eq!(
+            t,
+            [
+                "│ │ │ ›50 alpha beta",
+                "│ │ │ ›50 gamma",
+                "│ │ │ ›50 delta",
+                "│ │ │ ›50 epsilon",
+                "│ │ │ ›50 zeta"
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_streams_to_the_whole_render() {
+        let mut src = String::new();
+        let mut prefix = String::new();
+        for i in 0..12 {
+            write!(src, "{prefix}> q{i}\n{prefix}>\n").unwrap();
+            prefix.push_str("> ");
+            write!(src, "{prefix}- i{i}\n{prefix}\n").unwrap();
+            prefix.push_str("  ");
+        }
+        write!(src, "{prefix}deepword\n\nAfter.\n\n{}x", "> ".repeat(40)).unwrap();
+        for width in [20, 40] {
+            let whole = text_of(&render(&src, width, 1).lines);
+            // Deltas of 1 to 17 bytes: a debug build renders the open
+            // block again for each, and a deep block is one block.
+            let mut cache = MarkdownCache::default();
+            let mut end = 0;
+            let mut step = 0;
+            while end < src.len() {
+                step = step % 17 + 1;
+                end = (end + step).min(src.len());
+                while !src.is_char_boundary(end) {
+                    end += 1;
+                }
+                cache.render(src.get(..end).unwrap(), width);
+            }
+            let last = text_of(&cache.render(&src, width).lines);
+            assert_eq!(last, whole, "width {width}");
+        }
     }
 
     #[test]

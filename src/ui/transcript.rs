@@ -14,6 +14,7 @@ mod first_run;
 mod lines;
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -35,9 +36,27 @@ struct Entry {
     id: MessageId,
     rev: u64,
     context: LineContext,
+    /// The width `lines` were wrapped at: after a resize, lines of another
+    /// width are kept (their count stands in for the height) until the
+    /// entry is in view or there is time to wrap it again.
+    width: u16,
     lines: Vec<Line<'static>>,
     /// Incremental markdown state of an answer (reused while it streams).
     markdown: MarkdownCache,
+}
+
+impl Entry {
+    /// An entry not drawn yet: `sync` renders it (no revision matches).
+    fn unrendered(id: MessageId, context: LineContext) -> Self {
+        Self {
+            id,
+            rev: u64::MAX,
+            context,
+            width: 0,
+            lines: Vec::new(),
+            markdown: MarkdownCache::default(),
+        }
+    }
 }
 
 /// The cache and the resolved scroll position.
@@ -63,7 +82,18 @@ pub struct TranscriptView {
     more_below: bool,
     /// Entries re-wrapped by the last `prepare` (for tests and benches).
     pub last_rewrapped: usize,
+    /// Entries below this index may still be wrapped at an earlier width
+    /// (0: none): `settle` works down from it, newest first.
+    stale_below: usize,
 }
+
+/// How long one frame spends wrapping off-screen entries again after a
+/// resize (the entries in view are always done at once).
+const REWRAP_BUDGET: Duration = Duration::from_millis(4);
+/// Rounds of "wrap what is in view, place the view again" per frame: the
+/// view's entries change height as they are wrapped, so what is in view
+/// changes; two rounds settle it in practice.
+const MAX_SETTLE_PASSES: usize = 4;
 
 impl TranscriptView {
     pub fn total_rows(&self) -> usize {
@@ -77,21 +107,33 @@ impl TranscriptView {
     /// Update the cache for `area` and turn the app's scroll requests made
     /// since the last frame into a top row. Reads the app, never writes it.
     pub fn prepare(&mut self, app: &App, area: Rect) {
+        let started = Instant::now();
         self.area = area;
-        if area.width != self.width || app.transcript.generation != self.generation {
+        if app.transcript.generation != self.generation {
             self.entries.clear();
             self.prefix.clear();
-            self.width = area.width;
             self.generation = app.transcript.generation;
+        }
+        self.last_rewrapped = 0;
+        if area.width != self.width {
+            // Nothing is wrapped again here: `settle` does what is in view
+            // at once and the rest over the next frames.
+            self.width = area.width;
+            self.stale_below = self.entries.len();
         }
         let contexts = line_contexts(
             &app.conversation,
             app.input.editing.map(|e| e.id),
             &app.browse.thinking_open,
         );
-        self.sync(app.conversation.messages(), &contexts);
+        let messages = app.conversation.messages();
+        self.sync(messages, &contexts);
+        self.stale_below = self.stale_below.min(self.entries.len());
         self.footer = footer_lines(app, area.width);
-        self.resolve_scroll(&app.transcript, usize::from(area.height));
+        let height = usize::from(area.height);
+        self.resolve_scroll(&app.transcript, height);
+        self.settle(messages, height, started);
+        self.more_below = self.top + height < self.total_rows();
     }
 
     /// Where the view is scrolled to.
@@ -118,30 +160,19 @@ impl TranscriptView {
             self.entries = messages
                 .iter()
                 .map(|m| {
-                    by_id.remove(&m.id).unwrap_or_else(|| Entry {
-                        id: m.id,
-                        rev: u64::MAX,
-                        context: LineContext::default(),
-                        lines: Vec::new(),
-                        markdown: MarkdownCache::default(),
-                    })
+                    by_id
+                        .remove(&m.id)
+                        .unwrap_or_else(|| Entry::unrendered(m.id, LineContext::default()))
                 })
                 .collect();
             self.prefix.clear();
         }
         let width = self.width;
         let mut first_changed = None;
-        self.last_rewrapped = 0;
         for (i, message) in messages.iter().enumerate() {
             let context = contexts.get(&message.id).copied().unwrap_or_default();
             if self.entries.get(i).is_none() {
-                self.entries.push(Entry {
-                    id: message.id,
-                    rev: u64::MAX,
-                    context,
-                    lines: Vec::new(),
-                    markdown: MarkdownCache::default(),
-                });
+                self.entries.push(Entry::unrendered(message.id, context));
             }
             let Some(entry) = self.entries.get_mut(i) else {
                 continue;
@@ -150,6 +181,7 @@ impl TranscriptView {
                 continue;
             }
             entry.lines = render_message(message, width, context, &mut entry.markdown);
+            entry.width = width;
             entry.rev = message.rev;
             entry.context = context;
             first_changed.get_or_insert(i);
@@ -161,16 +193,89 @@ impl TranscriptView {
             );
         }
         if let Some(from) = first_changed {
-            let from = from.min(self.prefix.len().saturating_sub(1));
-            self.prefix.truncate(from + 1);
-            if self.prefix.is_empty() {
-                self.prefix.push(0);
+            self.sum_heights_from(from);
+        }
+    }
+
+    /// Recomputes `prefix` from entry `from` on.
+    fn sum_heights_from(&mut self, from: usize) {
+        let from = from.min(self.prefix.len().saturating_sub(1));
+        self.prefix.truncate(from + 1);
+        if self.prefix.is_empty() {
+            self.prefix.push(0);
+        }
+        let mut acc = self.prefix.last().copied().unwrap_or(0);
+        for entry in self.entries.iter().skip(from) {
+            acc += entry.lines.len();
+            self.prefix.push(acc);
+        }
+    }
+
+    /// Wraps entry `i` again at the current width; true if it was stale.
+    fn rewrap(&mut self, i: usize, messages: &[Message]) -> bool {
+        let width = self.width;
+        let (Some(entry), Some(message)) = (self.entries.get_mut(i), messages.get(i)) else {
+            return false;
+        };
+        if entry.width == width {
+            return false;
+        }
+        entry.lines = render_message(message, width, entry.context, &mut entry.markdown);
+        entry.width = width;
+        self.last_rewrapped += 1;
+        true
+    }
+
+    /// Entries still wrapped at another width (after a resize).
+    pub fn settling(&self) -> bool {
+        self.stale_below > 0
+    }
+
+    /// After a resize: wrap again the entries in view (so what is drawn is
+    /// right), then others, newest first, for at most `REWRAP_BUDGET`;
+    /// the rest wait for the next frames (`settling`). The view keeps its
+    /// anchor (a message and a row in it, or the bottom) while heights
+    /// change under it.
+    fn settle(&mut self, messages: &[Message], height: usize, started: Instant) {
+        if self.stale_below == 0 {
+            return;
+        }
+        for _ in 0..MAX_SETTLE_PASSES {
+            let (mut row, end) = (self.top, self.top + height);
+            let mut changed = None;
+            while row < end {
+                let Some((i, _)) = self.locate(row) else {
+                    break;
+                };
+                if self.rewrap(i, messages) {
+                    changed.get_or_insert(i);
+                }
+                row = self.prefix.get(i + 1).copied().unwrap_or(end).max(row + 1);
             }
-            let mut acc = self.prefix.last().copied().unwrap_or(0);
-            for entry in self.entries.iter().skip(from) {
-                acc += entry.lines.len();
-                self.prefix.push(acc);
+            let Some(from) = changed else { break };
+            self.sum_heights_from(from);
+            self.top = self.anchored_top(height);
+        }
+        // Off-screen entries, newest first, while the frame has time.
+        let mut lowest = None;
+        while self.stale_below > 0 && started.elapsed() < REWRAP_BUDGET {
+            let i = self.stale_below - 1;
+            self.stale_below = i;
+            if self.rewrap(i, messages) {
+                lowest = Some(i);
             }
+        }
+        if let Some(from) = lowest {
+            self.sum_heights_from(from);
+            self.top = self.anchored_top(height);
+        }
+        while self.stale_below > 0
+            && self
+                .entries
+                .get(self.stale_below - 1)
+                .is_some_and(|e| e.width == self.width)
+        {
+            self.stale_below -= 1;
         }
     }
 
@@ -202,14 +307,10 @@ impl TranscriptView {
         }
     }
 
-    fn resolve_scroll(&mut self, asked: &TranscriptState, height: usize) {
-        let total = self.total_rows();
-        let max_top = total.saturating_sub(height);
-        let done = std::mem::replace(&mut self.applied, *asked);
-        if asked.to_bottom != done.to_bottom {
-            self.anchor = ScrollAnchor::Bottom;
-        }
-        let mut top = match self.anchor {
+    /// The top row the anchor puts the view at.
+    fn anchored_top(&self, height: usize) -> usize {
+        let max_top = self.total_rows().saturating_sub(height);
+        let top = match self.anchor {
             ScrollAnchor::Bottom => max_top,
             // A resize can leave the message shorter than the anchored row:
             // stay on its last row rather than slide into the next message.
@@ -221,6 +322,17 @@ impl TranscriptView {
                 })
                 .unwrap_or(max_top),
         };
+        top.min(max_top)
+    }
+
+    fn resolve_scroll(&mut self, asked: &TranscriptState, height: usize) {
+        let total = self.total_rows();
+        let max_top = total.saturating_sub(height);
+        let done = std::mem::replace(&mut self.applied, *asked);
+        if asked.to_bottom != done.to_bottom {
+            self.anchor = ScrollAnchor::Bottom;
+        }
+        let mut top = self.anchored_top(height);
         // A page is the view's height less two rows of context.
         let page = i64::try_from(height.saturating_sub(2).max(1)).unwrap_or(i64::MAX);
         let rows = asked
@@ -366,5 +478,88 @@ fn highlight_matches(
         };
         buf.set_style(cells, theme::search_match());
         from = end.max(start + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::api::types::Role;
+    use crate::app::state::Settings;
+    use crate::chat::conversation::MessageStatus;
+    use crate::chat::pricing::PriceTable;
+    use crate::ui::{self, Ui};
+
+    fn long_app(messages: usize) -> App {
+        let mut app = App::new(Settings::default(), PriceTable::default());
+        for i in 0..messages {
+            let (role, text) = if i % 2 == 0 {
+                (Role::User, format!("question {i}?"))
+            } else {
+                (
+                    Role::Assistant,
+                    format!(
+                        "answer {i}: ChatGPT는 대규모 언어 모델입니다. {}",
+                        "word ".repeat(60)
+                    ),
+                )
+            };
+            app.conversation.push(role, text, MessageStatus::Complete);
+        }
+        app
+    }
+
+    fn screen(ui: &mut Ui, app: &App, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        ui::prepare(ui, app, Rect::new(0, 0, width, height));
+        terminal.draw(|f| ui::draw(ui, app, f)).unwrap();
+        format!("{:?}", terminal.backend().buffer())
+    }
+
+    /// A resize wraps what is in view at once and the rest over later
+    /// frames; every frame shows what a view built afresh at that width
+    /// shows, and once settled the whole transcript is.
+    #[test]
+    fn a_resize_wraps_the_view_first_and_the_rest_lazily() {
+        let mut app = long_app(3_000);
+        let mut ui = Ui::default();
+        screen(&mut ui, &app, 120, 30);
+        assert_eq!(ui.transcript.last_rewrapped, 3_000);
+
+        let resized = screen(&mut ui, &app, 70, 30);
+        assert!(
+            ui.transcript.last_rewrapped < 3_000,
+            "not everything at once: {}",
+            ui.transcript.last_rewrapped
+        );
+        assert!(ui.transcript.settling());
+        assert_eq!(resized, screen(&mut Ui::default(), &app, 70, 30), "bottom");
+
+        // Scrolled up while settling: the heights above the view are still
+        // estimates, so where 40 pages up lands may differ from a view that
+        // knew every height, but what is drawn there is exactly what a
+        // fresh view anchored at the same place draws.
+        app.transcript.scrolled_pages -= 40;
+        let scrolled = screen(&mut ui, &app, 70, 30);
+        assert!(matches!(ui.transcript.anchor, ScrollAnchor::At { .. }));
+        let mut fresh = Ui::default();
+        fresh.transcript.anchor = ui.transcript.anchor;
+        fresh.transcript.applied = app.transcript;
+        assert_eq!(scrolled, screen(&mut fresh, &app, 70, 30), "40 pages up");
+
+        let mut frames = 0;
+        while ui.transcript.settling() {
+            screen(&mut ui, &app, 70, 30);
+            frames += 1;
+            assert!(frames < 10_000, "settles");
+        }
+        assert_eq!(ui.transcript.total_rows(), fresh.transcript.total_rows());
+        assert_eq!(
+            screen(&mut ui, &app, 70, 30),
+            screen(&mut fresh, &app, 70, 30)
+        );
     }
 }

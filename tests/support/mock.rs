@@ -59,6 +59,15 @@ pub enum Reply {
     /// Accept the request and never answer, until the client goes away (or the mock is dropped,
     /// which closes the connection).
     Hang,
+    /// A `200 text/event-stream` reply made as it is sent: `head`, then `piece` written `times`
+    /// times, then `tail`, then the body ends. Nothing is held but one copy of each part, so a
+    /// test can stream hundreds of MB (an endless SSE line) and stay small.
+    Repeated {
+        head: Vec<u8>,
+        piece: Vec<u8>,
+        times: usize,
+        tail: Vec<u8>,
+    },
 }
 
 /// How a [`Reply::Stream`] ends after its last piece.
@@ -110,6 +119,34 @@ impl Reply {
         let bytes = openai_events(model, text, 4, usage).concat();
         Self::Stream {
             pieces: split_bytes(&bytes, n),
+            delay: Duration::ZERO,
+            end: StreamEnd::Close,
+        }
+    }
+
+    /// The OpenAI-exact stream of [`Reply::openai_stream`] with one content chunk per token
+    /// (as a model streams them), its events written `per_write` at a time (as a fast server's
+    /// writes hold many events). No delay between writes.
+    pub fn openai_token_stream(
+        model: &str,
+        tokens: Vec<String>,
+        per_write: usize,
+        usage: Option<(u64, u64)>,
+    ) -> Self {
+        let per_write = per_write.max(1);
+        let mut pieces = Vec::new();
+        let mut piece = Vec::new();
+        for (i, event) in openai_events_of(model, tokens, usage).enumerate() {
+            piece.extend_from_slice(&event);
+            if (i + 1) % per_write == 0 {
+                pieces.push(std::mem::take(&mut piece));
+            }
+        }
+        if !piece.is_empty() {
+            pieces.push(piece);
+        }
+        Self::Stream {
+            pieces,
             delay: Duration::ZERO,
             end: StreamEnd::Close,
         }
@@ -296,38 +333,50 @@ fn openai_events(
     chunk_chars: usize,
     usage: Option<(u64, u64)>,
 ) -> Vec<Vec<u8>> {
-    let null_usage = || usage.map(|_| Value::Null);
-    let mut events = vec![chunk_event(
-        model,
-        &choice(
-            &json!({ "role": "assistant", "content": "", "refusal": null }),
-            None,
-        ),
-        null_usage(),
-    )];
     let chars: Vec<char> = text.chars().collect();
-    for part in chars.chunks(chunk_chars.max(1)) {
-        let content: String = part.iter().collect();
-        events.push(chunk_event(
+    let contents = chars
+        .chunks(chunk_chars.max(1))
+        .map(|part| part.iter().collect::<String>())
+        .collect::<Vec<_>>();
+    openai_events_of(model, contents, usage).collect()
+}
+
+/// The events of an OpenAI stream whose content chunks are `contents`, one event each: the
+/// role chunk, the content chunks, the finish chunk, the usage chunk (with `usage`), `[DONE]`.
+/// Lazy, so that a stream of 300,000 chunks is never held twice.
+fn openai_events_of<'a>(
+    model: &'a str,
+    contents: impl IntoIterator<Item = String> + 'a,
+    usage: Option<(u64, u64)>,
+) -> impl Iterator<Item = Vec<u8>> + 'a {
+    let null_usage = move || usage.map(|_| Value::Null);
+    let role = std::iter::once_with(move || {
+        chunk_event(
+            model,
+            &choice(
+                &json!({ "role": "assistant", "content": "", "refusal": null }),
+                None,
+            ),
+            null_usage(),
+        )
+    });
+    let content = contents.into_iter().map(move |content| {
+        chunk_event(
             model,
             &choice(&json!({ "content": content }), None),
             null_usage(),
-        ));
-    }
-    events.push(chunk_event(
-        model,
-        &choice(&json!({}), Some("stop")),
-        null_usage(),
-    ));
-    if let Some((prompt, completion)) = usage {
-        events.push(chunk_event(
-            model,
-            &json!([]),
-            Some(usage_json(prompt, completion)),
-        ));
-    }
-    events.push(b"data: [DONE]\n\n".to_vec());
-    events
+        )
+    });
+    let finish = std::iter::once_with(move || {
+        chunk_event(model, &choice(&json!({}), Some("stop")), null_usage())
+    });
+    let usage_chunk = usage.map(move |(prompt, completion)| {
+        chunk_event(model, &json!([]), Some(usage_json(prompt, completion)))
+    });
+    role.chain(content)
+        .chain(finish)
+        .chain(usage_chunk)
+        .chain(std::iter::once(b"data: [DONE]\n\n".to_vec()))
 }
 
 fn split_bytes(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
@@ -529,6 +578,9 @@ struct Inner {
     /// A duplicate handle of every open connection, to close them all when the mock is dropped.
     conns: HashMap<u64, StdTcpStream>,
     next_conn: u64,
+    /// Streams hold back their last `hold_last` pieces until released (0: none held).
+    hold_last: usize,
+    released: bool,
 }
 
 struct Shared {
@@ -540,6 +592,18 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Returns once [`MockServer::release_streams`] was called.
+    async fn released(&self) {
+        loop {
+            let mut changed = pin!(self.changed.notified());
+            changed.as_mut().enable();
+            if self.lock().released {
+                return;
+            }
+            changed.await;
+        }
     }
 }
 
@@ -701,6 +765,23 @@ impl MockServer {
         self.shared.lock().models = ModelsReply::Fixed(reply);
     }
 
+    /// From now on every streamed reply sends all but its last `last` pieces, then waits for
+    /// [`MockServer::release_streams`] before sending those: the answer stays in flight, its
+    /// end (finish, usage, `[DONE]` for `last = 3` with usage) held back, for as long as a test
+    /// needs.
+    pub fn hold_stream_ends(&self, last: usize) {
+        let mut inner = self.shared.lock();
+        inner.hold_last = last;
+        inner.released = last == 0;
+    }
+
+    /// Lets the streams held by [`MockServer::hold_stream_ends`] end (and later ones run
+    /// through).
+    pub fn release_streams(&self) {
+        self.shared.lock().released = true;
+        self.shared.changed.notify_waiters();
+    }
+
     /// Every request received so far, in order (any path).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
@@ -817,6 +898,8 @@ fn new_shared() -> Arc<Shared> {
             requests: Vec::new(),
             conns: HashMap::new(),
             next_conn: 0,
+            hold_last: 0,
+            released: true,
         }),
         changed: Notify::new(),
     })
@@ -860,7 +943,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         })
         .collect();
     let json = serde_json::from_slice::<Value>(&bytes).ok();
-    let (index, reply) = {
+    let (index, reply, hold_last) = {
         let mut inner = shared.lock();
         let reply = if parts.method == Method::POST && is_chat_path(&path) {
             match inner.queue.pop_front() {
@@ -889,7 +972,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             closed_at: None,
             closed_early: false,
         });
-        (inner.requests.len() - 1, reply)
+        (inner.requests.len() - 1, reply, inner.hold_last)
     };
     shared.changed.notify_waiters();
     let guard = CloseGuard {
@@ -897,7 +980,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         index,
         finished: false,
     };
-    respond(reply, guard).await
+    respond(reply, guard, hold_last).await
 }
 
 fn models_reply(ids: &[String]) -> Reply {
@@ -909,10 +992,12 @@ fn models_reply(ids: &[String]) -> Reply {
     Reply::json(200, &json!({ "object": "list", "data": data }), &[])
 }
 
-async fn respond(reply: Reply, mut guard: CloseGuard) -> Response {
+async fn respond(reply: Reply, mut guard: CloseGuard, hold_last: usize) -> Response {
     match reply {
         Reply::Stream { pieces, delay, end } => {
-            let mut response = Response::new(Body::from_stream(script(pieces, delay, end, guard)));
+            let hold_at = (hold_last > 0).then(|| pieces.len().saturating_sub(hold_last));
+            let body = script(pieces, delay, end, guard, hold_at);
+            let mut response = Response::new(Body::from_stream(body));
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,
@@ -960,15 +1045,58 @@ async fn respond(reply: Reply, mut guard: CloseGuard) -> Response {
             let _guard = guard;
             std::future::pending().await
         }
+        Reply::Repeated {
+            head,
+            piece,
+            times,
+            tail,
+        } => {
+            let mut response =
+                Response::new(Body::from_stream(repeated(head, piece, times, tail, guard)));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream; charset=utf-8"),
+            );
+            response
+        }
     }
 }
 
-/// The body of a [`Reply::Stream`].
+/// The body of a [`Reply::Repeated`]: each write shares the one copy of `piece`.
+fn repeated(
+    head: Vec<u8>,
+    piece: Vec<u8>,
+    times: usize,
+    tail: Vec<u8>,
+    guard: CloseGuard,
+) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static {
+    let parts = [Bytes::from(head), Bytes::from(piece), Bytes::from(tail)];
+    // Step 0 is the head, 1..=times the pieces, times + 1 the tail.
+    futures_util::stream::unfold((0usize, guard), move |(step, mut guard)| {
+        let [head, piece, tail] = parts.clone();
+        async move {
+            let bytes = match step {
+                0 => head,
+                n if n <= times => piece,
+                n if n == times + 1 => {
+                    guard.finish();
+                    tail
+                }
+                _ => return None,
+            };
+            Some((Ok(bytes), (step + 1, guard)))
+        }
+    })
+}
+
+/// The body of a [`Reply::Stream`]; with `hold_at`, the piece of that index (and those after
+/// it) waits for [`MockServer::release_streams`].
 fn script(
     pieces: Vec<Vec<u8>>,
     delay: Duration,
     end: StreamEnd,
     guard: CloseGuard,
+    hold_at: Option<usize>,
 ) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static {
     struct Script {
         pieces: std::vec::IntoIter<Vec<u8>>,
@@ -976,6 +1104,7 @@ fn script(
         end: StreamEnd,
         guard: CloseGuard,
         done: bool,
+        hold_at: Option<usize>,
     }
     let state = Script {
         pieces: pieces.into_iter(),
@@ -983,10 +1112,14 @@ fn script(
         end,
         guard,
         done: false,
+        hold_at,
     };
     futures_util::stream::unfold(state, move |mut st| async move {
         if st.done {
             return None;
+        }
+        if st.hold_at == Some(st.sent) {
+            st.guard.shared.released().await;
         }
         if let Some(piece) = st.pieces.next() {
             if st.sent > 0 {

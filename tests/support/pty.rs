@@ -156,16 +156,29 @@ impl Output {
         let mut rest = bytes;
         while let Some((at, len, begins)) = next_sync_marker(rest) {
             let (head, tail) = rest.split_at(at + len);
-            self.parser.process(head);
+            self.process(head);
             self.in_sync = begins;
             if !begins {
                 self.shown = self.parser.screen().clone();
             }
             rest = tail;
         }
-        self.parser.process(rest);
+        self.process(rest);
         if !self.in_sync {
             self.shown = self.parser.screen().clone();
+        }
+    }
+
+    /// The emulator takes `bytes`. vt100 panics on some wide characters drawn right after a
+    /// resize (a frame drawn for the old, larger size puts one where the shrunk screen cut a
+    /// wide character in half), where a terminal copes; then the emulator goes on from the
+    /// last complete frame (kaiwa redraws everything after a resize) rather than stop reading.
+    fn process(&mut self, bytes: &[u8]) {
+        let parser = &mut self.parser;
+        let processed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.process(bytes)));
+        if processed.is_err() {
+            *self.parser.screen_mut() = self.shown.clone();
         }
     }
 }

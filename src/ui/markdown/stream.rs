@@ -125,7 +125,17 @@ fn top_level_starts(text: &str) -> Vec<usize> {
             }
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::Rule if depth == 0 => starts.push(range.start),
-            _ => {}
+            Event::Rule
+            | Event::Text(_)
+            | Event::Code(_)
+            | Event::InlineMath(_)
+            | Event::DisplayMath(_)
+            | Event::Html(_)
+            | Event::InlineHtml(_)
+            | Event::FootnoteReference(_)
+            | Event::SoftBreak
+            | Event::HardBreak
+            | Event::TaskListMarker(_) => {}
         }
     }
     starts
