@@ -235,7 +235,7 @@ impl Config {
             Provider::default_from(base_url.clone(), key.clone(), file.models.clone());
         default.base_url_origin = origins.base_url;
         default.key_origin = origins.api_key;
-        let providers = providers::resolve(default, file.providers, &var)?;
+        let providers = providers::resolve(default, file.providers, &var, &config_path)?;
         let state_dir = paths::state_dir(env);
         let data_dir = paths::data_dir(env);
         let history_path = if overrides.no_history {

@@ -138,6 +138,11 @@ corpus! {
     azure_without_endpoint => ":1: [providers.az] needs endpoint \
                                (https://RESOURCE.openai.azure.com)";
     azure_base_url => ":3: [providers.az] is Azure: set 'endpoint', not 'base_url'";
+    // The one error without the file and line, caught by the check of
+    // fuzz/fuzz_targets/config.rs (on an input written after reading
+    // config/providers.rs; libFuzzer did not reach it in its run).
+    azure_preset_without_endpoint => ":2: [providers.azure] needs endpoint \
+                                      (or AZURE_OPENAI_ENDPOINT set)";
     zero_context => ":2: 'context.gpt-4o' must be a whole number of tokens greater than 0";
     context_overflow_below_context => ":3: 'context_overflow' is a top-level setting: move it \
                                        above the first [table] (here it is read as a model in \

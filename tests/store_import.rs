@@ -199,6 +199,55 @@ fn a_longer_copy_updates_the_known_conversation() {
     assert_eq!(b.export_json(&uid).unwrap(), long);
 }
 
+/// Found by `fuzz/fuzz_targets/import.rs`: an item whose message's parent
+/// only a later item of the same file brings failed the first time and went
+/// in the second, so importing the same file twice changed something. Such
+/// an item is tried again once the rest of the file is in.
+#[test]
+fn an_item_whose_parent_comes_later_in_the_file_goes_in_the_first_time() {
+    let mut a = Store::open_in_memory().unwrap();
+    let uid = build(
+        &mut a,
+        &[
+            (None, 1, 0, "q".into(), None),
+            (Some(0), 2, 0, "a1".into(), None),
+            (Some(0), 2, 0, "a2".into(), None),
+        ],
+        Some(2),
+        None,
+        false,
+    );
+    let full = a.export_json(&uid).unwrap();
+    let message = |i: usize| full["messages"].get(i).unwrap().clone();
+    // The second answer alone (its question is not in it), then the rest.
+    let mut late = full.clone();
+    late["messages"] = json!([message(2)]);
+    let mut early = full.clone();
+    early["messages"] = json!([message(0), message(1)]);
+    early["head"] = message(1)["uid"].clone();
+    let orphan = json!({"format": "kaiwa.conversation", "version": 1,
+        "uid": "01ffffffffffffffffffffffff", "messages": [{"uid": "01gggggggggggggggggggggggg",
+        "parent_uid": "01hhhhhhhhhhhhhhhhhhhhhhhh", "role": "user", "content": "x"}]});
+    let file = format!("{late}\n{{not json\n{orphan}\n{early}\n[]\n");
+    let mut b = Store::open_in_memory().unwrap();
+    let first = b.import(bytes("x.jsonl", file.clone()));
+    assert_eq!((first.imported, first.updated), (1, 1), "{first:?}");
+    assert_eq!(b.export_json(&uid).unwrap(), full);
+    // The orphan no line rescues fails, reported in its place.
+    let items: Vec<&str> = first.failed.iter().map(|f| f.item.as_str()).collect();
+    assert_eq!(
+        items,
+        ["x.jsonl line 2", "x.jsonl line 3", "x.jsonl line 5"],
+        "{first:?}"
+    );
+    assert!(
+        first.failed[1].reason.contains("not in the file"),
+        "{first:?}"
+    );
+    let again = b.import(bytes("x.jsonl", file));
+    assert_eq!((again.imported, again.updated), (0, 0), "{again:?}");
+}
+
 #[test]
 fn malformed_input_reports_failures_and_imports_the_rest() {
     let mut a = Store::open_in_memory().unwrap();

@@ -71,9 +71,4 @@ pub enum ConfigError {
         "api_key_cmd printed more than one line: it must print only the API key (try adding | head -n 1)"
     )]
     KeyCommandLines,
-
-    /// A provider that cannot be used as configured (the Azure preset
-    /// table without an endpoint anywhere, say).
-    #[error("{0}")]
-    Provider(String),
 }

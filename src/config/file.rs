@@ -78,10 +78,15 @@ pub(super) struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// The 1-based line of a byte span's start.
+    pub(super) fn line(&self, span: &Range<usize>) -> usize {
+        diagnose::line_of(self.raw, span.start)
+    }
+
     pub(super) fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
         ConfigError::File {
             path: self.path.to_path_buf(),
-            line: diagnose::line_of(self.raw, span.start),
+            line: self.line(span),
             message: message.into(),
         }
     }

@@ -59,6 +59,9 @@ pub(super) struct FileProvider {
     pub models: Vec<String>,
     pub base_model: BTreeMap<String, String>,
     pub local: bool,
+    /// The line of the table's header, for an error found when the
+    /// environment is known (`resolve`).
+    pub line: usize,
 }
 
 /// Checks every table; `span` is the `[providers]` table's, for errors that
@@ -171,6 +174,7 @@ fn check_one(
         models,
         base_model: raw.base_model.unwrap_or_default(),
         local: raw.local.unwrap_or(false),
+        line: source.line(span),
         name,
     })
 }
@@ -286,11 +290,12 @@ fn file_key(
 
 /// The providers of this run: `default` (given), every table, and every
 /// preset whose key variable is set. `var` reads the environment (empty is
-/// unset).
+/// unset); `path` is the config file's, for an error in a table.
 pub(super) fn resolve(
     default: Provider,
     tables: Vec<FileProvider>,
     var: &dyn Fn(&str) -> Option<String>,
+    path: &std::path::Path,
 ) -> Result<Providers, ConfigError> {
     let mut list = vec![default];
     let mut named: Vec<&str> = Vec::new();
@@ -305,13 +310,20 @@ pub(super) fn resolve(
         }
     }
     for table in tables {
+        let line = table.line;
         let provider = from_table(table, var);
         if provider.base_url.is_empty() {
-            return Err(ConfigError::Provider(format!(
-                "[providers.{}] needs endpoint (or {} set)",
-                provider.name,
-                provider::presets::AZURE_ENDPOINT_VAR
-            )));
+            // The Azure preset's table without an endpoint, here or in the
+            // environment.
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                line,
+                message: format!(
+                    "[providers.{}] needs endpoint (or {} set)",
+                    provider.name,
+                    provider::presets::AZURE_ENDPOINT_VAR
+                ),
+            });
         }
         list.push(provider);
     }

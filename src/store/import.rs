@@ -5,7 +5,9 @@
 //! never sinks the file (it is reported as failed, with the reason, and the
 //! rest goes in); importing is idempotent: a conversation is found again by
 //! its uid or `(source, source_id)`, a message by its uid, and only what is
-//! missing is added (existing rows are never changed); a large array is
+//! missing is added (existing rows are never changed), and an item whose
+//! parent only a later item brings is tried again at the end, so a second
+//! import of the same file changes nothing; a large array is
 //! read one conversation at a time; a zip is read from its file, never
 //! whole: only its `conversations*.json` entries with safe names are looked
 //! at and read into memory. Reading the file is `read.rs`; kaiwa's own
@@ -16,7 +18,7 @@ mod read;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufReader, Cursor};
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Deref, DerefMut};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -60,6 +62,46 @@ pub(crate) struct IncomingMessage {
     pub reasoning: Option<String>,
 }
 
+/// Items set aside at most: beyond it, such an item fails at once (a
+/// hostile file must not sit in memory, nor be tried again forever).
+const MAX_DEFERRED: usize = 256;
+
+/// An item one of whose messages names a parent neither in it nor stored
+/// yet: a later item of the same file may bring the parent, so it is
+/// tried again once the rest of the file is in (importing a file twice must
+/// change nothing the second time).
+struct Deferred {
+    label: String,
+    value: Value,
+    /// Its failure, if nothing brings the parent.
+    note: ImportNote,
+    /// Where in `failed` that failure goes (the file's order).
+    at: usize,
+}
+
+/// One import's report and the items it set aside.
+#[derive(Default)]
+pub(super) struct Tally {
+    report: ImportReport,
+    deferred: Vec<Deferred>,
+    /// The store took no more (locked, full, read-only).
+    stopped: bool,
+}
+
+impl Deref for Tally {
+    type Target = ImportReport;
+
+    fn deref(&self) -> &ImportReport {
+        &self.report
+    }
+}
+
+impl DerefMut for Tally {
+    fn deref_mut(&mut self) -> &mut ImportReport {
+        &mut self.report
+    }
+}
+
 enum Outcome {
     Imported,
     Updated,
@@ -70,7 +112,13 @@ impl Store {
     /// Imports every conversation in `input`; never fails as a whole: the
     /// report says what went in and what did not, and why.
     pub fn import(&mut self, input: ImportSource) -> ImportReport {
-        let mut report = ImportReport::default();
+        let mut tally = Tally::default();
+        self.import_into(input, &mut tally);
+        self.retry_deferred(&mut tally);
+        tally.report
+    }
+
+    fn import_into(&mut self, input: ImportSource, report: &mut Tally) {
         match input {
             ImportSource::File(path) => {
                 let name = path.file_name().map_or_else(
@@ -84,37 +132,36 @@ impl Store {
                             item: path.display().to_string(),
                             reason: format!("cannot read it: {e}"),
                         });
-                        return report;
+                        return;
                     }
                 };
-                if self.refuse_read_only(&name, &mut report) {
-                    return report;
+                if self.refuse_read_only(&name, report) {
+                    return;
                 }
                 match opened {
                     read::Opened::Data(data) => {
-                        let _ = self.import_bytes(&name, &data, &mut report);
+                        let _ = self.import_bytes(&name, &data, report);
                     }
                     read::Opened::Zip(file) => {
-                        self.import_zip(&name, BufReader::new(file), &mut report);
+                        self.import_zip(&name, BufReader::new(file), report);
                     }
                 }
             }
             ImportSource::Bytes { name, data } => {
-                if self.refuse_read_only(&name, &mut report) {
-                    return report;
+                if self.refuse_read_only(&name, report) {
+                    return;
                 }
                 if read::is_zip(&data) {
-                    self.import_zip(&name, Cursor::new(&data), &mut report);
+                    self.import_zip(&name, Cursor::new(&data), report);
                 } else {
-                    let _ = self.import_bytes(&name, &data, &mut report);
+                    let _ = self.import_bytes(&name, &data, report);
                 }
             }
         }
-        report
     }
 
     /// A read-only store takes nothing: true (and reported) when so.
-    fn refuse_read_only(&self, name: &str, report: &mut ImportReport) -> bool {
+    fn refuse_read_only(&self, name: &str, report: &mut Tally) -> bool {
         if self.read_only {
             report.failed.push(ImportNote {
                 item: name.to_string(),
@@ -124,12 +171,7 @@ impl Store {
         self.read_only
     }
 
-    fn import_value(
-        &mut self,
-        label: &str,
-        value: &Value,
-        report: &mut ImportReport,
-    ) -> ControlFlow<()> {
+    fn import_value(&mut self, label: &str, value: &Value, report: &mut Tally) -> ControlFlow<()> {
         let title = value.get("title").and_then(Value::as_str).unwrap_or("");
         let item = if title.is_empty() {
             label.to_string()
@@ -166,7 +208,22 @@ impl Store {
                     item,
                     reason: format!("{e}; the import stopped here"),
                 });
+                report.stopped = true;
                 return ControlFlow::Break(());
+            }
+            Err(e @ StoreError::BadImport(BadImport::MissingParent { .. }))
+                if report.deferred.len() < MAX_DEFERRED =>
+            {
+                let at = report.failed.len();
+                report.deferred.push(Deferred {
+                    label: label.to_string(),
+                    value: value.clone(),
+                    note: ImportNote {
+                        item,
+                        reason: e.to_string(),
+                    },
+                    at,
+                });
             }
             Err(e) => report.failed.push(ImportNote {
                 item,
@@ -174,6 +231,37 @@ impl Store {
             }),
         }
         ControlFlow::Continue(())
+    }
+
+    /// The items set aside for a parent a later item might bring, tried
+    /// again while any of them goes in (each may bring another's parent);
+    /// those still waiting fail, each reported where it was in the file.
+    fn retry_deferred(&mut self, tally: &mut Tally) {
+        loop {
+            let waiting = std::mem::take(&mut tally.deferred);
+            let before = waiting.len();
+            for item in waiting {
+                if tally.stopped {
+                    tally.deferred.push(item);
+                    continue;
+                }
+                let queued = tally.deferred.len();
+                let _ = self.import_value(&item.label, &item.value, tally);
+                if tally.deferred.len() > queued {
+                    // Still waiting: its failure keeps its first place.
+                    if let Some(again) = tally.deferred.last_mut() {
+                        again.at = item.at;
+                    }
+                }
+            }
+            if tally.stopped || tally.deferred.is_empty() || tally.deferred.len() == before {
+                break;
+            }
+        }
+        for item in std::mem::take(&mut tally.deferred).into_iter().rev() {
+            let at = item.at.min(tally.report.failed.len());
+            tally.report.failed.insert(at, item.note);
+        }
     }
 
     /// One conversation, in one transaction.

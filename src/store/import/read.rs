@@ -16,7 +16,8 @@ use std::path::Path;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::store::{ImportNote, ImportReport, Store};
+use super::Tally;
+use crate::store::{ImportNote, Store};
 
 /// A file to import: a zip, left open to be read entry by entry, or
 /// anything else, read whole.
@@ -43,12 +44,7 @@ pub(super) fn open_file(path: &Path) -> std::io::Result<Opened> {
 impl Store {
     /// The conversations entries of a zip, read one at a time from `reader`
     /// (a file or bytes in memory); the other entries are never read.
-    pub(super) fn import_zip<R: Read + Seek>(
-        &mut self,
-        name: &str,
-        reader: R,
-        report: &mut ImportReport,
-    ) {
+    pub(super) fn import_zip<R: Read + Seek>(&mut self, name: &str, reader: R, report: &mut Tally) {
         let mut archive = match zip::ZipArchive::new(reader) {
             Ok(a) => a,
             Err(e) => {
@@ -119,7 +115,7 @@ impl Store {
         &mut self,
         name: &str,
         data: &[u8],
-        report: &mut ImportReport,
+        report: &mut Tally,
     ) -> ControlFlow<()> {
         let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
         let start = data
@@ -176,12 +172,7 @@ impl Store {
         }
     }
 
-    fn import_lines(
-        &mut self,
-        name: &str,
-        body: &[u8],
-        report: &mut ImportReport,
-    ) -> ControlFlow<()> {
+    fn import_lines(&mut self, name: &str, body: &[u8], report: &mut Tally) -> ControlFlow<()> {
         for (i, line) in body.split(|b| *b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
