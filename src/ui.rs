@@ -45,12 +45,11 @@ pub fn layout(area: Rect, app: &App) -> Option<AppLayout> {
         ..area
     };
     // One border row above the text.
+    let max_rows = crate::app::input::max_text_rows(area.height);
     let rows = app
         .input
         .composer
-        .rows(usize::from(area.width))
-        .min(usize::from(u16::MAX));
-    let max_rows = crate::app::input::max_text_rows(area.height);
+        .rows(usize::from(area.width), usize::from(max_rows));
     let text_rows = u16::try_from(rows).unwrap_or(u16::MAX).clamp(1, max_rows);
     let input_height = text_rows + 1;
     let input = Rect {

@@ -31,7 +31,8 @@ pub struct Composer {
     pub textarea: TextArea<'static>,
     /// Bumped on every change (row-count cache key).
     rev: u64,
-    rows_cache: std::cell::Cell<Option<(u64, usize, usize)>>,
+    rows_cache: std::cell::Cell<Option<(u64, usize, usize, usize)>>,
+    rough_cache: std::cell::Cell<Option<(u64, bool, u64)>>,
     /// For `rev`: the window drawn for a cursor deep in a long text, if so.
     window: RefCell<(u64, Option<TextArea<'static>>)>,
 }
@@ -48,6 +49,7 @@ impl Composer {
             textarea: styled(TextArea::default()),
             rev: 0,
             rows_cache: std::cell::Cell::new(None),
+            rough_cache: std::cell::Cell::new(None),
             window: RefCell::new((u64::MAX, None)),
         }
     }
@@ -74,7 +76,7 @@ impl Composer {
     }
 
     pub fn is_blank(&self) -> bool {
-        self.textarea.lines().iter().all(|l| l.trim().is_empty())
+        self.blank_and_rough().0
     }
 
     /// Replace the text, cursor at the end.
@@ -156,24 +158,44 @@ impl Composer {
         handled
     }
 
-    /// Rows the text takes at `width` columns (soft-wrapped), at least 1.
-    /// Cached per (revision, width): a 1 MB paste is measured once.
-    pub fn rows(&self, width: usize) -> usize {
-        if let Some((rev, w, rows)) = self.rows_cache.get()
+    /// Rows the text takes at `width` columns (soft-wrapped), at least 1,
+    /// counted up to `cap` (the box's height: a 2 MB paste is not wrapped
+    /// whole at every key). Cached per (revision, width, cap).
+    pub fn rows(&self, width: usize, cap: usize) -> usize {
+        if let Some((rev, w, c, rows)) = self.rows_cache.get()
             && rev == self.rev
             && w == width
+            && c == cap
         {
             return rows;
         }
-        let rows = self
-            .textarea
-            .lines()
-            .iter()
-            .map(|line| wrap_line(line, width.max(1)).len().max(1))
-            .sum::<usize>()
-            .max(1);
-        self.rows_cache.set(Some((self.rev, width, rows)));
+        let mut rows = 0;
+        for line in self.textarea.lines() {
+            if rows >= cap {
+                break;
+            }
+            rows += wrap_line(line, width.max(1)).len().max(1);
+        }
+        let rows = rows.clamp(1, cap.max(1));
+        self.rows_cache.set(Some((self.rev, width, cap, rows)));
         rows
+    }
+
+    /// Whether the text is blank, and its rough token count
+    /// (`context::rough`): the status bar's meter asks every frame, so both
+    /// are kept per revision instead of joining and counting a long paste
+    /// each time.
+    pub fn blank_and_rough(&self) -> (bool, u64) {
+        if let Some((rev, blank, rough)) = self.rough_cache.get()
+            && rev == self.rev
+        {
+            return (blank, rough);
+        }
+        let lines = self.textarea.lines();
+        let blank = lines.iter().all(|l| l.trim().is_empty());
+        let rough = crate::app::context::rough(&lines.join("\n"));
+        self.rough_cache.set(Some((self.rev, blank, rough)));
+        (blank, rough)
     }
 }
 
@@ -276,8 +298,9 @@ mod tests {
     fn rows_follow_wrapping() {
         let mut c = Composer::new();
         c.set_text("aaaa bbbb cccc\nx");
-        assert_eq!(c.rows(5), 4);
-        assert_eq!(c.rows(80), 2);
+        assert_eq!(c.rows(5, 10), 4);
+        assert_eq!(c.rows(5, 3), 3, "counted up to the cap");
+        assert_eq!(c.rows(80, 10), 2);
     }
 
     #[test]
@@ -286,7 +309,8 @@ mod tests {
         let text = "0123456789abcdef\n".repeat(65_536); // 1 MiB
         c.paste(&text);
         assert_eq!(c.textarea.lines().len(), 65_537);
-        assert_eq!(c.rows(80), 65_537);
+        assert_eq!(c.rows(80, 100_000), 65_537);
+        assert_eq!(c.rows(80, 13), 13);
     }
 
     use std::fmt::Write as _;

@@ -152,8 +152,9 @@ impl App {
     /// by [`rough`]; and whether any of it is an estimate.
     fn next_request(&self) -> (u64, bool) {
         let (mut used, mut estimated) = self.sent_part();
-        if !self.input.composer.is_blank() {
-            used += rough(&self.input.composer.text());
+        let (blank, draft) = self.input.composer.blank_and_rough();
+        if !blank {
+            used += draft;
             estimated = true;
         }
         (used, estimated)
@@ -222,7 +223,9 @@ fn needed_alone(app: &App) -> u64 {
         .filter(|m| m.role == Role::System && !m.summary && !m.content.is_empty())
         .map(|m| rough(&m.content))
         .sum();
-    system + rough(&app.input.composer.text()) + u64::from(app.settings.max_tokens.unwrap_or(0))
+    system
+        + app.input.composer.blank_and_rough().1
+        + u64::from(app.settings.max_tokens.unwrap_or(0))
 }
 
 /// Before a send: a message that will not fit the known window is trimmed,

@@ -78,7 +78,9 @@ impl InputState {
         let Some((width, max_rows)) = self.room else {
             return;
         };
-        let rows = self.composer.rows(usize::from(width));
+        let rows = self
+            .composer
+            .rows(usize::from(width), usize::from(max_rows) + 1);
         let (top, _) = self.composer.textarea.scroll_offset();
         if top > 0 && rows <= usize::from(max_rows) {
             let up = i16::try_from(top).unwrap_or(i16::MAX);
