@@ -221,6 +221,33 @@ fn browsing(c: &mut Criterion) {
     group.finish();
 }
 
+/// A key typed after a 2.4 MB paste of 100,000 lines (issue 15's hostile
+/// paste, by hand): the edit, the box's height, the window drawn around the
+/// cursor, the context meter, and the frame.
+fn type_after_huge_paste(c: &mut Criterion) {
+    use ratatui::crossterm::event::KeyCode;
+    use std::fmt::Write as _;
+    let mut app = app_with(10);
+    let mut ui = Ui::default();
+    let area = Rect::new(0, 0, 120, 40);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    // A frame first, as in the app: the textarea wraps at the box's width.
+    ui::prepare(&mut ui, &app, area);
+    terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
+    let mut paste = String::new();
+    for i in 0..100_000 {
+        let _ = writeln!(paste, "line {i} of the paste");
+    }
+    update(&mut app, Msg::Paste(paste));
+    c.bench_function("type_after_a_100k_line_paste", |b| {
+        b.iter(|| {
+            update(&mut app, key(KeyCode::Char('a')));
+            ui::prepare(&mut ui, &app, area);
+            terminal.draw(|f| ui::draw(&ui, &app, f)).unwrap();
+        });
+    });
+}
+
 /// A 20,000-token markdown answer streaming: the cost of one more delta
 /// (render of the open block only) at the end of it.
 fn long_streaming_answer(c: &mut Criterion) {
@@ -256,6 +283,7 @@ criterion_group!(
     wrap_long_answer,
     resize,
     browsing,
-    long_streaming_answer
+    long_streaming_answer,
+    type_after_huge_paste
 );
 criterion_main!(benches);

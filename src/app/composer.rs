@@ -14,26 +14,31 @@ use crate::text::wrap::wrap_line;
 /// ratatui-textarea 0.9 keeps its scroll position in a `u16` (its
 /// `widget.rs`, `Viewport`): with the cursor below screen row 65,535 (a
 /// 2 MB paste of short lines) the box shows rows far above it and what is
-/// typed is out of sight. A screen row holds at least one byte of the text
-/// (a tab at most four columns), so with fewer than `WINDOW_FROM` bytes
-/// before the cursor its row is below 65,535 at any width. Past that, the
-/// box draws a window instead: a `TextArea` of the text around the cursor
+/// typed is out of sight. So a text longer than `WINDOW_FROM` bytes is
+/// drawn through a window: a `TextArea` of the text around the cursor
 /// (`WINDOW_BEFORE` bytes before it, `WINDOW_AFTER` after, whole lines but
-/// the cursor's own), rebuilt when the text or the cursor changes. Editing
-/// and sending always use the whole text.
+/// the cursor's own), rebuilt when the text or the cursor changes. A screen
+/// row holds at least one byte, so the window's rows stay far below the
+/// limit at any width. Editing and sending always use the whole text.
 const WINDOW_FROM: usize = 16 * 1024;
-const WINDOW_BEFORE: usize = 6 * 1024;
-const WINDOW_AFTER: usize = 2 * 1024;
+const WINDOW_BEFORE: usize = 8 * 1024;
+const WINDOW_AFTER: usize = 4 * 1024;
 
 /// The composer's state.
 #[derive(Debug)]
 pub struct Composer {
     pub textarea: TextArea<'static>,
-    /// Bumped on every change (row-count cache key).
+    /// Bumped on every change, of the text or of the cursor (the window's
+    /// cache key).
     rev: u64,
+    /// Bumped on every change of the text (the row count's and rough
+    /// count's cache key).
+    text_rev: u64,
     rows_cache: std::cell::Cell<Option<(u64, usize, usize, usize)>>,
     rough_cache: std::cell::Cell<Option<(u64, bool, u64)>>,
-    /// For `rev`: the window drawn for a cursor deep in a long text, if so.
+    /// The text is longer than `WINDOW_FROM`: the box draws a window.
+    windowed: bool,
+    /// For `rev`: that window.
     window: RefCell<(u64, Option<TextArea<'static>>)>,
 }
 
@@ -48,22 +53,23 @@ impl Composer {
         Self {
             textarea: styled(TextArea::default()),
             rev: 0,
+            text_rev: 0,
             rows_cache: std::cell::Cell::new(None),
             rough_cache: std::cell::Cell::new(None),
+            windowed: false,
             window: RefCell::new((u64::MAX, None)),
         }
     }
 
-    /// What the input box draws: the textarea itself, or, with the cursor
-    /// deep in a long text, a window around it (see `WINDOW_FROM`). The
+    /// What the input box draws: the textarea itself, or, for a long text,
+    /// a window around the cursor (see `WINDOW_FROM`). The
     /// real cursor's place is read from it after drawing, in `draw`.
     pub fn with_view<R>(&self, draw: impl FnOnce(&TextArea<'static>) -> R) -> R {
         if self.window.borrow().0 != self.rev {
-            let DataCursor(row, col) = self.textarea.cursor();
-            let lines = self.textarea.lines();
-            let before = lines.iter().take(row).map(|l| l.len() + 1).sum::<usize>()
-                + lines.get(row).map_or(0, |line| byte_at(line, col));
-            let view = (before >= WINDOW_FROM).then(|| window(lines, row, col));
+            let view = self.windowed.then(|| {
+                let DataCursor(row, col) = self.textarea.cursor();
+                window(self.textarea.lines(), row, col)
+            });
             self.window.replace((self.rev, view));
         }
         let window = self.window.borrow();
@@ -104,8 +110,25 @@ impl Composer {
         self.touch();
     }
 
+    /// After a change of the text (a cursor move only bumps `rev`).
     fn touch(&mut self) {
         self.rev += 1;
+        self.text_rev += 1;
+        let bytes: usize = self.textarea.lines().iter().map(|l| l.len() + 1).sum();
+        self.windowed = bytes > WINDOW_FROM;
+        // While a window is drawn, the whole textarea is never drawn, yet
+        // ratatui-textarea maps every line to screen rows again at each
+        // edit (`push_history` → `screen_map_load`): word-wrapping 2 MB at
+        // every key cost ~50 ms. Unwrapped, that map is one row per line.
+        // (Up/Down then move by lines, not by wrapped rows, in such a text.)
+        let mode = if self.windowed {
+            WrapMode::None
+        } else {
+            WrapMode::WordOrGlyph
+        };
+        if self.textarea.wrap_mode() != mode {
+            self.textarea.set_wrap_mode(mode);
+        }
     }
 
     /// Apply an editing key. Returns false when the key is not an editing
@@ -119,43 +142,46 @@ impl Composer {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let word = ctrl || alt;
         let ta = &mut self.textarea;
-        let handled = match key.code {
+        // Some(whether the text changed), None: not an editing key.
+        let outcome = match key.code {
             KeyCode::Char(c) if !ctrl && !alt => {
                 ta.insert_char(c);
-                true
+                Some(true)
             }
-            KeyCode::Char('z') if ctrl => ta.undo(),
-            KeyCode::Char('y') if ctrl => ta.redo(),
-            KeyCode::Char('w') if ctrl => ta.delete_word(),
-            KeyCode::Char('u') if ctrl => ta.delete_line_by_head(),
-            KeyCode::Char('k') if ctrl => ta.delete_line_by_end(),
-            KeyCode::Char('a') if ctrl => move_to(ta, CursorMove::Head),
-            KeyCode::Char('b') if alt => move_to(ta, CursorMove::WordBack),
-            KeyCode::Char('f') if alt => move_to(ta, CursorMove::WordForward),
-            KeyCode::Char('d') if alt => ta.delete_next_word(),
-            KeyCode::Backspace if word => ta.delete_word(),
-            KeyCode::Backspace => ta.delete_char(),
-            KeyCode::Delete if word => ta.delete_next_word(),
-            KeyCode::Delete => ta.delete_next_char(),
-            KeyCode::Left if word => move_to(ta, CursorMove::WordBack),
-            KeyCode::Left => move_to(ta, CursorMove::Back),
-            KeyCode::Right if word => move_to(ta, CursorMove::WordForward),
-            KeyCode::Right => move_to(ta, CursorMove::Forward),
-            KeyCode::Up => move_to(ta, CursorMove::Up),
-            KeyCode::Down => move_to(ta, CursorMove::Down),
-            KeyCode::Home if ctrl => move_to(ta, CursorMove::Top),
-            KeyCode::Home => move_to(ta, CursorMove::Head),
-            KeyCode::End => move_to(ta, CursorMove::End),
+            KeyCode::Char('z') if ctrl => Some(ta.undo()),
+            KeyCode::Char('y') if ctrl => Some(ta.redo()),
+            KeyCode::Char('w') if ctrl => Some(ta.delete_word()),
+            KeyCode::Char('u') if ctrl => Some(ta.delete_line_by_head()),
+            KeyCode::Char('k') if ctrl => Some(ta.delete_line_by_end()),
+            KeyCode::Char('a') if ctrl => Some(move_to(ta, CursorMove::Head)),
+            KeyCode::Char('b') if alt => Some(move_to(ta, CursorMove::WordBack)),
+            KeyCode::Char('f') if alt => Some(move_to(ta, CursorMove::WordForward)),
+            KeyCode::Char('d') if alt => Some(ta.delete_next_word()),
+            KeyCode::Backspace if word => Some(ta.delete_word()),
+            KeyCode::Backspace => Some(ta.delete_char()),
+            KeyCode::Delete if word => Some(ta.delete_next_word()),
+            KeyCode::Delete => Some(ta.delete_next_char()),
+            KeyCode::Left if word => Some(move_to(ta, CursorMove::WordBack)),
+            KeyCode::Left => Some(move_to(ta, CursorMove::Back)),
+            KeyCode::Right if word => Some(move_to(ta, CursorMove::WordForward)),
+            KeyCode::Right => Some(move_to(ta, CursorMove::Forward)),
+            KeyCode::Up => Some(move_to(ta, CursorMove::Up)),
+            KeyCode::Down => Some(move_to(ta, CursorMove::Down)),
+            KeyCode::Home if ctrl => Some(move_to(ta, CursorMove::Top)),
+            KeyCode::Home => Some(move_to(ta, CursorMove::Head)),
+            KeyCode::End => Some(move_to(ta, CursorMove::End)),
             KeyCode::Tab => {
                 ta.insert_tab();
-                true
+                Some(true)
             }
-            _ => false,
+            _ => None,
         };
-        if handled {
-            self.touch();
+        match outcome {
+            Some(true) => self.touch(),
+            Some(false) => self.rev += 1,
+            None => {}
         }
-        handled
+        outcome.is_some()
     }
 
     /// Rows the text takes at `width` columns (soft-wrapped), at least 1,
@@ -163,7 +189,7 @@ impl Composer {
     /// whole at every key). Cached per (revision, width, cap).
     pub fn rows(&self, width: usize, cap: usize) -> usize {
         if let Some((rev, w, c, rows)) = self.rows_cache.get()
-            && rev == self.rev
+            && rev == self.text_rev
             && w == width
             && c == cap
         {
@@ -177,7 +203,7 @@ impl Composer {
             rows += wrap_line(line, width.max(1)).len().max(1);
         }
         let rows = rows.clamp(1, cap.max(1));
-        self.rows_cache.set(Some((self.rev, width, cap, rows)));
+        self.rows_cache.set(Some((self.text_rev, width, cap, rows)));
         rows
     }
 
@@ -187,14 +213,14 @@ impl Composer {
     /// each time.
     pub fn blank_and_rough(&self) -> (bool, u64) {
         if let Some((rev, blank, rough)) = self.rough_cache.get()
-            && rev == self.rev
+            && rev == self.text_rev
         {
             return (blank, rough);
         }
         let lines = self.textarea.lines();
         let blank = lines.iter().all(|l| l.trim().is_empty());
         let rough = crate::app::context::rough(&lines.join("\n"));
-        self.rough_cache.set(Some((self.rev, blank, rough)));
+        self.rough_cache.set(Some((self.text_rev, blank, rough)));
         (blank, rough)
     }
 }
@@ -263,9 +289,10 @@ fn byte_at(line: &str, col: usize) -> usize {
         .map_or(line.len(), |(at, _)| at)
 }
 
+/// A cursor move: the text unchanged (false).
 fn move_to(ta: &mut TextArea<'static>, m: CursorMove) -> bool {
     ta.move_cursor(m);
-    true
+    false
 }
 
 #[cfg(test)]
