@@ -389,7 +389,7 @@ mod tests {
             "edits act on the whole text"
         );
 
-        // Back at the top, the whole textarea is drawn again.
+        // Back at the top: the window starts at the first line.
         c.edit(&KeyEvent::new(KeyCode::Home, KeyModifiers::CONTROL));
         assert_eq!(
             drawn(&c, 40, 2),
