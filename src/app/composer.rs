@@ -14,13 +14,15 @@ use crate::text::wrap::wrap_line;
 /// ratatui-textarea 0.9 keeps its scroll position in a `u16` (its
 /// `widget.rs`, `Viewport`): with the cursor below screen row 65,535 (a
 /// 2 MB paste of short lines) the box shows rows far above it and what is
-/// typed is out of sight. So a text longer than `WINDOW_FROM` bytes is
+/// typed is out of sight. A screen row holds at least one byte of the text
+/// (an empty line its `\n`), so a text of fewer than `WINDOW_FROM` bytes
+/// stays under that row at any width and is drawn as it is. A longer one is
 /// drawn through a window: a `TextArea` of the text around the cursor
 /// (`WINDOW_BEFORE` bytes before it, `WINDOW_AFTER` after, whole lines but
-/// the cursor's own), rebuilt when the text or the cursor changes. A screen
-/// row holds at least one byte, so the window's rows stay far below the
-/// limit at any width. Editing and sending always use the whole text.
-const WINDOW_FROM: usize = 16 * 1024;
+/// the cursor's own), rebuilt when the text or the cursor changes, with the
+/// cursor on the box's last row once past the first screenful. Editing and
+/// sending always use the whole text.
+const WINDOW_FROM: usize = 60 * 1024;
 const WINDOW_BEFORE: usize = 8 * 1024;
 const WINDOW_AFTER: usize = 4 * 1024;
 
@@ -425,5 +427,33 @@ mod tests {
             let shown = rows.concat().replace(' ', "");
             assert!(shown.ends_with("끝Z"), "{width}: {rows:?}");
         }
+    }
+
+    #[test]
+    fn a_pasted_source_file_scrolls_as_a_short_text_does() {
+        // 1,500 lines, 30 KB: drawn whole (no window), so Up moves the
+        // cursor inside the box and the rows stay put.
+        let mut c = Composer::new();
+        let mut text = String::new();
+        for i in 0..1_500 {
+            let _ = writeln!(text, "    let line_{i} = {i};");
+        }
+        c.paste(text.trim_end());
+        let at_end = drawn(&c, 40, 5);
+        assert_eq!(
+            at_end.last().map(String::as_str),
+            Some("    let line_1499 = 1499;")
+        );
+        c.edit(&k(KeyCode::Up));
+        c.edit(&k(KeyCode::Up));
+        assert_eq!(drawn(&c, 40, 5), at_end, "the rows stay, the cursor moves");
+        for _ in 0..4 {
+            c.edit(&k(KeyCode::Up));
+        }
+        assert_eq!(
+            drawn(&c, 40, 5).first().map(String::as_str),
+            Some("    let line_1493 = 1493;"),
+            "past the top row the rows scroll by one"
+        );
     }
 }
