@@ -169,7 +169,12 @@ impl Composer {
             KeyCode::Right => Some(move_to(ta, CursorMove::Forward)),
             KeyCode::Up => Some(move_to(ta, CursorMove::Up)),
             KeyCode::Down => Some(move_to(ta, CursorMove::Down)),
-            KeyCode::Home if ctrl => Some(move_to(ta, CursorMove::Top)),
+            KeyCode::Home if ctrl => {
+                // The start of the text, as in every editor (Top alone
+                // keeps the column).
+                ta.move_cursor(CursorMove::Top);
+                Some(move_to(ta, CursorMove::Head))
+            }
             KeyCode::Home => Some(move_to(ta, CursorMove::Head)),
             KeyCode::End => Some(move_to(ta, CursorMove::End)),
             KeyCode::Tab => {
@@ -454,6 +459,18 @@ mod tests {
             drawn(&c, 40, 5).first().map(String::as_str),
             Some("    let line_1493 = 1493;"),
             "past the top row the rows scroll by one"
+        );
+        // Ctrl+Home goes to the start of the text, not the first line's
+        // column 4, so a question typed there comes first.
+        c.edit(&k(KeyCode::End));
+        c.edit(&KeyEvent::new(KeyCode::Home, KeyModifiers::CONTROL));
+        for ch in "Q: ".chars() {
+            c.edit(&k(KeyCode::Char(ch)));
+        }
+        assert!(c.text().starts_with("Q:     let line_0 = 0;\n"));
+        assert_eq!(
+            drawn(&c, 40, 5).first().map(String::as_str),
+            Some("Q:     let line_0 = 0;")
         );
     }
 }
