@@ -420,6 +420,24 @@ mod tests {
     }
 
     #[test]
+    fn a_window_draws_at_tiny_sizes() {
+        // Wide chars, a tab and a long line past 60 KiB, drawn 1×1 to 4×3
+        // (one column draws no wide char, but nothing breaks).
+        let mut c = Composer::new();
+        c.paste(&"한\t글 ab\n".repeat(20_000));
+        c.paste(&"가".repeat(30_000));
+        for width in 1..=4 {
+            for height in 1..=3 {
+                let shown = drawn(&c, width, height).concat().replace(' ', "");
+                assert!(
+                    width == 1 || shown.ends_with('가'),
+                    "{width}×{height}: {shown:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_end_of_one_huge_line_is_in_view_at_any_width() {
         // 2 MB on one line: 200,000 rows at 10 columns.
         let text = format!("{}한글 끝", "0123456789".repeat(200_000));
