@@ -223,7 +223,7 @@ fn draw_input(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    app.input.composer.with_view(|view| {
+    app.input.composer.with_view(inner, |view| {
         frame.render_widget(view, inner);
         if app.popup.is_none() {
             // The real cursor sits on the input's cursor so an IME composes there.

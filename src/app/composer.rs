@@ -4,9 +4,12 @@
 //! with kaiwa's (its Ctrl+J deletes text, its Ctrl+N/P move lines).
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
+use ratatui::widgets::Widget as _;
 use ratatui_textarea::{CursorMove, DataCursor, TextArea, WrapMode};
 
 use crate::text::wrap::wrap_line;
@@ -19,9 +22,9 @@ use crate::text::wrap::wrap_line;
 /// stays under that row at any width and is drawn as it is. A longer one is
 /// drawn through a window: a `TextArea` of the text around the cursor
 /// (`WINDOW_BEFORE` bytes before it, `WINDOW_AFTER` after, whole lines but
-/// the cursor's own), rebuilt when the text or the cursor changes, with the
-/// cursor on the box's last row once past the first screenful. Editing and
-/// sending always use the whole text.
+/// the cursor's own), rebuilt when the text or the cursor changes and
+/// scrolled so that the cursor moves in the box as in a short text
+/// (`Window::keep_row`). Editing and sending always use the whole text.
 const WINDOW_FROM: usize = 60 * 1024;
 const WINDOW_BEFORE: usize = 8 * 1024;
 const WINDOW_AFTER: usize = 4 * 1024;
@@ -41,7 +44,10 @@ pub struct Composer {
     /// The text is longer than `WINDOW_FROM`: the box draws a window.
     windowed: bool,
     /// For `rev`: that window.
-    window: RefCell<(u64, Option<TextArea<'static>>)>,
+    window: RefCell<(u64, Option<Window>)>,
+    /// Where the cursor was last drawn: its place in the text, and its row
+    /// in the box.
+    drawn_at: Cell<Option<((usize, usize), usize)>>,
 }
 
 impl Default for Composer {
@@ -60,22 +66,32 @@ impl Composer {
             rough_cache: std::cell::Cell::new(None),
             windowed: false,
             window: RefCell::new((u64::MAX, None)),
+            drawn_at: Cell::new(None),
         }
     }
 
-    /// What the input box draws: the textarea itself, or, for a long text,
-    /// a window around the cursor (see `WINDOW_FROM`). The
-    /// real cursor's place is read from it after drawing, in `draw`.
-    pub fn with_view<R>(&self, draw: impl FnOnce(&TextArea<'static>) -> R) -> R {
+    /// Draws what the input box shows into `area`: the textarea itself, or,
+    /// for a long text, a window around the cursor (see `WINDOW_FROM`).
+    /// `draw` renders it (the real cursor's place is read from it after).
+    pub fn with_view<R>(&self, area: Rect, draw: impl FnOnce(&TextArea<'static>) -> R) -> R {
+        let DataCursor(row, col) = self.textarea.cursor();
         if self.window.borrow().0 != self.rev {
             let view = self.windowed.then(|| {
-                let DataCursor(row, col) = self.textarea.cursor();
-                window(self.textarea.lines(), row, col)
+                let mut window = window(self.textarea.lines(), row, col);
+                if let Some((before, shown_at)) = self.drawn_at.get() {
+                    window.keep_row(area, before, shown_at);
+                }
+                window
             });
             self.window.replace((self.rev, view));
         }
         let window = self.window.borrow();
-        draw(window.1.as_ref().unwrap_or(&self.textarea))
+        let view = window.1.as_ref().map_or(&self.textarea, |w| &w.view);
+        let drawn = draw(view);
+        let (top, _) = view.scroll_offset();
+        let shown_at = view.screen_cursor().row.saturating_sub(usize::from(top));
+        self.drawn_at.set(Some(((row, col), shown_at)));
+        drawn
     }
 
     /// The whole text, lines joined with `\n`.
@@ -247,7 +263,7 @@ fn styled(mut textarea: TextArea<'static>) -> TextArea<'static> {
 /// cursor there: the cursor's line (cut to `WINDOW_BEFORE` bytes before the
 /// cursor and `WINDOW_AFTER` after it, on char boundaries), whole lines
 /// before it while they fit in `WINDOW_BEFORE`, after it in `WINDOW_AFTER`.
-fn window(lines: &[String], row: usize, col: usize) -> TextArea<'static> {
+fn window(lines: &[String], row: usize, col: usize) -> Window {
     let line = lines.get(row).map_or("", String::as_str);
     let at = byte_at(line, col);
     let start = (at.saturating_sub(WINDOW_BEFORE)..=at)
@@ -279,14 +295,82 @@ fn window(lines: &[String], row: usize, col: usize) -> TextArea<'static> {
     }
     let cursor_col = line.get(start..at).map_or(0, |cut| cut.chars().count());
     let mut view = styled(TextArea::new(shown));
-    // Both fit in u16: the window holds at most WINDOW_BEFORE + WINDOW_AFTER
-    // bytes, so fewer lines, and the cursor's column is a char index into
-    // at most WINDOW_BEFORE bytes.
-    view.move_cursor(CursorMove::Jump(
-        u16::try_from(cursor_row).unwrap_or(u16::MAX),
-        u16::try_from(cursor_col).unwrap_or(u16::MAX),
-    ));
-    view
+    view.move_cursor(jump(cursor_row, cursor_col));
+    Window {
+        view,
+        first: row - cursor_row,
+        row,
+        cut: line.get(..start).map_or(0, |cut| cut.chars().count()),
+    }
+}
+
+/// A window of a long text (see `WINDOW_FROM`).
+#[derive(Debug)]
+struct Window {
+    view: TextArea<'static>,
+    /// The text's line drawn first.
+    first: usize,
+    /// The cursor's line in the text, and how many of its chars are cut
+    /// off before the window.
+    row: usize,
+    cut: usize,
+}
+
+impl Window {
+    /// Where `(row, col)` of the whole text is in the window, if in it.
+    fn place(&self, row: usize, col: usize) -> Option<(usize, usize)> {
+        let at = row.checked_sub(self.first)?;
+        if at >= self.view.lines().len() {
+            return None;
+        }
+        if row == self.row {
+            return Some((at, col.checked_sub(self.cut)?));
+        }
+        Some((at, col))
+    }
+
+    /// Scroll the window so that the cursor keeps its row in the box, moved
+    /// by as many rows as it moved from `before` (where the cursor was, in
+    /// the whole text, drawn on the box's row `shown_at`), as the textarea
+    /// itself scrolls; without that, a new window puts the cursor on the
+    /// box's last row. `area` is the box: drawing into a scratch buffer of
+    /// it first maps the window's lines to rows at its width.
+    fn keep_row(&mut self, area: Rect, before: (usize, usize), shown_at: usize) {
+        let Some(old) = self.place(before.0, before.1) else {
+            return;
+        };
+        let height = usize::from(area.height);
+        if height == 0 {
+            return;
+        }
+        let mut scratch = Buffer::empty(area);
+        (&self.view).render(area, &mut scratch);
+        let DataCursor(row, col) = self.view.cursor();
+        let now = self.view.screen_cursor().row;
+        self.view.move_cursor(jump(old.0, old.1));
+        let then = self.view.screen_cursor().row;
+        self.view.move_cursor(jump(row, col));
+        let on_screen = (shown_at.min(height - 1) + now)
+            .saturating_sub(then)
+            .min(height - 1)
+            .min(now);
+        let top = now - on_screen;
+        let (current, _) = self.view.scroll_offset();
+        let delta = i64::try_from(top).unwrap_or(0) - i64::from(current);
+        self.view.scroll((i16::try_from(delta).unwrap_or(0), 0));
+        // Scrolling moves the cursor into the rows shown; put it back.
+        self.view.move_cursor(jump(row, col));
+    }
+}
+
+/// A jump to a place in a window: both fit in u16 (the window holds at most
+/// WINDOW_BEFORE + WINDOW_AFTER bytes, so fewer lines, and a column is a
+/// char index into at most WINDOW_BEFORE bytes).
+fn jump(row: usize, col: usize) -> CursorMove {
+    CursorMove::Jump(
+        u16::try_from(row).unwrap_or(u16::MAX),
+        u16::try_from(col).unwrap_or(u16::MAX),
+    )
 }
 
 /// The byte offset of char `col` in `line` (its length past the end).
@@ -353,7 +437,7 @@ mod tests {
     fn drawn(c: &Composer, width: u16, height: u16) -> Vec<String> {
         let area = ratatui::layout::Rect::new(0, 0, width, height);
         let mut buf = ratatui::buffer::Buffer::empty(area);
-        c.with_view(|view| ratatui::widgets::Widget::render(view, area, &mut buf));
+        c.with_view(area, |view| view.render(area, &mut buf));
         (0..height)
             .map(|y| {
                 (0..width)
@@ -390,6 +474,29 @@ mod tests {
             ],
         );
         assert!(c.text().ends_with("line 99999 of the paste\nPASTE-ENDZ한"));
+        // Up moves the cursor inside the box, as in a short text: the rows
+        // stay until it passes the top row, then scroll by one.
+        let at_end = drawn(&c, 40, 5);
+        c.edit(&k(KeyCode::Up));
+        c.edit(&k(KeyCode::Up));
+        assert_eq!(drawn(&c, 40, 5), at_end, "the rows stay, the cursor moves");
+        for _ in 0..3 {
+            c.edit(&k(KeyCode::Up));
+            drawn(&c, 40, 5);
+        }
+        assert_eq!(
+            drawn(&c, 40, 5).first().map(String::as_str),
+            Some("line 99995 of the paste")
+        );
+        for _ in 0..3 {
+            c.edit(&k(KeyCode::Down));
+        }
+        assert_eq!(
+            drawn(&c, 40, 5).first().map(String::as_str),
+            Some("line 99995 of the paste"),
+            "Down inside the box does not scroll either"
+        );
+        c.edit(&KeyEvent::new(KeyCode::End, KeyModifiers::NONE));
         assert_eq!(
             c.textarea.lines().len(),
             100_001,
