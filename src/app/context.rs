@@ -99,22 +99,14 @@ pub struct OverflowDialog {
     pub summary_cost: Option<String>,
 }
 
-/// A count for text not yet counted by a server: a token per 4 ASCII
-/// characters, one per other character (CJK text is about a token a
-/// character), and a few for the message's framing. The meter and the check
-/// before a send use the same count, so what the bar shows is what decides.
-/// (Written by hand: the tokenizer fits only OpenAI's models and costs a
-/// table build; this is cheap enough for every frame.)
+/// A count for text not yet counted by a server: `estimate::rough_tokens`
+/// (a token per 4 bytes of Latin text, one per CJK character) and a few for
+/// the message's framing. The meter and the check before a send use the
+/// same count, so what the bar shows is what decides. (Not the tokenizer:
+/// it fits only OpenAI's models and costs a table build; this is cheap
+/// enough for every frame.)
 pub fn rough(text: &str) -> u64 {
-    let (mut ascii, mut other) = (0_u64, 0_u64);
-    for c in text.chars() {
-        if c.is_ascii() {
-            ascii += 1;
-        } else {
-            other += 1;
-        }
-    }
-    ascii.div_ceil(4) + other + 4
+    crate::chat::estimate::rough_tokens(text) + 4
 }
 
 impl App {
