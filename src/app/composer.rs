@@ -3,10 +3,10 @@
 //! calling `TextArea::input`, because the textarea's own shortcuts clash
 //! with kaiwa's (its Ctrl+J deletes text, its Ctrl+N/P move lines).
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::cell::{Cell, RefCell};
 
 use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget as _;
@@ -39,8 +39,8 @@ pub struct Composer {
     /// Bumped on every change of the text (the row count's and rough
     /// count's cache key).
     text_rev: u64,
-    rows_cache: std::cell::Cell<Option<(u64, usize, usize, usize)>>,
-    rough_cache: std::cell::Cell<Option<(u64, bool, u64)>>,
+    rows_cache: Cell<Option<(u64, usize, usize, usize)>>,
+    rough_cache: Cell<Option<(u64, bool, u64)>>,
     /// The text is longer than `WINDOW_FROM`: the box draws a window.
     windowed: bool,
     /// For `rev`: that window.
@@ -62,8 +62,8 @@ impl Composer {
             textarea: styled(TextArea::default()),
             rev: 0,
             text_rev: 0,
-            rows_cache: std::cell::Cell::new(None),
-            rough_cache: std::cell::Cell::new(None),
+            rows_cache: Cell::new(None),
+            rough_cache: Cell::new(None),
             windowed: false,
             window: RefCell::new((u64::MAX, None)),
             drawn_at: Cell::new(None),
