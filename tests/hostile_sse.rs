@@ -18,6 +18,7 @@ use kaiwa::api::types::{ChatMessage, ChatRequest, Role};
 use kaiwa::secret::ApiKey;
 use support::cli::{Sandbox, code, run, stderr, stdout};
 use support::mock::{MockServer, Reply};
+use support::peak_resident_kib;
 
 /// How much the endless line would be if it were read to its end.
 const LINE_MIB: usize = 512;
@@ -36,18 +37,6 @@ fn endless_line() -> Reply {
         times: LINE_MIB,
         tail: b"\"}}]}\n\ndata: [DONE]\n\n".to_vec(),
     }
-}
-
-/// The process's peak resident memory (VmHWM), where /proc tells it.
-fn peak_resident_kib() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,8 @@
     reason = "test helper outside #[test] functions: a failure should panic"
 )]
 
+mod support;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -17,6 +19,7 @@ use kaiwa::store::{
 use pretty_assertions::assert_eq;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::peak_resident_kib;
 
 const T0: i64 = 1_764_065_700_000;
 
@@ -540,18 +543,6 @@ fn chatgpt_zip_with_split_files() {
     );
     let report = store.import(bytes("bad.zip", b"PK\x03\x04 not really".to_vec()));
     assert_eq!(report.failed.len(), 1, "{report:?}");
-}
-
-/// The process's peak resident memory (VmHWM), where /proc tells it.
-fn peak_resident_kib() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// ChatGPT's exports with images run to gigabytes: the zip is read from the

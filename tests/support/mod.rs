@@ -14,3 +14,15 @@ pub mod mock;
 pub mod pty;
 pub mod render;
 pub mod screen;
+
+/// The process's peak resident memory (VmHWM), where /proc tells it.
+pub fn peak_resident_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
