@@ -46,10 +46,12 @@ pub fn layout(area: Rect, app: &App) -> Option<AppLayout> {
     };
     // One border row above the text.
     let max_rows = crate::app::input::max_text_rows(area.height);
+    // The same cap as `InputState::fit`, which must tell "fits" from "one
+    // more": one cached count serves both.
     let rows = app
         .input
         .composer
-        .rows(usize::from(area.width), usize::from(max_rows));
+        .rows(usize::from(area.width), usize::from(max_rows) + 1);
     let text_rows = u16::try_from(rows).unwrap_or(u16::MAX).clamp(1, max_rows);
     let input_height = text_rows + 1;
     let input = Rect {
